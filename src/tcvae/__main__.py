@@ -1,0 +1,5 @@
+import sys
+
+from tcvae.cli.main import main
+
+sys.exit(main())
