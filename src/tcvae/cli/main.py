@@ -27,9 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     from tcvae import __version__
 
     parser.add_argument("--version", action="version", version=f"tcvae {__version__}")
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log debug messages to stderr"
-    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"tcvae.cli.{name}").add_parser(sub)

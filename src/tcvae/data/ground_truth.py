@@ -89,7 +89,9 @@ class FactorGrid:
             )
         sizes = torch.tensor(self.sizes, dtype=torch.long)
         if classes.numel() and bool(((classes < 0) | (classes >= sizes)).any()):
-            raise DataError(f"factor classes out of range; sizes are {dict(zip(self.names, self.sizes))}")
+            raise DataError(
+                f"factor classes out of range; sizes are {dict(zip(self.names, self.sizes))}"
+            )
         return (classes * self.strides).sum(-1)
 
     def all_classes(self) -> Tensor:
