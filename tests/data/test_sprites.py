@@ -1,4 +1,4 @@
-"""The built-in dSprites generator against REFERENCE.md s7 and an independent brute-force renderer."""
+"""The built-in dSprites generator against REFERENCE.md s7 and a brute-force renderer."""
 
 import math
 
