@@ -1,1 +1,36 @@
-"""tcvae.training"""
+"""tcvae.training: the trainer, its configuration, checkpoints, run directories and torchrun."""
+
+from tcvae.training.checkpoint import CheckpointError, load_checkpoint
+from tcvae.training.config import (
+    PRESETS,
+    ConfigError,
+    DataConfig,
+    ModelConfig,
+    OptimConfig,
+    RunConfig,
+    TrainConfig,
+    resolve_config,
+)
+from tcvae.training.datasets import build_dataset
+from tcvae.training.runs import LoadedRun, RunDirError, load_run
+from tcvae.training.trainer import NonFiniteLossError, Run, train
+
+__all__ = [
+    "PRESETS",
+    "CheckpointError",
+    "ConfigError",
+    "DataConfig",
+    "LoadedRun",
+    "ModelConfig",
+    "NonFiniteLossError",
+    "OptimConfig",
+    "Run",
+    "RunConfig",
+    "RunDirError",
+    "TrainConfig",
+    "build_dataset",
+    "load_checkpoint",
+    "load_run",
+    "resolve_config",
+    "train",
+]

@@ -1,0 +1,371 @@
+"""Training configuration: one dataclass per concern, resolved and saved in full.
+
+A run is described by a :class:`TrainConfig` with five sections: ``data`` (which images),
+``model`` (the arguments of :func:`tcvae.models.build_model`), ``objective`` (a
+:class:`tcvae.objectives.ObjectiveConfig`), ``optim`` (Adam and the training length) and ``run``
+(seed, device, precision, run directory, checkpoints and logging).
+
+Settings are resolved in layers, later ones winning: dataclass defaults < preset < TOML file <
+explicit overrides (command-line flags). The resolved config is written to ``config.json`` in the
+run directory, so a run can always be rebuilt from its directory alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tcvae.objectives import ObjectiveConfig
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(ValueError):
+    """A training setting is invalid; the message names the option and how to fix it."""
+
+
+@dataclass
+class DataConfig:
+    """Which images to train on.
+
+    ``filters`` maps a factor name to an inclusive class range ``[lo, hi]``; ``subset`` keeps a
+    random subset of that many images (drawn with ``subset_seed``) after filtering.
+    """
+
+    name: str = "dsprites"
+    source: str = "auto"
+    cache_dir: str | None = None
+    subset: int | None = None
+    subset_seed: int = 0
+    filters: dict[str, list[int]] = field(default_factory=dict)
+
+
+@dataclass
+class ModelConfig:
+    """Arguments of :func:`tcvae.models.build_model`; ``image_shape`` is filled in from the data."""
+
+    arch: str = "mlp"
+    latent_dim: int = 10
+    posterior: str = "normal"
+    likelihood: str = "bernoulli"
+    hidden: int | None = None
+    image_shape: list[int] | None = None
+
+
+@dataclass
+class OptimConfig:
+    """Adam and the length of training; ``max_steps`` stops early (resume with a larger one)."""
+
+    lr: float = 1e-3
+    batch_size: int = 2048
+    epochs: int = 50
+    max_steps: int | None = None
+
+
+@dataclass
+class RunConfig:
+    """Seed, hardware and everything written to the run directory."""
+
+    run_dir: str | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: str = "fp32"
+    checkpoint_every: int = 500
+    keep_checkpoints: int = 3
+    log_every: int = 10
+    tensorboard: bool = True
+
+
+@dataclass
+class TrainConfig:
+    """The full description of a training run."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    objective: ObjectiveConfig = field(default_factory=ObjectiveConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+
+
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "objective": ObjectiveConfig,
+    "optim": OptimConfig,
+    "run": RunConfig,
+}
+
+# Command-line flag of every option, used by the CLI and in error messages.
+OPTION_FLAGS: dict[str, str] = {
+    "data.name": "--data",
+    "data.source": "--data-source",
+    "data.cache_dir": "--cache-dir",
+    "data.subset": "--subset",
+    "data.subset_seed": "--subset-seed",
+    "data.filters": "--filter",
+    "model.arch": "--arch",
+    "model.latent_dim": "--latent-dim",
+    "model.posterior": "--posterior",
+    "model.likelihood": "--likelihood",
+    "model.hidden": "--hidden",
+    "model.image_shape": "(from the data)",
+    "objective.method": "--method",
+    "objective.beta": "--beta",
+    "objective.alpha": "--alpha",
+    "objective.gamma": "--gamma",
+    "objective.estimator": "--estimator",
+    "objective.beta_warmup_steps": "--beta-warmup-steps",
+    "objective.lambda_warmup_steps": "--lambda-warmup-steps",
+    "objective.lambda0": "--lambda0",
+    "optim.lr": "--lr",
+    "optim.batch_size": "--batch-size",
+    "optim.epochs": "--epochs",
+    "optim.max_steps": "--max-steps",
+    "run.run_dir": "--run-dir",
+    "run.seed": "--seed",
+    "run.device": "--device",
+    "run.precision": "--precision",
+    "run.checkpoint_every": "--checkpoint-every",
+    "run.keep_checkpoints": "--keep-checkpoints",
+    "run.log_every": "--log-every",
+    "run.tensorboard": "--tensorboard / --no-tensorboard",
+}
+
+DATA_SOURCES = ("auto", "builtin", "file")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+# Presets: partial configs applied over the defaults.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    # The paper's dSprites set-up (REFERENCE.md section 8): MLP 4096-1200-1200 encoder, Bernoulli
+    # decoder, D = 10, Adam lr 1e-3, batch 2048, 50 epochs, beta-TCVAE with beta = 6. The paper's
+    # default estimator is minibatch weighted sampling (MWS), so the preset uses it; pass
+    # ``--estimator mss`` for the unbiased stratified estimator.
+    "paper-dsprites": {
+        "data": {"name": "dsprites", "subset": None, "filters": {}},
+        "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": None},
+        "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mws"},
+        "optim": {"lr": 1e-3, "batch_size": 2048, "epochs": 50},
+    },
+    # A run that finishes in minutes on a laptop CPU: 20,000 random dSprites images, a narrower
+    # MLP (hidden width 256), batch 256, 5 epochs, beta-TCVAE (beta = 6) with the MSS estimator.
+    "cpu-small": {
+        "data": {"name": "dsprites", "subset": 20_000, "filters": {}},
+        "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": 256},
+        "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
+        "optim": {"lr": 1e-3, "batch_size": 256, "epochs": 5},
+        "run": {"checkpoint_every": 200, "log_every": 10},
+    },
+}
+
+# What may change when a run is resumed; anything else would make it a different run.
+RESUMABLE_KEYS = frozenset(
+    {
+        "optim.epochs",
+        "optim.max_steps",
+        "run.device",
+        "run.checkpoint_every",
+        "run.keep_checkpoints",
+        "run.log_every",
+        "run.tensorboard",
+    }
+)
+
+
+def option_name(key: str) -> str:
+    """``optim.batch_size`` -> ``optim.batch_size (--batch-size)`` for error messages."""
+    flag = OPTION_FLAGS.get(key)
+    return f"{key} ({flag})" if flag else key
+
+
+def to_dict(config: TrainConfig) -> dict[str, dict[str, Any]]:
+    """The config as nested plain types (JSON/TOML friendly)."""
+    return {name: dataclasses.asdict(getattr(config, name)) for name in SECTIONS}
+
+
+def flatten(tree: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``{"optim": {"lr": 1}}`` -> ``{"optim.lr": 1}``."""
+    return {f"{s}.{k}": v for s, section in tree.items() for k, v in section.items()}
+
+
+def merge(base: dict[str, dict[str, Any]], *layers: dict[str, dict[str, Any]]) -> dict:
+    """Section-wise update of ``base`` by each layer in turn (later layers win)."""
+    out = copy.deepcopy(base)
+    for layer in layers:
+        for section, values in layer.items():
+            if section not in SECTIONS:
+                raise ConfigError(
+                    f"unknown config section [{section}]; known sections: {list(SECTIONS)}"
+                )
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section [{section}] must be a table of options")
+            out.setdefault(section, {}).update(copy.deepcopy(values))
+    return out
+
+
+def from_dict(tree: dict[str, dict[str, Any]]) -> TrainConfig:
+    """Build and validate a config from nested plain types; unknown keys are errors."""
+    sections = {}
+    for name, cls in SECTIONS.items():
+        values = dict(tree.get(name, {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"unknown option(s) {', '.join(f'{name}.{k}' for k in unknown)}; "
+                f"options of [{name}]: {sorted(known)}"
+            )
+        try:
+            sections[name] = cls(**values)
+        except (TypeError, ValueError) as err:
+            raise ConfigError(f"invalid [{name}] settings: {err}") from err
+    unknown_sections = sorted(set(tree) - set(SECTIONS))
+    if unknown_sections:
+        raise ConfigError(f"unknown config section(s) {unknown_sections}; known: {list(SECTIONS)}")
+    config = TrainConfig(**sections)
+    validate(config)
+    return config
+
+
+def read_toml(path: str | Path) -> dict[str, dict[str, Any]]:
+    """Read a TOML config file: tables [data] [model] [objective] [optim] [run], and optionally a
+    top-level ``preset = "name"``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (--config)")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+
+
+def resolve_config(
+    preset: str | None = None,
+    file: str | Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> TrainConfig:
+    """defaults < preset < TOML file < overrides, validated.
+
+    A ``preset`` argument wins over a ``preset`` key in the file.
+    """
+    file_tree = read_toml(file) if file is not None else {}
+    preset = preset or file_tree.pop("preset", None)
+    file_tree.pop("preset", None)
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r} (--preset); choose from {list(PRESETS)}")
+    layers = [PRESETS[preset]] if preset else []
+    tree = merge(to_dict(TrainConfig()), *layers, file_tree, overrides or {})
+    return from_dict(tree)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{option_name(key)} {message}")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def validate(config: TrainConfig) -> None:
+    """Check every setting that can be checked without loading data; raise :class:`ConfigError`."""
+    d, m, o, r = config.data, config.model, config.optim, config.run
+    _check(isinstance(d.name, str) and bool(d.name), "data.name", "must name a data set")
+    _check(
+        d.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {d.source!r}"
+    )
+    _check(
+        d.subset is None or _positive_int(d.subset),
+        "data.subset",
+        f"must be a positive number of images, got {d.subset!r}",
+    )
+    _check(isinstance(d.filters, dict), "data.filters", "must map factor names to [lo, hi]")
+    for fname, rng in d.filters.items():
+        ok = (
+            isinstance(rng, list | tuple)
+            and len(rng) == 2
+            and all(isinstance(v, int) and v >= 0 for v in rng)
+            and rng[0] <= rng[1]
+        )
+        _check(
+            ok,
+            "data.filters",
+            f"for factor {fname!r} must be [lo, hi] with 0 <= lo <= hi, got {rng!r}",
+        )
+    _check(isinstance(m.arch, str), "model.arch", "must be a string such as 'mlp' or 'conv'")
+    _check(
+        _positive_int(m.latent_dim),
+        "model.latent_dim",
+        f"must be a positive integer, got {m.latent_dim!r}",
+    )
+    _check(
+        m.hidden is None or _positive_int(m.hidden),
+        "model.hidden",
+        f"must be a positive integer or unset, got {m.hidden!r}",
+    )
+    _check(
+        isinstance(o.lr, int | float) and not isinstance(o.lr, bool) and o.lr > 0,
+        "optim.lr",
+        f"must be a positive number, got {o.lr!r}",
+    )
+    _check(
+        _positive_int(o.batch_size),
+        "optim.batch_size",
+        f"must be a positive integer, got {o.batch_size!r}",
+    )
+    _check(_positive_int(o.epochs), "optim.epochs", f"must be a positive integer, got {o.epochs!r}")
+    _check(
+        o.max_steps is None or _positive_int(o.max_steps),
+        "optim.max_steps",
+        f"must be a positive integer or unset, got {o.max_steps!r}",
+    )
+    _check(
+        isinstance(r.seed, int) and r.seed >= 0,
+        "run.seed",
+        f"must be an integer >= 0, got {r.seed!r}",
+    )
+    _check(
+        r.device in DEVICES or str(r.device).startswith("cuda:"),
+        "run.device",
+        f"must be one of {DEVICES} (or cuda:N), got {r.device!r}",
+    )
+    _check(
+        r.precision in PRECISIONS,
+        "run.precision",
+        f"must be one of {PRECISIONS}, got {r.precision!r}",
+    )
+    for key in ("checkpoint_every", "keep_checkpoints", "log_every"):
+        value = getattr(r, key)
+        _check(_positive_int(value), f"run.{key}", f"must be a positive integer, got {value!r}")
+
+
+def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
+    """The config to continue a run with: ``saved`` with the changes ``requested`` may make.
+
+    Only :data:`RESUMABLE_KEYS` may differ (training length, device, checkpoint and log cadence);
+    any other difference is an error naming the option.
+    """
+    if requested is None:
+        return saved
+    old, new = flatten(to_dict(saved)), flatten(to_dict(requested))
+    changed = sorted(k for k in old if old[k] != new[k] and k != "model.image_shape")
+    frozen = [k for k in changed if k not in RESUMABLE_KEYS]
+    if frozen:
+        raise ConfigError(
+            "a resumed run keeps its settings; these differ from the run's config.json: "
+            + ", ".join(f"{option_name(k)} {old[k]!r} -> {new[k]!r}" for k in frozen)
+            + f". Only {sorted(RESUMABLE_KEYS)} may change on resume; start a new run otherwise."
+        )
+    tree = to_dict(saved)
+    for key in changed:
+        section, name = key.split(".")
+        tree[section][name] = new[key]
+    return from_dict(tree)

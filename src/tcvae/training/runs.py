@@ -1,0 +1,129 @@
+"""Run directories: what a training run leaves behind, and how to load it back.
+
+Layout of a run directory::
+
+    config.json          the full resolved TrainConfig (model build arguments included)
+    model.pt             final model weights (state_dict), written when training ends
+    checkpoints/         step-XXXXXXXX.pt: model, optimiser, RNG states, step, config
+    train_log.jsonl      one JSON row per logged step: step, epoch, loss terms, images_per_s
+    tb/                  TensorBoard event files
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tcvae.data.ground_truth import GroundTruthData
+from tcvae.models import build_model
+from tcvae.training.checkpoint import (
+    CheckpointError,
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+)
+from tcvae.training.config import ModelConfig, TrainConfig, from_dict, to_dict
+from tcvae.training.datasets import build_dataset
+from tcvae.training.metrics_log import read_log
+
+CONFIG_FILE = "config.json"
+MODEL_FILE = "model.pt"
+
+
+class RunDirError(ValueError):
+    """A run directory is missing, incomplete or already in use."""
+
+
+def write_config(run_dir: str | Path, config: TrainConfig) -> Path:
+    path = Path(run_dir) / CONFIG_FILE
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(to_dict(config), indent=2) + "\n")
+    tmp.replace(path)
+    return path
+
+
+def read_config(run_dir: str | Path) -> TrainConfig:
+    path = Path(run_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise RunDirError(
+            f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (give the directory "
+            "that `tcvae train` created, e.g. runs/<name>)"
+        )
+    return from_dict(json.loads(path.read_text()))
+
+
+def model_from_config(model: ModelConfig) -> torch.nn.Module:
+    """Build the (untrained) network a run config describes."""
+    if model.image_shape is None:
+        raise RunDirError("model.image_shape is unset; it is filled in from the data at train time")
+    return build_model(
+        arch=model.arch,
+        image_shape=tuple(model.image_shape),
+        latent_dim=model.latent_dim,
+        posterior=model.posterior,
+        likelihood=model.likelihood,
+        hidden=model.hidden,
+    )
+
+
+@dataclass
+class LoadedRun:
+    """A finished (or interrupted) run, read back from its directory."""
+
+    run_dir: Path
+    config: TrainConfig
+    model: torch.nn.Module
+    weights: Path
+    step: int | None
+
+    def dataset(self) -> GroundTruthData:
+        """The data set the run trained on, rebuilt from its config (filters, subset included)."""
+        return build_dataset(self.config.data)
+
+    def log(self) -> list[dict[str, Any]]:
+        """The rows of the run's ``train_log.jsonl``."""
+        return read_log(self.run_dir)
+
+
+def load_run(
+    run_dir: str | Path,
+    device: str | torch.device = "cpu",
+    checkpoint: str | Path | int | None = None,
+) -> LoadedRun:
+    """Rebuild a run's model in eval mode with its weights, loaded with ``weights_only=True``.
+
+    ``checkpoint``: None for the final ``model.pt`` (or the newest checkpoint if training has not
+    finished), a step number, or a checkpoint file path.
+    """
+    run_dir = Path(run_dir)
+    config = read_config(run_dir)
+    model = model_from_config(config.model)
+    step = None
+    if checkpoint is None and (run_dir / MODEL_FILE).is_file():
+        weights = run_dir / MODEL_FILE
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+    else:
+        weights = _resolve_checkpoint(run_dir, checkpoint)
+        ckpt = load_checkpoint(weights)
+        state, step = ckpt["model"], int(ckpt["step"])
+    model.load_state_dict(state)
+    model.to(device).eval()
+    return LoadedRun(run_dir, config, model, weights, step)
+
+
+def _resolve_checkpoint(run_dir: Path, checkpoint: str | Path | int | None) -> Path:
+    if checkpoint is None:
+        found = latest_checkpoint(run_dir)
+        if found is None:
+            raise RunDirError(f"{run_dir} has neither {MODEL_FILE} nor any checkpoint yet")
+        return found
+    if isinstance(checkpoint, int):
+        path = checkpoint_path(run_dir, checkpoint)
+        if not path.is_file():
+            raise CheckpointError(f"{run_dir} has no checkpoint for step {checkpoint}")
+        return path
+    return Path(checkpoint)

@@ -1,0 +1,469 @@
+"""The trainer: one loop for every objective, over in-memory ground-truth data.
+
+Each epoch draws one seeded permutation of the training set (``torch.randperm`` with a dedicated
+generator) and slices it into global batches of ``batch_size`` distinct indices (the last,
+incomplete batch is dropped so the minibatch estimators always see B distinct points); under
+``torchrun`` every rank takes its contiguous share of each global batch. Images come from one
+gather per batch (``GroundTruthData.batch``), never from a per-item loader.
+
+Every source of randomness is an explicit generator whose state goes into each checkpoint: the
+data order, the reparameterisation noise (one stream per rank) and the global torch / numpy /
+Python states. Resuming restores them all, so on CPU a run resumed from any checkpoint ends bitwise
+equal to an uninterrupted run with the same seed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from tcvae.data.ground_truth import GroundTruthData
+from tcvae.objectives import compute_loss
+from tcvae.training import distributed as D
+from tcvae.training.checkpoint import (
+    atomic_save,
+    capture_rng_state,
+    checkpoint_path,
+    latest_checkpoint,
+    load_checkpoint,
+    prune_checkpoints,
+    restore_rng_state,
+)
+from tcvae.training.config import (
+    ConfigError,
+    TrainConfig,
+    from_dict,
+    merge,
+    option_name,
+    resumed_config,
+    to_dict,
+    validate,
+)
+from tcvae.training.datasets import build_dataset
+from tcvae.training.metrics_log import MetricsLogger, read_log
+from tcvae.training.runs import (
+    CONFIG_FILE,
+    MODEL_FILE,
+    RunDirError,
+    model_from_config,
+    read_config,
+    write_config,
+)
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
+DEFAULT_RUNS_ROOT = "runs"
+# Independent random streams derived from the run seed.
+DATA_STREAM, SAMPLE_STREAM = 1, 2
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+PROGRESS_TERMS = ("loss", "log_px", "mi", "tc", "dwkl")
+
+
+class NonFiniteLossError(ValueError):
+    """A loss term became NaN or infinite; training stopped without writing a checkpoint."""
+
+
+@dataclass
+class Run:
+    """What :func:`train` returns.
+
+    ``status`` is 'completed' (all epochs), 'max_steps' (stopped at ``optim.max_steps``) or
+    'interrupted' (SIGINT/SIGTERM; ``signal`` holds its number). ``history`` holds the rows of
+    ``train_log.jsonl`` and ``final_terms`` the last of them (rank 0 only under torchrun).
+    """
+
+    run_dir: Path
+    config: TrainConfig
+    model: nn.Module
+    step: int
+    status: str
+    checkpoint: Path | None
+    history: list[dict[str, Any]] = field(default_factory=list)
+    final_terms: dict[str, float] = field(default_factory=dict)
+    signal: int | None = None
+
+
+def stream_seed(seed: int, stream: int, rank: int = 0) -> int:
+    """A 64-bit seed for one random stream, decorrelated from the others by SeedSequence."""
+    return int(np.random.SeedSequence([seed, stream, rank]).generate_state(1, np.uint64)[0] >> 1)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed the global torch, numpy and Python generators (model initialisation uses them)."""
+    import random
+
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002 (third-party code may draw from it)
+    torch.manual_seed(seed)
+
+
+def resolve_device(name: str, info: D.DistInfo) -> torch.device:
+    """'auto' -> CUDA if available else CPU; under torchrun each rank takes cuda:LOCAL_RANK."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"{option_name('run.device')} is {name!r} but no CUDA device is available; "
+                "use --device cpu or auto"
+            )
+        if name == "cuda":
+            return torch.device("cuda", info.local_rank if info.enabled else 0)
+    return torch.device(name)
+
+
+class StopSignals:
+    """While active, SIGINT / SIGTERM set ``signum`` so the loop can checkpoint and stop at the end
+    of the current step; a second SIGINT interrupts at once. Only the main thread installs handlers.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = signum
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for s in (signal.SIGINT, signal.SIGTERM):
+                self._previous[s] = signal.signal(s, self._handle)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+
+
+def _prepare_config(config: TrainConfig | dict | None, resume: str | Path | None) -> TrainConfig:
+    if isinstance(config, dict):
+        config = from_dict(merge(to_dict(TrainConfig()), config))
+    if resume is None:
+        config = config or TrainConfig()
+        validate(config)
+        return config
+    saved = read_config(resume)
+    if latest_checkpoint(resume) is None:
+        raise RunDirError(f"{resume} has no checkpoint to resume from; start a new run instead")
+    if config is not None:
+        config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
+        config.run.run_dir = saved.run.run_dir
+    return resumed_config(saved, config)
+
+
+def _new_run_dir(config: TrainConfig) -> Path:
+    if config.run.run_dir:
+        run_dir = Path(config.run.run_dir)
+    else:
+        o = config.objective
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = (
+            Path(DEFAULT_RUNS_ROOT) / f"{stamp}-{o.method}-beta{o.beta:g}-seed{config.run.seed}"
+        )
+    if (run_dir / CONFIG_FILE).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
+            "--run-dir"
+        )
+    return run_dir
+
+
+def _check_sizes(config: TrainConfig, n: int, info: D.DistInfo) -> None:
+    b = config.optim.batch_size
+    if b > n:
+        raise ConfigError(
+            f"{option_name('optim.batch_size')} {b} is larger than the training set ({n} images); "
+            "lower the batch size or use more data (--subset, --filter)"
+        )
+    if b % info.world_size:
+        raise ConfigError(
+            f"{option_name('optim.batch_size')} {b} must be divisible by the number of processes "
+            f"({info.world_size})"
+        )
+    if b // info.world_size < 2:
+        raise ConfigError(
+            f"{option_name('optim.batch_size')} {b} leaves fewer than 2 images per process; the "
+            "minibatch estimators need at least 2"
+        )
+
+
+def _on_device(data: GroundTruthData, device: torch.device) -> GroundTruthData:
+    """On a GPU, hold the uint8 images there once so each batch is a device-side gather."""
+    if device.type == "cpu":
+        return data
+    return GroundTruthData(
+        data.name, data.grid, data.images.to(device), data.classes, data.max_value
+    )
+
+
+def train(
+    config: TrainConfig | dict | None = None,
+    *,
+    resume: str | Path | None = None,
+    progress: bool = False,
+) -> Run:
+    """Train a VAE as ``config`` says, in a new run directory, or continue the run in ``resume``.
+
+    With ``resume``, the run's ``config.json`` is used; ``config`` may change only the settings in
+    :data:`tcvae.training.config.RESUMABLE_KEYS`. Under ``torchrun`` the same call trains with
+    DistributedDataParallel. Raises :class:`ConfigError` (bad settings, before training starts) and
+    :class:`NonFiniteLossError`.
+    """
+    info = D.info_from_env()
+    config = _prepare_config(config, resume)
+    device = resolve_device(config.run.device, info)
+    if config.run.precision != "fp32" and device.type != "cuda":
+        raise ConfigError(
+            f"{option_name('run.precision')} {config.run.precision} needs a CUDA device; "
+            "use --precision fp32 on CPU"
+        )
+    D.init_process_group(info, device)
+    try:
+        return _train(config, resume is not None, progress, info, device)
+    finally:
+        D.destroy_process_group(info)
+
+
+def _train(
+    config: TrainConfig, resuming: bool, progress: bool, info: D.DistInfo, device: torch.device
+) -> Run:
+    data = build_dataset(config.data)
+    n = len(data)
+    _check_sizes(config, n, info)
+    config.model.image_shape = list(data.image_shape)
+    data = _on_device(data, device)
+
+    seed = config.run.seed
+    seed_everything(seed)
+    model = model_from_config(config.model).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
+    scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
+    data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
+    sample_gen = torch.Generator(device=device).manual_seed(
+        stream_seed(seed, SAMPLE_STREAM, info.rank)
+    )
+
+    if resuming:
+        run_dir = Path(config.run.run_dir)
+        step = _restore(run_dir, config, model, optimizer, scaler, data_gen, sample_gen, info)
+    else:
+        run_dir = D.broadcast(_new_run_dir(config) if info.is_main else None, info)
+        config.run.run_dir = str(run_dir)
+        step = 0
+    if info.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, config)
+    D.barrier(info)
+
+    forward = model
+    if info.enabled:
+        forward = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+
+    b, spe = config.optim.batch_size, n // config.optim.batch_size
+    total = spe * config.optim.epochs
+    if config.optim.max_steps is not None:
+        total = min(total, config.optim.max_steps)
+    amp_dtype = AMP_DTYPES.get(config.run.precision)
+    log.info(
+        "training on %d images (%s), %d steps of %d per epoch, %d of %d steps done; run dir %s",
+        n,
+        device,
+        spe,
+        b,
+        step,
+        total,
+        run_dir,
+    )
+
+    logger = MetricsLogger(run_dir, config.run.tensorboard, step) if info.is_main else None
+    bar = tqdm(
+        total=total,
+        initial=step,
+        unit="step",
+        disable=not (progress and info.is_main),
+        dynamic_ncols=True,
+    )
+    names: list[str] = []
+    interval_sum: torch.Tensor | None = None
+    interval_steps, t0 = 0, time.perf_counter()
+    last_row: dict[str, Any] = {}
+    checkpoint = latest_checkpoint(run_dir) if resuming else None
+    perm, epoch_start = None, data_gen.get_state()
+    status, signum = ("max_steps" if total < spe * config.optim.epochs else "completed"), None
+
+    def save() -> Path:
+        order = data_gen.get_state() if step % spe == 0 else epoch_start
+        return _save(run_dir, step, spe, config, model, optimizer, scaler, order, sample_gen, info)
+
+    try:
+        with StopSignals() as stop:
+            while step < total:
+                pos = step % spe
+                if perm is None or pos == 0:
+                    epoch_start = data_gen.get_state()
+                    perm = torch.randperm(n, generator=data_gen)
+                index = D.shard(perm[pos * b : (pos + 1) * b], info).to(device)
+                x = data.batch(index, device)
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+                    out = forward(x, generator=sample_gen)
+                out = type(out)(*(t.float() for t in out))  # the objective runs in float32
+                result = compute_loss(model, x, out, n, config.objective, step)
+
+                names = list(result.terms)
+                terms = torch.stack([result.terms[k].detach().float().to(device) for k in names])
+                stop_flag = float(stop.signum is not None)
+                flags = torch.stack(
+                    [(~torch.isfinite(terms).all()).float(), terms.new_tensor(stop_flag)]
+                )
+                bad, stopping = (bool(f) for f in D.any_rank(flags, info).tolist())
+                if bad:
+                    raise _non_finite(step, names, terms, run_dir)
+
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(result.loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+                step += 1
+                bar.update(1)
+
+                interval_sum = terms if interval_sum is None else interval_sum + terms
+                interval_steps += 1
+                logging_now = step % config.run.log_every == 0 or step == total or stopping
+                if logging_now:
+                    means = D.mean_over_ranks(interval_sum / interval_steps, info).tolist()
+                    elapsed = time.perf_counter() - t0
+                    rate = interval_steps * b / max(elapsed, 1e-9)
+                    values = dict(zip(names, means))
+                    if logger is not None:
+                        last_row = logger.log(step, step / spe, values, rate)
+                    bar.set_postfix(_postfix(step / spe, rate, values), refresh=False)
+                    interval_sum, interval_steps = None, 0
+                if step % config.run.checkpoint_every == 0 or step == total or stopping:
+                    checkpoint = save()
+                if logging_now:  # checkpoint writes do not count against images/s
+                    t0 = time.perf_counter()
+                if stopping:
+                    status = "interrupted"
+                    signum = stop.signum or signal.SIGTERM
+                    break
+    finally:
+        bar.close()
+        if logger is not None:
+            logger.close()
+
+    if status != "interrupted" and info.is_main:
+        atomic_save(model.state_dict(), run_dir / MODEL_FILE)
+    if status == "interrupted":
+        log.warning(
+            "stopped by signal %d at step %d; checkpoint %s; resume with: tcvae train --resume %s",
+            signum,
+            step,
+            checkpoint,
+            run_dir,
+        )
+    history = read_log(run_dir) if info.is_main else []
+    final = {k: v for k, v in (history[-1] if history else last_row).items() if k != "step"}
+    return Run(run_dir, config, model, step, status, checkpoint, history, final, signum)
+
+
+def _postfix(epoch: float, rate: float, values: dict[str, float]) -> dict[str, str]:
+    shown = {k: f"{values[k]:.4g}" for k in PROGRESS_TERMS if k in values}
+    return {"epoch": f"{epoch:.2f}", "img/s": f"{rate:.0f}", **shown}
+
+
+def _non_finite(step: int, names: list[str], terms: torch.Tensor, run_dir: Path) -> Exception:
+    values = terms.tolist()
+    bad = [f"{k}={v}" for k, v in zip(names, values) if not math.isfinite(v)]
+    where = ", ".join(bad) if bad else "a term on another process"
+    last = latest_checkpoint(run_dir)
+    kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
+    return NonFiniteLossError(
+        f"non-finite loss at step {step}: {where}. Training stopped; {kept}. Try a lower --lr, "
+        "a beta warm-up (--beta-warmup-steps) or --precision fp32."
+    )
+
+
+def _save(
+    run_dir: Path,
+    step: int,
+    steps_per_epoch: int,
+    config: TrainConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    data_order: torch.Tensor,
+    sample_gen: torch.Generator,
+    info: D.DistInfo,
+) -> Path:
+    """Write a checkpoint from rank 0 (every rank contributes its noise-generator state)."""
+    sample_states = D.gather(sample_gen.get_state(), info)
+    path = checkpoint_path(run_dir, step)
+    if info.is_main:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scaler": scaler.state_dict(),
+            "rng": capture_rng_state(),
+            "data_order": data_order,
+            "sample": sample_states,
+            "world_size": info.world_size,
+            "config": to_dict(config),
+        }
+        atomic_save(state, path)
+        prune_checkpoints(run_dir, config.run.keep_checkpoints)
+    return path
+
+
+def _restore(
+    run_dir: Path,
+    config: TrainConfig,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    data_gen: torch.Generator,
+    sample_gen: torch.Generator,
+    info: D.DistInfo,
+) -> int:
+    """Load the newest checkpoint into the training state; return its step."""
+    path = latest_checkpoint(run_dir)
+    ckpt = load_checkpoint(path)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if ckpt["scaler"]:
+        scaler.load_state_dict(ckpt["scaler"])
+    restore_rng_state(ckpt["rng"])
+    data_gen.set_state(ckpt["data_order"])
+    step = int(ckpt["step"])
+    states = ckpt["sample"]
+    if len(states) == info.world_size:
+        sample_gen.set_state(states[info.rank])
+    else:
+        log.warning(
+            "checkpoint was written by %d processes, resuming with %d: the sampling noise is "
+            "re-seeded, so the continuation is not bitwise identical",
+            len(states),
+            info.world_size,
+        )
+        sample_gen.manual_seed(stream_seed(config.run.seed, SAMPLE_STREAM, info.rank + step))
+    log.info("resuming %s from %s (step %d)", run_dir, path, step)
+    return step

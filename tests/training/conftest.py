@@ -1,0 +1,28 @@
+"""Tiny training set-ups: 256 built-in dSprites images, an MLP of width 16, a few steps."""
+
+from __future__ import annotations
+
+import pytest
+
+from tcvae.training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
+
+
+def tiny_config(run_dir, **optim) -> TrainConfig:
+    """256 images, batch 64 (4 steps per epoch), hidden width 16, 3 epochs unless overridden."""
+    return TrainConfig(
+        data=DataConfig(source="builtin", subset=256, subset_seed=1),
+        model=ModelConfig(hidden=16, latent_dim=4),
+        optim=OptimConfig(**{"batch_size": 64, "epochs": 3, **optim}),
+        run=RunConfig(
+            run_dir=str(run_dir), log_every=1, checkpoint_every=5, keep_checkpoints=10,
+            tensorboard=False, device="cpu",
+        ),
+    )
+
+
+@pytest.fixture
+def make_config(tmp_path):
+    def make(name: str = "run", **optim) -> TrainConfig:
+        return tiny_config(tmp_path / name, **optim)
+
+    return make
