@@ -1,0 +1,106 @@
+"""Where cells run: a local process pool (default) or a Ray cluster (optional extra).
+
+Both take a list of :class:`~tcvae.experiments.runner.CellTask` and yield outcomes as cells
+finish. Each worker uses ``task.threads`` torch threads; the local pool keeps
+workers x threads <= CPU cores.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+
+from tcvae.experiments.runner import CellOutcome, CellTask, execute_cell
+
+BACKENDS = ("local", "ray")
+
+
+class BackendError(ValueError):
+    """A backend cannot be used as asked."""
+
+
+def cpu_count() -> int:
+    """CPU cores this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def plan_workers(
+    num_tasks: int, workers: int | None = None, threads: int | None = None, cores: int | None = None
+) -> tuple[int, int]:
+    """(workers, threads per worker) with workers x threads <= cores.
+
+    Defaults: one single-threaded worker per core (capped by the number of tasks), then spare
+    cores shared out as threads.
+    """
+    cores = cores or cpu_count()
+    for name, value in (("workers", workers), ("threads", threads)):
+        if value is not None and value < 1:
+            raise BackendError(f"--{name} must be at least 1, got {value}")
+    if workers is None:
+        workers = max(1, min(num_tasks, cores // (threads or 1)))
+    if threads is None:
+        threads = max(1, cores // workers)
+    if workers * threads > cores:
+        raise BackendError(
+            f"{workers} workers x {threads} threads exceeds the {cores} CPU cores; "
+            "lower --workers or --threads"
+        )
+    return workers, threads
+
+
+def run_local(tasks: list[CellTask], workers: int) -> Iterator[CellOutcome]:
+    """Run tasks on a pool of ``workers`` fresh processes ("spawn": no inherited thread pools).
+
+    With one worker the tasks run in this process, one after the other.
+    """
+    if workers == 1:
+        for task in tasks:
+            yield execute_cell(task)
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(execute_cell, task) for task in tasks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def import_ray():
+    """The ``ray`` module, or an error saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise BackendError(
+            "the Ray backend needs Ray: pip install 'tcvae[ray]' (or use --backend local)"
+        ) from None
+    return ray
+
+
+def run_ray(
+    tasks: list[CellTask], address: str | None = None, gpus_per_cell: float = 0.0
+) -> Iterator[CellOutcome]:
+    """Run tasks as Ray tasks, each reserving ``threads`` CPUs (and ``gpus_per_cell`` GPUs).
+
+    Connects to the cluster at ``address`` ("auto" for the local node's cluster), or starts a
+    local instance when ``address`` is None and Ray is not initialised yet.
+    """
+    ray = import_ray()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    remote = ray.remote(execute_cell)
+    pending = {
+        remote.options(num_cpus=task.threads, num_gpus=gpus_per_cell, max_retries=0).remote(task)
+        for task in tasks
+    }
+    while pending:
+        done, rest = ray.wait(list(pending), num_returns=1)
+        pending = set(rest)
+        yield ray.get(done[0])

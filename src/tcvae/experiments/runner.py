@@ -1,0 +1,124 @@
+"""Running cells: skip the finished ones, record failures, never let one cell stop the others.
+
+A cell function has the signature ``cell_fn(cell, run_dir, context) -> dict`` (its metrics). The
+runner calls it through :func:`execute_cell`, which writes ``RUN_DIR/cell.json`` atomically when
+it returns; that file is the only mark of a finished cell, so a sweep killed at any moment loses
+at most the cells in flight. An exception is written to ``RUN_DIR/error.json`` instead, and the
+cell runs again on the next invocation. Backends (:mod:`tcvae.experiments.backends`) only decide
+where :func:`execute_cell` runs.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from tcvae.experiments.files import read_json, write_json_atomic
+from tcvae.experiments.grid import Cell
+
+DONE_FILE, ERROR_FILE = "cell.json", "error.json"
+CellFn = Callable[[Cell, Path, dict[str, Any]], dict[str, Any]]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class CellTask:
+    """Everything a worker needs to run one cell (picklable)."""
+
+    cell_fn: CellFn
+    cell: Cell
+    run_dir: str
+    context: dict[str, Any]
+    threads: int
+
+
+@dataclass(frozen=True)
+class CellOutcome:
+    """What became of one cell: ``status`` is "done", "failed" or "skipped" (done earlier)."""
+
+    cell: Cell
+    status: str
+    metrics: dict[str, Any] | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+def is_finished(run_dir: str | Path) -> bool:
+    return (Path(run_dir) / DONE_FILE).is_file()
+
+
+def execute_cell(task: CellTask) -> CellOutcome:
+    """Run one cell in this process with ``task.threads`` torch threads; never raises."""
+    run_dir = Path(task.run_dir)
+    torch.set_num_threads(task.threads)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / ERROR_FILE).unlink(missing_ok=True)
+    start = time.perf_counter()
+    try:
+        metrics = task.cell_fn(task.cell, run_dir, task.context)
+    except Exception as err:  # a failed cell is recorded; the sweep goes on
+        seconds = time.perf_counter() - start
+        message = f"{type(err).__name__}: {err}"
+        write_json_atomic(
+            run_dir / ERROR_FILE,
+            {
+                "cell": task.cell.to_dict(),
+                "error": message,
+                "traceback": traceback.format_exc(),
+                "seconds": seconds,
+            },
+        )
+        return CellOutcome(task.cell, "failed", error=message, seconds=seconds)
+    seconds = time.perf_counter() - start
+    record = {"cell": task.cell.to_dict(), "metrics": metrics, "seconds": seconds}
+    write_json_atomic(run_dir / DONE_FILE, record)
+    return CellOutcome(task.cell, "done", metrics=metrics, seconds=seconds)
+
+
+def finished_outcome(cell: Cell, run_dir: str | Path) -> CellOutcome:
+    """The recorded outcome of a finished cell."""
+    record = read_json(Path(run_dir) / DONE_FILE)
+    return CellOutcome(cell, "skipped", metrics=record["metrics"], seconds=record["seconds"])
+
+
+def run_cells(
+    cells: list[Cell],
+    runs_dir: str | Path,
+    cell_fn: CellFn,
+    backend: Callable[[list[CellTask]], Iterator[CellOutcome]],
+    threads: int = 1,
+    context: dict[str, Any] | None = None,
+    on_outcome: Callable[[CellOutcome], None] | None = None,
+) -> list[CellOutcome]:
+    """Run every unfinished cell of ``cells`` on ``backend``; outcomes in the order of ``cells``.
+
+    ``on_outcome`` is called for each cell as its outcome becomes known (finished cells first).
+    """
+    runs_dir = Path(runs_dir)
+    outcomes: dict[str, CellOutcome] = {}
+    tasks = []
+    for cell in cells:
+        run_dir = runs_dir / cell.cell_id
+        if is_finished(run_dir):
+            outcomes[cell.cell_id] = finished_outcome(cell, run_dir)
+            if on_outcome:
+                on_outcome(outcomes[cell.cell_id])
+        else:
+            tasks.append(CellTask(cell_fn, cell, str(run_dir), dict(context or {}), threads))
+    log.info("%d of %d cells already finished; running %d", len(outcomes), len(cells), len(tasks))
+    if tasks:
+        for outcome in backend(tasks):
+            outcomes[outcome.cell.cell_id] = outcome
+            if outcome.status == "failed":
+                log.warning("cell %s failed: %s", outcome.cell.cell_id, outcome.error)
+            if on_outcome:
+                on_outcome(outcome)
+    return [outcomes[c.cell_id] for c in cells]

@@ -1,0 +1,89 @@
+"""The sweep summary: one row per cell with its config, status and metrics, as JSON and CSV.
+
+Rows are rebuilt from the run directories (``cell.json`` / ``error.json``), so the summary is
+complete whichever invocation of the sweep ran each cell. Nested metrics are flattened to dotted
+column names (``mig.value``) in both files; the CSV has the union of all rows' columns.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+from tcvae.experiments.files import read_json, write_json_atomic
+from tcvae.experiments.grid import Cell
+from tcvae.experiments.runner import DONE_FILE, ERROR_FILE
+
+SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}, "c": [1, 2]}`` -> ``{"a.b": 1, "c": [1, 2]}`` (lists kept whole)."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten(value, f"{name}."))
+        else:
+            out[name] = value
+    return out
+
+
+def cell_row(cell: Cell, run_dir: Path) -> dict[str, Any]:
+    """Summary row of one cell: config columns, then status, seconds, error and metrics."""
+    row: dict[str, Any] = {
+        "cell_id": cell.cell_id,
+        "method": cell.method,
+        "beta": cell.beta,
+        "seed": cell.seed,
+        **cell.options,
+        "run_dir": str(run_dir),
+    }
+    if (run_dir / DONE_FILE).is_file():
+        record = read_json(run_dir / DONE_FILE)
+        row.update(status="done", seconds=record["seconds"], error="")
+        row.update(flatten(record["metrics"] or {}))
+    elif (run_dir / ERROR_FILE).is_file():
+        record = read_json(run_dir / ERROR_FILE)
+        row.update(status="failed", seconds=record["seconds"], error=record["error"])
+    else:
+        row.update(status="pending", seconds=None, error="")
+    return row
+
+
+def collect_summary(cells: list[Cell], runs_dir: str | Path) -> list[dict[str, Any]]:
+    return [cell_row(cell, Path(runs_dir) / cell.cell_id) for cell in cells]
+
+
+def write_summary(rows: list[dict[str, Any]], sweep_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``summary.json`` and ``summary.csv`` atomically; return their paths."""
+    sweep_dir = Path(sweep_dir)
+    json_path = write_json_atomic(sweep_dir / SUMMARY_JSON, rows)
+    columns: list[str] = []
+    for row in rows:
+        columns += [c for c in row if c not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, restval="")
+    writer.writeheader()
+    writer.writerows(
+        {k: ("" if v is None else v) for k, v in row.items() if not isinstance(v, list)}
+        for row in rows
+    )
+    csv_path = sweep_dir / SUMMARY_CSV
+    tmp = csv_path.with_name(f".{csv_path.name}.tmp-{os.getpid()}")
+    tmp.write_text(buffer.getvalue())
+    os.replace(tmp, csv_path)
+    return json_path, csv_path
+
+
+def read_summary(sweep_dir: str | Path) -> list[dict[str, Any]]:
+    """Rows of a sweep's ``summary.json``, with a clear error if it is missing."""
+    path = Path(sweep_dir) / SUMMARY_JSON
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: give a sweep directory written by `tcvae sweep` (--out)"
+        )
+    return read_json(path)
