@@ -216,13 +216,16 @@ def train(
     *,
     resume: str | Path | None = None,
     progress: bool = False,
+    data: GroundTruthData | None = None,
 ) -> Run:
     """Train a VAE as ``config`` says, in a new run directory, or continue the run in ``resume``.
 
     With ``resume``, the run's ``config.json`` is used; ``config`` may change only the settings in
-    :data:`tcvae.training.config.RESUMABLE_KEYS`. Under ``torchrun`` the same call trains with
-    DistributedDataParallel. Raises :class:`ConfigError` (bad settings, before training starts) and
-    :class:`NonFiniteLossError`.
+    :data:`tcvae.training.config.RESUMABLE_KEYS`. ``data``, when given, is the training set used
+    instead of the one ``config.data`` describes (for data built in code, such as the biased sets
+    of :mod:`tcvae.experiments`; pass the same set again to resume). Under ``torchrun`` the same
+    call trains with DistributedDataParallel. Raises :class:`ConfigError` (bad settings, before
+    training starts) and :class:`NonFiniteLossError`.
     """
     info = D.info_from_env()
     config = _prepare_config(config, resume)
@@ -234,15 +237,21 @@ def train(
         )
     D.init_process_group(info, device)
     try:
-        return _train(config, resume is not None, progress, info, device)
+        return _train(config, resume is not None, progress, info, device, data)
     finally:
         D.destroy_process_group(info)
 
 
 def _train(
-    config: TrainConfig, resuming: bool, progress: bool, info: D.DistInfo, device: torch.device
+    config: TrainConfig,
+    resuming: bool,
+    progress: bool,
+    info: D.DistInfo,
+    device: torch.device,
+    data: GroundTruthData | None = None,
 ) -> Run:
-    data = build_dataset(config.data)
+    if data is None:
+        data = build_dataset(config.data)
     n = len(data)
     _check_sizes(config, n, info)
     config.model.image_shape = list(data.image_shape)
