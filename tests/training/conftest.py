@@ -14,8 +14,12 @@ def tiny_config(run_dir, **optim) -> TrainConfig:
         model=ModelConfig(hidden=16, latent_dim=4),
         optim=OptimConfig(**{"batch_size": 64, "epochs": 3, **optim}),
         run=RunConfig(
-            run_dir=str(run_dir), log_every=1, checkpoint_every=5, keep_checkpoints=10,
-            tensorboard=False, device="cpu",
+            run_dir=str(run_dir),
+            log_every=1,
+            checkpoint_every=5,
+            keep_checkpoints=10,
+            tensorboard=False,
+            device="cpu",
         ),
     )
 
@@ -26,3 +30,11 @@ def make_config(tmp_path):
         return tiny_config(tmp_path / name, **optim)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory):
+    """An uninterrupted 12-step run (3 epochs of 4 steps) to compare others against."""
+    from tcvae.training.trainer import train
+
+    return train(tiny_config(tmp_path_factory.mktemp("reference") / "run"))

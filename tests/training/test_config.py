@@ -38,7 +38,9 @@ def test_paper_preset_matches_the_paper_setup():
 
 def test_precedence_preset_then_file_then_flags(tmp_path):
     f = tmp_path / "c.toml"
-    f.write_text('preset = "paper-dsprites"\n[optim]\nbatch_size = 512\nlr = 0.01\n[run]\nseed = 3\n')
+    f.write_text(
+        'preset = "paper-dsprites"\n[optim]\nbatch_size = 512\nlr = 0.01\n[run]\nseed = 3\n'
+    )
     c = resolve_config(None, f, {"optim": {"lr": 0.5}})
     assert c.objective.estimator == "mws"  # from the file's preset
     assert c.optim.batch_size == 512  # file over preset

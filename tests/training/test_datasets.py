@@ -12,9 +12,7 @@ def test_select_matches_a_brute_force_filter():
     config = DataConfig(filters={"shape": [1, 1], "posX": [3, 5], "orientation": [0, 0]})
     index = select(classes, grid, config)
     expected = [
-        i
-        for i, c in enumerate(classes.tolist())
-        if c[1] == 1 and 3 <= c[4] <= 5 and c[3] == 0
+        i for i, c in enumerate(classes.tolist()) if c[1] == 1 and 3 <= c[4] <= 5 and c[3] == 0
     ]
     assert index.tolist() == expected
 

@@ -1,0 +1,150 @@
+import json
+import shutil
+
+import pytest
+import torch
+
+import tcvae
+from tcvae.objectives import compute_loss
+from tcvae.training import trainer as T
+from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
+from tcvae.training.config import ConfigError
+from tcvae.training.datasets import build_dataset
+from tcvae.training.runs import RunDirError, load_run
+
+
+def params(model):
+    return [p.detach().clone() for p in model.state_dict().values()]
+
+
+def same(a, b):
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+def test_reference_run_layout_and_log(reference):
+    run = reference
+    assert run.status == "completed" and run.step == 12
+    d = run.run_dir
+    assert (d / "config.json").is_file() and (d / "model.pt").is_file()
+    saved = json.loads((d / "config.json").read_text())
+    assert saved["model"]["image_shape"] == [1, 64, 64] and saved["model"]["hidden"] == 16
+    assert [load_checkpoint(p)["step"] for p in list_checkpoints(d)] == [5, 10, 12]
+    rows = run.history
+    assert [r["step"] for r in rows] == list(range(1, 13))
+    assert rows[3]["epoch"] == 1.0
+    for key in ("loss", "elbo", "log_px", "kl", "mi", "tc", "dwkl", "beta", "images_per_s"):
+        assert all(key in r for r in rows)
+    assert rows[-1]["loss"] < rows[0]["loss"]  # it learns
+    assert run.final_terms["loss"] == rows[-1]["loss"]
+
+
+def test_load_run_gives_the_trained_model_and_data(reference):
+    loaded = load_run(reference.run_dir)
+    assert not loaded.model.training
+    assert same(params(loaded.model), params(reference.model))
+    assert loaded.log() == reference.history
+    data = loaded.dataset()
+    expected = build_dataset(reference.config.data)
+    assert torch.equal(data.images, expected.images) and len(data) == 256
+    at5 = load_run(reference.run_dir, checkpoint=5)
+    assert at5.step == 5 and not same(params(at5.model), params(reference.model))
+
+
+@pytest.mark.parametrize("stop_at", [1, 6, 8])  # first step, mid-epoch, an epoch boundary
+def test_resume_is_bitwise_equal_to_an_uninterrupted_run(reference, make_config, stop_at):
+    first = T.train(make_config(max_steps=stop_at))
+    assert first.status == "max_steps" and first.step == stop_at
+    assert not same(params(first.model), params(reference.model))
+    resumed = T.train(make_config(), resume=first.run_dir)
+    assert resumed.status == "completed" and resumed.step == 12
+    assert same(params(resumed.model), params(reference.model))
+    assert [r["step"] for r in resumed.history] == list(range(1, 13))
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
+
+
+def test_resume_from_an_older_checkpoint_after_a_crash(reference, make_config, tmp_path):
+    """A crash loses the steps after the last checkpoint; resuming replays them identically."""
+    d = tmp_path / "crashed"
+    shutil.copytree(reference.run_dir, d)
+    (d / "model.pt").unlink()
+    for p in list_checkpoints(d)[1:]:
+        p.unlink()  # only step 5 survives
+    config = make_config()
+    config.run.run_dir = str(d)
+    resumed = T.train(config, resume=d)
+    assert same(params(resumed.model), params(reference.model))
+    assert [r["step"] for r in resumed.history] == list(range(1, 13))
+
+
+def test_seed_changes_the_result(reference, make_config):
+    config = make_config()
+    config.run.seed = 1
+    assert not same(params(T.train(config).model), params(reference.model))
+
+
+def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
+    seen = []
+
+    def spy(model, x, out, dataset_size, config, step):
+        seen.append((dataset_size, x.shape[0], step))
+        return compute_loss(model, x, out, dataset_size, config, step)
+
+    monkeypatch.setattr(T, "compute_loss", spy)
+    T.train(make_config(max_steps=3))
+    assert seen == [(256, 64, 0), (256, 64, 1), (256, 64, 2)]
+
+
+def test_nan_guard_names_step_and_term_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
+    def poisoned(model, x, out, dataset_size, config, step):
+        result = compute_loss(model, x, out, dataset_size, config, step)
+        if step == 7:
+            result.terms["tc"] = torch.tensor(float("nan"))
+        return result
+
+    monkeypatch.setattr(T, "compute_loss", poisoned)
+    config = make_config()
+    with pytest.raises(T.NonFiniteLossError, match=r"step 7: tc=nan.*step-00000005\.pt"):
+        T.train(config)
+    d = T.Path(config.run.run_dir)
+    assert [p.name for p in list_checkpoints(d)] == ["step-00000005.pt"]
+    assert load_checkpoint(list_checkpoints(d)[0])["step"] == 5
+    assert not (d / "model.pt").exists()
+
+
+def test_bad_settings_fail_before_training(make_config):
+    config = make_config(batch_size=512)
+    with pytest.raises(ConfigError, match=r"--batch-size\) 512 is larger than the training set"):
+        T.train(config)
+    assert not T.Path(config.run.run_dir).exists()
+    config = make_config()
+    config.model.arch = "transformer"
+    with pytest.raises(ValueError, match="transformer"):
+        T.train(config)
+    with pytest.raises(ConfigError, match="--precision"):
+        config = make_config()
+        config.run.precision = "bf16"
+        T.train(config)
+
+
+def test_existing_run_dir_and_missing_checkpoint_are_refused(reference, make_config, tmp_path):
+    config = make_config()
+    config.run.run_dir = str(reference.run_dir)
+    with pytest.raises(RunDirError, match="--resume"):
+        T.train(config)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(RunDirError, match="config.json is missing"):
+        T.train(resume=empty)
+
+
+def test_python_api_accepts_a_partial_dict(tmp_path):
+    run = tcvae.train(
+        {
+            "data": {"source": "builtin", "subset": 64},
+            "model": {"hidden": 8, "latent_dim": 2},
+            "optim": {"batch_size": 32, "epochs": 1},
+            "run": {"run_dir": str(tmp_path / "api"), "tensorboard": True, "device": "cpu"},
+        }
+    )
+    assert isinstance(run, tcvae.Run) and run.step == 2
+    assert any((run.run_dir / "tb").iterdir())
