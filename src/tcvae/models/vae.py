@@ -1,0 +1,138 @@
+"""The VAE: an encoder q(z|x), a decoder p(x|z) and a factorised prior p(z).
+
+A model is fully described by its build arguments (see :func:`build_model`) and its
+``state_dict``; nothing else needs saving to rebuild it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks
+from tcvae.objectives.distributions import DISTRIBUTIONS, get_distribution
+from tcvae.objectives.likelihoods import LIKELIHOODS, get_likelihood
+
+# Encoder log-variances are squashed smoothly into this range: below -20 the posterior is a
+# point mass for every practical purpose and 1/variance overflows soon after in float32; above
+# 10 the posterior is far wider than the unit prior.
+LOGVAR_MIN = -20.0
+LOGVAR_MAX = 10.0
+
+
+class ModelError(ValueError):
+    """A model was asked for with arguments it cannot support, or given the wrong input."""
+
+
+class VAEOutput(NamedTuple):
+    """One pass through the VAE: posterior parameters (B, D), the sample z (B, D) and the
+    decoder's likelihood parameters (B, C, H, W)."""
+
+    mean: Tensor
+    logvar: Tensor
+    z: Tensor
+    x_params: Tensor
+
+
+def soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
+    """Smooth, monotone map of the real line into (low, high), the identity well inside it:
+    low + softplus(x - low) - softplus(x - high)."""
+    return low + F.softplus(x - low) - F.softplus(x - high)
+
+
+class VAE(nn.Module):
+    """Encoder and decoder networks with a posterior family and a likelihood.
+
+    Attributes: ``latent_dim`` (D), ``image_shape`` (C, H, W), ``posterior`` (a distribution
+    class from :mod:`tcvae.objectives.distributions`, whose standard member is also the prior)
+    and ``likelihood`` (a class from :mod:`tcvae.objectives.likelihoods`).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        decoder: nn.Module,
+        latent_dim: int,
+        image_shape: tuple[int, int, int],
+        posterior: str = "normal",
+        likelihood: str = "bernoulli",
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.latent_dim = latent_dim
+        self.image_shape = tuple(image_shape)
+        self.posterior = get_distribution(posterior)
+        self.likelihood = get_likelihood(likelihood)
+
+    def _device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Posterior parameters (mean, logvar), each (B, D), for images x (B, C, H, W) in [0, 1]."""
+        if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
+            raise ModelError(
+                f"expected images of shape (B, {', '.join(map(str, self.image_shape))}), "
+                f"got {tuple(x.shape)}; the model was built for image_shape={self.image_shape}"
+            )
+        h = self.encoder(x)
+        mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
+        return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
+
+    def decode(self, z: Tensor) -> Tensor:
+        """Likelihood parameters (B, C, H, W) for latents z (B, D)."""
+        return self.decoder(z)
+
+    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
+        mean, logvar = self.encode(x)
+        z = self.posterior.rsample(mean, logvar, generator)
+        return VAEOutput(mean, logvar, z, self.decode(z))
+
+    @torch.no_grad()
+    def reconstruct(self, x: Tensor) -> Tensor:
+        """Expected image E[x | z = posterior mean], in [0, 1]."""
+        mean, _ = self.encode(x)
+        return self.likelihood.mean(self.decode(mean))
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
+        """Expected images of n latents drawn from the prior, (n, C, H, W) in [0, 1]."""
+        zeros = torch.zeros(n, self.latent_dim, device=self._device())
+        z = self.posterior.rsample(zeros, zeros, generator)
+        return self.likelihood.mean(self.decode(z))
+
+
+def build_model(
+    arch: str = "mlp",
+    image_shape: tuple[int, int, int] = (1, IMAGE_SIZE, IMAGE_SIZE),
+    latent_dim: int = 10,
+    posterior: str = "normal",
+    likelihood: str = "bernoulli",
+    hidden: int | None = None,
+) -> VAE:
+    """The paper's VAE for 64x64 images with 1 or 3 channels (REFERENCE.md section 8).
+
+    ``arch`` is 'mlp' (dSprites) or 'conv' (3D faces); ``hidden`` overrides the MLP hidden width
+    (default 1200) or the conv base channel count (default 32) for small, quick models.
+    """
+    if arch not in ARCHITECTURES:
+        raise ModelError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+    shape = tuple(image_shape)
+    if len(shape) != 3 or shape[0] not in (1, 3) or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise ModelError(
+            f"image_shape must be (C, {IMAGE_SIZE}, {IMAGE_SIZE}) with C = 1 or 3, got {shape}; "
+            f"resize images to {IMAGE_SIZE}x{IMAGE_SIZE}"
+        )
+    if not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ModelError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+    if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
+        raise ModelError(f"hidden must be a positive integer or None, got {hidden!r}")
+    if posterior not in DISTRIBUTIONS:
+        raise ModelError(f"unknown posterior {posterior!r}; choose one of {sorted(DISTRIBUTIONS)}")
+    if likelihood not in LIKELIHOODS:
+        raise ModelError(f"unknown likelihood {likelihood!r}; choose one of {sorted(LIKELIHOODS)}")
+    encoder, decoder = build_networks(arch, shape[0], latent_dim, hidden)
+    return VAE(encoder, decoder, latent_dim, shape, posterior, likelihood)

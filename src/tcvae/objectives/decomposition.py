@@ -1,0 +1,102 @@
+"""Per-sample terms of the ELBO and its three-way decomposition (REFERENCE.md section 2).
+
+For a minibatch with z_i ~ q(z|x_i):
+
+    mi_i   = log q(z_i|x_i) - log q(z_i)              index-code mutual information
+    tc_i   = log q(z_i) - sum_j log q(z_ij)           total correlation
+    dwkl_i = sum_j log q(z_ij) - log p(z_i)           dimension-wise KL
+
+They telescope: mi_i + tc_i + dwkl_i = log q(z_i|x_i) - log p(z_i), whatever the estimates of
+the two middle quantities.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.objectives.estimators import ESTIMATORS, EstimatorError, check_batch, estimate_log_qz
+from tcvae.objectives.likelihoods import Bernoulli, Gaussian
+
+
+class ElboTerms(NamedTuple):
+    """Per-sample log densities, each of shape (B,)."""
+
+    log_px: Tensor  # log p(x_i | z_i)
+    log_qz_x: Tensor  # log q(z_i | x_i)
+    log_qz: Tensor  # log q(z_i), minibatch estimate
+    log_qz_product: Tensor  # sum_j log q(z_ij), minibatch estimate
+    log_pz: Tensor  # log p(z_i)
+
+
+def index_code_mutual_information(terms: ElboTerms) -> Tensor:
+    """mi_i = log q(z_i|x_i) - log q(z_i), (B,)."""
+    return terms.log_qz_x - terms.log_qz
+
+
+def total_correlation(terms: ElboTerms) -> Tensor:
+    """tc_i = log q(z_i) - sum_j log q(z_ij), (B,)."""
+    return terms.log_qz - terms.log_qz_product
+
+
+def dimwise_kl(terms: ElboTerms) -> Tensor:
+    """dwkl_i = sum_j log q(z_ij) - log p(z_i), (B,)."""
+    return terms.log_qz_product - terms.log_pz
+
+
+def _check_shapes(x: Tensor, x_params: Tensor, z: Tensor, mean: Tensor, logvar: Tensor) -> None:
+    if z.dim() != 2:
+        raise EstimatorError(f"z must have shape (B, D), got {tuple(z.shape)}")
+    for name, t in (("mean", mean), ("logvar", logvar)):
+        if t.shape != z.shape:
+            raise EstimatorError(
+                f"{name} must have the shape of z {tuple(z.shape)}, got {tuple(t.shape)}; pass the "
+                "posterior parameters of the same minibatch"
+            )
+    if x.shape != x_params.shape:
+        raise EstimatorError(
+            f"decoder output has shape {tuple(x_params.shape)} but the images have shape "
+            f"{tuple(x.shape)}; they must match"
+        )
+    if x.shape[0] != z.shape[0]:
+        raise EstimatorError(
+            f"images have batch size {x.shape[0]} but z has {z.shape[0]}; pass one minibatch"
+        )
+
+
+def elbo_terms(
+    x: Tensor,
+    x_params: Tensor,
+    z: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    dataset_size: int,
+    estimator: str = "mss",
+    posterior: type[Normal] | type[Laplace] = Normal,
+    likelihood: type[Bernoulli] | type[Gaussian] = Bernoulli,
+    with_aggregate: bool = True,
+) -> ElboTerms:
+    """log p(x|z), log q(z|x), log q(z), sum_j log q(z_j) and log p(z) per sample, (B,) each.
+
+    ``x`` (B, C, H, W) images in [0, 1] and ``x_params`` the decoder output for them; ``z``,
+    ``mean``, ``logvar`` (B, D) the sample and posterior parameters; ``dataset_size`` N the size
+    of the data set the B distinct minibatch points come from. log q(z) and its marginals are
+    estimated by ``estimator`` ('mss' or 'mws', REFERENCE.md section 3). With
+    ``with_aggregate=False`` those two estimates are computed without gradient (for logging when
+    the objective does not depend on them).
+    """
+    _check_shapes(x, x_params, z, mean, logvar)
+    if estimator not in ESTIMATORS:
+        raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
+    check_batch(z.shape[0], dataset_size)
+    log_px = likelihood.log_likelihood(x, x_params)
+    log_qz_x = posterior.log_density(z, mean, logvar).sum(1)
+    log_pz = posterior.log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    with torch.set_grad_enabled(with_aggregate and torch.is_grad_enabled()):
+        log_qz, log_qz_marginals = estimate_log_qz(
+            z, mean, logvar, dataset_size, estimator, posterior
+        )
+    return ElboTerms(log_px, log_qz_x, log_qz, log_qz_marginals.sum(1), log_pz)

@@ -1,0 +1,114 @@
+import pytest
+import torch
+
+from tcvae.models import VAE, ModelError, VAEOutput, build_model, soft_clamp
+from tcvae.models.vae import LOGVAR_MAX, LOGVAR_MIN
+from tcvae.objectives import Bernoulli, Gaussian, Laplace, Normal
+
+
+@pytest.mark.parametrize("arch", ["mlp", "conv"])
+@pytest.mark.parametrize("channels,latent_dim", [(1, 1), (1, 10), (3, 4)])
+def test_output_shapes(arch, channels, latent_dim):
+    model = build_model(arch, (channels, 64, 64), latent_dim, hidden=8)
+    x = torch.rand(3, channels, 64, 64)
+    mean, logvar = model.encode(x)
+    assert mean.shape == logvar.shape == (3, latent_dim)
+    out = model(x)
+    assert isinstance(out, VAEOutput)
+    assert out.z.shape == (3, latent_dim)
+    assert out.x_params.shape == (3, channels, 64, 64)
+    assert model.decode(out.z).shape == (3, channels, 64, 64)
+    recon = model.reconstruct(x)
+    samples = model.sample(5, generator=torch.Generator().manual_seed(0))
+    assert recon.shape == x.shape and samples.shape == (5, channels, 64, 64)
+    for images in (recon, samples):
+        assert images.min() >= 0 and images.max() <= 1
+
+
+def test_paper_sizes_by_default():
+    mlp = build_model("mlp")
+    linears = [m for m in mlp.modules() if isinstance(m, torch.nn.Linear)]
+    assert [(m.in_features, m.out_features) for m in linears] == [
+        (4096, 1200),
+        (1200, 1200),
+        (1200, 20),
+        (10, 1200),
+        (1200, 1200),
+        (1200, 1200),
+        (1200, 4096),
+    ]
+    conv = build_model("conv", latent_dim=6)
+    enc = [m.out_channels for m in conv.encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    dec = [
+        m.out_channels for m in conv.decoder.modules() if isinstance(m, torch.nn.ConvTranspose2d)
+    ]
+    assert enc == [32, 32, 64, 64, 512, 12]
+    assert dec == [512, 64, 64, 32, 32, 1]
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in conv.encoder.modules())
+
+
+@pytest.mark.parametrize("posterior,family", [("normal", Normal), ("laplace", Laplace)])
+@pytest.mark.parametrize("likelihood,obs", [("bernoulli", Bernoulli), ("gaussian", Gaussian)])
+def test_posterior_and_likelihood_paths(posterior, family, likelihood, obs):
+    model = build_model("mlp", latent_dim=3, posterior=posterior, likelihood=likelihood, hidden=16)
+    assert model.posterior is family and model.likelihood is obs
+    x = torch.rand(4, 1, 64, 64)
+    out = model(x, generator=torch.Generator().manual_seed(1))
+    log_px = model.likelihood.log_likelihood(x, out.x_params)
+    assert log_px.shape == (4,) and torch.isfinite(log_px).all()
+    log_px.sum().backward()
+    assert all(p.grad is not None for p in model.encoder.parameters())
+
+
+def test_generator_makes_sampling_reproducible():
+    model = build_model("mlp", latent_dim=3, hidden=16)
+    x = torch.rand(2, 1, 64, 64)
+    a = model(x, generator=torch.Generator().manual_seed(5)).z
+    b = model(x, generator=torch.Generator().manual_seed(5)).z
+    c = model(x, generator=torch.Generator().manual_seed(6)).z
+    assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_state_dict_and_build_arguments_rebuild_the_model():
+    args = dict(arch="conv", image_shape=(3, 64, 64), latent_dim=5, hidden=4)
+    model = build_model(**args)
+    model.eval()
+    clone = build_model(**args)
+    clone.load_state_dict(model.state_dict())
+    clone.eval()
+    x = torch.rand(2, 3, 64, 64)
+    torch.testing.assert_close(clone.reconstruct(x), model.reconstruct(x))
+
+
+def test_logvar_is_softly_clamped():
+    raw = torch.tensor([-1e4, -100.0, -1.0, 0.0, 2.0, 100.0, 1e4], requires_grad=True)
+    out = soft_clamp(raw, LOGVAR_MIN, LOGVAR_MAX)
+    assert out.min() >= LOGVAR_MIN and out.max() <= LOGVAR_MAX
+    torch.testing.assert_close(out[2:5], raw[2:5].detach(), atol=1e-3, rtol=0)
+    assert torch.all(out[1:] >= out[:-1])
+    out.sum().backward()
+    assert torch.isfinite(raw.grad).all() and raw.grad[3] > 0.99
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(arch="resnet"), "unknown architecture 'resnet'"),
+        (dict(image_shape=(1, 32, 32)), "image_shape must be"),
+        (dict(image_shape=(2, 64, 64)), "C = 1 or 3"),
+        (dict(latent_dim=0), "latent_dim"),
+        (dict(hidden=0), "hidden"),
+        (dict(posterior="cauchy"), "unknown posterior 'cauchy'"),
+        (dict(likelihood="poisson"), "unknown likelihood 'poisson'"),
+    ],
+)
+def test_bad_build_arguments(kwargs, match):
+    with pytest.raises(ModelError, match=match):
+        build_model(**kwargs)
+
+
+def test_wrong_image_shape_is_rejected():
+    model = build_model("mlp", hidden=8)
+    assert isinstance(model, VAE)
+    with pytest.raises(ModelError, match=r"expected images of shape \(B, 1, 64, 64\)"):
+        model(torch.rand(2, 3, 64, 64))

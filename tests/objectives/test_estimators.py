@@ -1,0 +1,223 @@
+import itertools
+import math
+
+import pytest
+import torch
+
+from tcvae.objectives import estimators
+from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.objectives.estimators import (
+    EstimatorError,
+    estimate_log_qz,
+    log_mixture_density,
+    log_weights,
+    mss_log_weights,
+    mws_log_weights,
+)
+
+
+def _posteriors(n, d, seed, spread=1.0, logvar_range=(-2.0, 1.0)):
+    g = torch.Generator().manual_seed(seed)
+    mean = spread * torch.randn(n, d, generator=g, dtype=torch.float64)
+    lo, hi = logvar_range
+    logvar = lo + (hi - lo) * torch.rand(n, d, generator=g, dtype=torch.float64)
+    return mean, logvar, g
+
+
+def _brute_mixture(z, mean, logvar, log_w, family):
+    pairwise = family.pairwise_log_density(z, mean, logvar)  # (B, B, D)
+    joint = torch.logsumexp(pairwise.sum(-1) + log_w, 1)
+    marginal = torch.logsumexp(pairwise + log_w[:, :, None], 1)
+    return joint, marginal
+
+
+def test_mss_weights_match_the_definition_entry_by_entry():
+    b, n = 6, 20
+    m = b - 1
+    expected = torch.empty(b, b, dtype=torch.float64)
+    for i in range(b):
+        for k in range(b):
+            if k == i:
+                expected[i, k] = 1 / n
+            elif k == (i + 1) % b:
+                expected[i, k] = (n - m) / (n * m)
+            else:
+                expected[i, k] = 1 / m
+    got = mss_log_weights(b, n, torch.float64).exp()
+    torch.testing.assert_close(got, expected, rtol=1e-12, atol=0)
+    torch.testing.assert_close(got.sum(1), torch.ones(b, dtype=torch.float64))
+    # The references' flat-stride fill puts 1/N in column 0; ours keeps it on the diagonal.
+    assert torch.all(got[1:, 0] != 1 / n)
+
+
+def test_mws_weights_are_one_over_n_b():
+    got = mws_log_weights(4, 10, torch.float64)
+    assert got.shape == (4, 4)
+    torch.testing.assert_close(got, torch.full((4, 4), -math.log(40.0), dtype=torch.float64))
+
+
+def _enumerate_minibatches(n, b, i):
+    """Every minibatch holding i: each position of i, each ordered draw of the other B - 1."""
+    others = [k for k in range(n) if k != i]
+    for pos in range(b):
+        for draw in itertools.permutations(others, b - 1):
+            yield pos, list(draw[:pos]) + [i] + list(draw[pos:])
+
+
+def _mean_weighted_sum(weights, n, b, z, mean, logvar, family):
+    """Average over all minibatches of sum_m w[pos, m] q(z | x_batch[m]) (joint and per dim)."""
+    rows_joint, rows_marg = [], []
+    for i in range(n):
+        for pos, batch in _enumerate_minibatches(n, b, i):
+            per_dim = family.log_density(z[i], mean[batch], logvar[batch])  # (B, D)
+            w = weights[pos][:, None]
+            rows_marg.append((per_dim.exp() * w).sum(0))
+            rows_joint.append((per_dim.sum(1).exp() * weights[pos]).sum())
+    count = len(rows_joint) // n
+    return (
+        torch.stack(rows_joint).view(n, count).mean(1),
+        torch.stack(rows_marg).view(n, count, -1).mean(1),
+    )
+
+
+@pytest.mark.parametrize("n,b", [(6, 3), (6, 4), (5, 2)])
+def test_mss_is_exactly_unbiased_over_all_minibatches(n, b):
+    mean, logvar, g = _posteriors(n, 2, seed=n + b)
+    z = Normal.rsample(mean, logvar, g)  # z[i] ~ q(z | x_i)
+    exact_marg = Normal.log_density(z[:, None, :], mean[None], logvar[None]).exp().mean(1)
+    exact_joint = Normal.log_density(z[:, None, :], mean[None], logvar[None]).sum(-1).exp().mean(1)
+    weights = mss_log_weights(b, n, torch.float64).exp()
+    joint, marg = _mean_weighted_sum(weights, n, b, z, mean, logvar, Normal)
+    torch.testing.assert_close(joint, exact_joint, rtol=0, atol=1e-6)
+    torch.testing.assert_close(marg, exact_marg, rtol=0, atol=1e-6)
+    assert torch.allclose(joint, exact_joint, rtol=1e-10, atol=1e-12)
+
+    # The column-0 fill of the references is biased: the same check fails for it.
+    buggy = torch.full((b, b), 1.0 / (b - 1), dtype=torch.float64)
+    buggy.view(-1)[::b] = 1.0 / n
+    buggy.view(-1)[1::b] = (n - b + 1) / (n * (b - 1))
+    bad_joint, _ = _mean_weighted_sum(buggy, n, b, z, mean, logvar, Normal)
+    assert (bad_joint - exact_joint).abs().max() > 1e-3
+
+
+def test_mss_estimate_uses_these_weights_for_every_row():
+    """log_mixture_density with MSS weights, row by row, is the log of the weighted sum."""
+    n, b = 9, 5
+    mean, logvar, g = _posteriors(b, 3, seed=3)
+    z = Normal.rsample(mean, logvar, g)
+    joint, marg = estimate_log_qz(z, mean, logvar, n, "mss", Normal)
+    w = mss_log_weights(b, n, torch.float64).exp()
+    dens = Normal.log_density(z[:, None, :], mean[None], logvar[None]).exp()  # (B, B, D)
+    torch.testing.assert_close(marg, (dens * w[:, :, None]).sum(1).log())
+    torch.testing.assert_close(joint, (dens.prod(-1) * w).sum(1).log())
+
+
+def test_mws_on_the_whole_data_set_is_the_exact_mixture_minus_log_n():
+    n = 12
+    mean, logvar, g = _posteriors(n, 3, seed=5)
+    z = Normal.rsample(mean, logvar, g)
+    joint, marg = estimate_log_qz(z, mean, logvar, n, "mws", Normal)
+    pair = Normal.log_density(z[:, None, :], mean[None], logvar[None])
+    exact_joint = torch.logsumexp(pair.sum(-1), 1) - math.log(n)
+    exact_marg = torch.logsumexp(pair, 1) - math.log(n)
+    torch.testing.assert_close(joint, exact_joint - math.log(n))
+    torch.testing.assert_close(marg, exact_marg - math.log(n))
+
+
+def test_mws_error_shrinks_as_the_batch_grows():
+    n, d = 256, 2
+    mean, logvar, g = _posteriors(n, d, seed=7, spread=2.0, logvar_range=(-3.0, -1.0))
+    z = Normal.rsample(mean, logvar, g)
+    exact = torch.logsumexp(Normal.joint_pairwise_log_density(z, mean, logvar), 1) - math.log(n)
+    errors = []
+    for b in (4, 32, 256):
+        err = []
+        for _ in range(8):
+            idx = torch.randperm(n, generator=g)[:b]
+            joint, _ = estimate_log_qz(z[idx], mean[idx], logvar[idx], n, "mws", Normal)
+            err.append((joint + math.log(n) - exact[idx]).abs().mean())
+        errors.append(float(torch.stack(err).mean()))
+    assert errors[0] > errors[1] > errors[2]
+    assert errors[2] < 1e-10
+
+
+@pytest.mark.parametrize("family", [Normal, Laplace])
+@pytest.mark.parametrize("block", [10**9, 50, 3])
+def test_blocked_mixture_matches_brute_force(family, block, monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", block)  # one block, ragged blocks, one row
+    b, d = 7, 3
+    mean, logvar, g = _posteriors(b, d, seed=11)
+    z = family.rsample(mean, logvar, g)
+    log_w = mss_log_weights(b, 30, torch.float64)
+    joint, marg = log_mixture_density(z, mean, logvar, log_w, family)
+    bj, bm = _brute_mixture(z, mean, logvar, log_w, family)
+    torch.testing.assert_close(joint, bj, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(marg, bm, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", [Normal, Laplace])
+@pytest.mark.parametrize("block", [10**9, 50])
+def test_gradcheck_of_the_blocked_mixture(family, block, monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", block)
+    b, d = 6, 3
+    mean, logvar, g = _posteriors(b, d, seed=13)
+    z = family.rsample(mean, logvar, g)
+    weights = mws_log_weights if block == 50 else mss_log_weights
+    log_w = weights(b, 40, torch.float64)
+    inputs = tuple(t.clone().requires_grad_() for t in (z, mean, logvar))
+    assert torch.autograd.gradcheck(
+        lambda z_, m_, lv_: log_mixture_density(z_, m_, lv_, log_w, family), inputs
+    )
+
+
+def test_gradients_match_autograd_of_the_broadcast_formula():
+    b, d = 9, 4
+    mean, logvar, g = _posteriors(b, d, seed=17)
+    z = Normal.rsample(mean, logvar, g)
+    log_w = mss_log_weights(b, 50, torch.float64)
+    upstream = (
+        torch.randn(b, generator=g, dtype=torch.float64),
+        torch.randn(b, d, generator=g, dtype=torch.float64),
+    )
+
+    def grads(fn):
+        inputs = [t.clone().requires_grad_() for t in (z, mean, logvar)]
+        joint, marg = fn(*inputs, log_w, Normal)
+        ((joint * upstream[0]).sum() + (marg * upstream[1]).sum()).backward()
+        return [t.grad for t in inputs]
+
+    for ours, ref in zip(grads(log_mixture_density), grads(_brute_mixture)):
+        torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
+
+
+def test_large_batch_extreme_log_variances_stay_finite():
+    b, d = 2048, 10
+    g = torch.Generator().manual_seed(0)
+    mean = 3 * torch.randn(b, d, generator=g)
+    logvar = -20 + 30 * torch.rand(b, d, generator=g)
+    logvar[:64] = -20.0
+    logvar[64:128] = 10.0
+    z = Normal.rsample(mean, logvar, g)
+    inputs = [t.clone().requires_grad_() for t in (mean, logvar, z)]
+    joint, marg = estimate_log_qz(inputs[2], inputs[0], inputs[1], 100_000, "mss", Normal)
+    assert torch.isfinite(joint).all() and torch.isfinite(marg).all()
+    (joint.mean() - 5 * marg.sum(1).mean()).backward()
+    for t in inputs:
+        assert torch.isfinite(t.grad).all()
+
+
+@pytest.mark.parametrize(
+    "b,n,match",
+    [(1, 10, "at least 2"), (8, 5, "smaller than the batch size")],
+)
+def test_bad_batch_or_data_set_size(b, n, match):
+    with pytest.raises(EstimatorError, match=match):
+        mss_log_weights(b, n)
+    with pytest.raises(EstimatorError, match=match):
+        estimate_log_qz(torch.zeros(b, 2), torch.zeros(b, 2), torch.zeros(b, 2), n, "mws")
+
+
+def test_unknown_estimator_name():
+    with pytest.raises(EstimatorError, match="unknown estimator 'iwae'.*mss"):
+        log_weights("iwae", 4, 10)
+    assert issubclass(EstimatorError, ValueError)

@@ -1,0 +1,133 @@
+import math
+
+import pytest
+import torch
+
+from tcvae.models import build_model
+from tcvae.objectives import (
+    Bernoulli,
+    EstimatorError,
+    Normal,
+    ObjectiveConfig,
+    ObjectiveError,
+    compute_loss,
+    elbo_terms,
+)
+
+
+@pytest.fixture(scope="module")
+def batch():
+    torch.manual_seed(0)
+    model = build_model("mlp", latent_dim=4, hidden=16)
+    x = (torch.rand(12, 1, 64, 64) > 0.5).float()
+    out = model(x, generator=torch.Generator().manual_seed(0))
+    return model, x, out
+
+
+def _recon_and_sampled_kl(model, x, out):
+    log_px = Bernoulli.log_likelihood(x, out.x_params)
+    log_qz_x = Normal.log_density(out.z, out.mean, out.logvar).sum(1)
+    log_pz = Normal.log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
+    return log_px, log_qz_x - log_pz
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_vae_loss_is_the_negative_elbo(batch, estimator):
+    model, x, out = batch
+    result = compute_loss(model, x, out, 100, ObjectiveConfig("vae", estimator=estimator))
+    log_px, kl = _recon_and_sampled_kl(model, x, out)
+    neg_elbo = -(log_px - kl).mean()
+    torch.testing.assert_close(result.loss, neg_elbo, rtol=1e-6, atol=1e-4)
+    torch.testing.assert_close(result.terms["elbo"], -neg_elbo.detach(), rtol=1e-6, atol=1e-4)
+    assert (result.terms["alpha"], result.terms["beta"], result.terms["gamma"]) == (1, 1, 1)
+
+
+def test_beta_vae_is_reconstruction_plus_beta_kl(batch):
+    model, x, out = batch
+    result = compute_loss(model, x, out, 100, ObjectiveConfig("beta-vae", beta=4.0))
+    log_px, kl = _recon_and_sampled_kl(model, x, out)
+    torch.testing.assert_close(result.loss, (-log_px + 4.0 * kl).mean(), rtol=1e-6, atol=1e-4)
+
+
+def test_beta_tcvae_weights_only_the_total_correlation(batch):
+    model, x, out = batch
+    base = compute_loss(model, x, out, 100, ObjectiveConfig("vae"))
+    tcvae = compute_loss(model, x, out, 100, ObjectiveConfig("beta-tcvae", beta=6.0))
+    expected = base.loss + 5.0 * tcvae.terms["tc"]
+    torch.testing.assert_close(tcvae.loss.detach(), expected.detach(), rtol=1e-6, atol=1e-3)
+
+
+def test_terms_are_reported_and_consistent(batch):
+    model, x, out = batch
+    terms = compute_loss(model, x, out, 100, ObjectiveConfig()).terms
+    for name in ("loss", "elbo", "log_px", "kl", "mi", "tc", "dwkl", "beta", "alpha", "gamma"):
+        assert name in terms and terms[name].dim() == 0 and not terms[name].requires_grad
+    kl_sampled = terms["log_qz_x"] - terms["log_pz"]
+    torch.testing.assert_close(terms["mi"] + terms["tc"] + terms["dwkl"], kl_sampled)
+    torch.testing.assert_close(terms["elbo"], terms["log_px"] - kl_sampled)
+
+
+def test_gradients_flow_and_match_the_formula(batch):
+    model, x, _ = batch
+    config = ObjectiveConfig("beta-tcvae", beta=3.0, gamma=2.0)
+    model.zero_grad()
+    out = model(x, generator=torch.Generator().manual_seed(3))
+    compute_loss(model, x, out, 100, config).loss.backward()
+    ours = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    out = model(x, generator=torch.Generator().manual_seed(3))
+    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100)
+    mi, tc = t.log_qz_x - t.log_qz, t.log_qz - t.log_qz_product
+    dwkl = t.log_qz_product - t.log_pz
+    (-(t.log_px - mi - 3.0 * tc - 2.0 * dwkl).mean()).backward()
+    for a, p in zip(ours, model.parameters()):
+        torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-5)
+
+
+def test_warmups():
+    config = ObjectiveConfig(
+        "beta-tcvae", beta=6.0, beta_warmup_steps=100, lambda_warmup_steps=50, lambda0=0.95
+    )
+    alpha, beta, gamma = config.weights(0)
+    assert (alpha, beta) == (1.0, 0.0) and math.isclose(gamma, 0.05)
+    alpha, beta, gamma = config.weights(25)
+    assert math.isclose(beta, 1.5) and math.isclose(gamma, 1 - 0.95 * 0.5)
+    assert config.weights(100) == (1.0, 6.0, 1.0)
+    assert config.weights(10_000) == (1.0, 6.0, 1.0)
+    assert ObjectiveConfig().weights(0) == (1.0, 6.0, 1.0)  # warm-ups off by default
+    assert ObjectiveConfig("beta-vae", beta=4.0).weights(7) == (4.0, 4.0, 4.0)
+    assert ObjectiveConfig("beta-vae", beta=4.0, beta_warmup_steps=8).weights(2) == (1, 1, 1)
+    assert ObjectiveConfig("vae", beta=9.0).weights(3) == (1.0, 1.0, 1.0)
+    assert ObjectiveConfig(alpha=0.5, gamma=2.0).weights() == (0.5, 6.0, 2.0)
+
+
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        (dict(method="factor-vae"), "unknown method 'factor-vae'"),
+        (dict(estimator="iwae"), "unknown estimator 'iwae'"),
+        (dict(beta=-1.0), "beta must be a non-negative"),
+        (dict(alpha=-0.1), "alpha must be"),
+        (dict(gamma=float("nan")), "gamma must be"),
+        (dict(beta_warmup_steps=-5), "beta_warmup_steps"),
+        (dict(lambda0=1.5), "lambda0"),
+    ],
+)
+def test_bad_config(kwargs, match):
+    with pytest.raises(ObjectiveError, match=match):
+        ObjectiveConfig(**kwargs)
+    assert issubclass(ObjectiveError, ValueError)
+
+
+def test_bad_minibatch(batch):
+    model, x, out = batch
+    config = ObjectiveConfig()
+    with pytest.raises(EstimatorError, match="smaller than the batch size"):
+        compute_loss(model, x, out, 5, config)
+    with pytest.raises(EstimatorError, match="at least 2"):
+        one = model(x[:1])
+        compute_loss(model, x[:1], one, 100, config)
+    with pytest.raises(EstimatorError, match="decoder output has shape"):
+        compute_loss(model, x[:, :, :32], out, 100, config)
+    with pytest.raises(EstimatorError, match="mean must have the shape of z"):
+        elbo_terms(x, out.x_params, out.z, out.mean[:, :2], out.logvar, 100)
