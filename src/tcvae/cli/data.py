@@ -13,13 +13,12 @@ from tcvae.data.dsprites import (
     DSPRITES_MD5,
     SOURCES,
     URL_ENV_VAR,
-    builtin_dsprites_subset,
     download_dsprites,
     load_dsprites_npz,
     resolve_source,
 )
 from tcvae.data.preview import factor_sweeps, save_sweep_figure
-from tcvae.data.sprites import dsprites_grid
+from tcvae.data.sprites import dsprites_grid, render_dsprites
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -63,16 +62,19 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    grid = dsprites_grid()
-    base = torch.tensor(grid.sizes) // 2
-    base[grid.factor_index("orientation")] = 0  # the upright pose, heart point down
-    sweeps = factor_sweeps(grid, base, num_columns=args.columns)
     source = resolve_source(args.source, args.cache_dir)
     if source == "file":
         data = load_dsprites_npz(resolve_cache_dir(args.cache_dir) / DSPRITES_FILENAME)
-        rows = [(name, data.images[grid.classes_to_index(c)]) for name, c in sweeps]
+        grid = data.grid
+
+        def images_of(classes: torch.Tensor) -> torch.Tensor:
+            return data.images[grid.classes_to_index(classes)]
     else:
-        rows = [(name, builtin_dsprites_subset(c).images) for name, c in sweeps]
+        grid, images_of = dsprites_grid(), render_dsprites  # only the sweeps are rendered
+    base = torch.tensor(grid.sizes) // 2
+    base[grid.factor_index("orientation")] = 0  # the upright pose, heart point down
+    sweeps = factor_sweeps(grid, base, num_columns=args.columns)
+    rows = [(name, images_of(classes)) for name, classes in sweeps]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     save_sweep_figure(rows, args.out, max_value=1, title=f"dSprites ({source})")
     print(f"wrote {args.out}")

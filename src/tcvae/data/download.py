@@ -46,11 +46,15 @@ def download_file(url: str, dest: Path, md5: str, progress: bool = False) -> Pat
                     desc=dest.name,
                     disable=not progress,
                 )
+                received = 0
                 with bar:
                     for block in iter(lambda: response.read(BLOCK), b""):
                         f.write(block)
                         digest.update(block)
+                        received += len(block)
                         bar.update(len(block))
+                if total and received != int(total):
+                    raise OSError(f"connection closed after {received} of {total} bytes")
         except (urllib.error.URLError, http.client.HTTPException, OSError) as err:
             raise DataError(
                 f"could not download {url}: {err}; check the network (or the URL), then retry"
