@@ -1,0 +1,196 @@
+"""Paper-style comparison of a sweep: figures and an HTML page drawn from its summary.
+
+* MIG vs beta per method: the median over seeds and a 10-90% band (the paper's Figure 4 style);
+  the VAE, which has no beta, is drawn as a horizontal reference.
+* Reconstruction E[log p(x|z)] and the ELBO vs beta, same style.
+* MIG vs total correlation, one point per cell (lower TC should go with higher MIG).
+
+Only finished cells are drawn; the page says how many cells failed or are still pending.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from tcvae.experiments.summary import read_summary
+from tcvae.reports import html
+from tcvae.reports.plots import figure_png, save_figure
+
+# Summary columns compared (flattened keys of the metrics a cell returns).
+MIG, LOG_PX, ELBO, TC = "mig", "log_px", "elbo", "tc"
+LABELS = {
+    MIG: "MIG",
+    LOG_PX: "E[log p(x|z)] (nats)",
+    ELBO: "ELBO (nats)",
+    TC: "total correlation (nats)",
+}
+BAND = (10.0, 90.0)
+METHOD_ORDER = ("vae", "beta-vae", "beta-tcvae", "beta-tcvae-mws", "beta-tcvae-mss")
+FIGURE_DIR, PAGE = "figures", "compare.html"
+
+
+class CompareError(ValueError):
+    """A sweep summary cannot be compared (no finished cell, a metric missing)."""
+
+
+def finished(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rows if r.get("status") == "done"]
+
+
+def methods_in(rows: Sequence[dict[str, Any]]) -> list[str]:
+    present = {r["method"] for r in rows}
+    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+
+
+def band_over_seeds(
+    rows: Sequence[dict[str, Any]], method: str, metric: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per beta of ``method``: betas, median, 10th and 90th percentile of ``metric``, and counts."""
+    by_beta: dict[float, list[float]] = {}
+    for r in rows:
+        if r["method"] == method and r.get(metric) is not None:
+            by_beta.setdefault(float(r["beta"]), []).append(float(r[metric]))
+    betas = np.array(sorted(by_beta))
+    values = [np.array(by_beta[b]) for b in betas]
+    median = np.array([np.median(v) for v in values])
+    lo = np.array([np.percentile(v, BAND[0]) for v in values])
+    hi = np.array([np.percentile(v, BAND[1]) for v in values])
+    return betas, median, lo, hi, np.array([v.size for v in values])
+
+
+def _check_metric(rows: Sequence[dict[str, Any]], metric: str) -> None:
+    if not any(r.get(metric) is not None for r in rows):
+        raise CompareError(f"no finished cell reports {metric!r}; is this a tcvae sweep summary?")
+
+
+def _draw_vs_beta(ax, rows: Sequence[dict[str, Any]], metric: str) -> None:
+    all_betas = sorted({float(r["beta"]) for r in rows if r["method"] != "vae"}) or [1.0]
+    for i, method in enumerate(methods_in(rows)):
+        color = f"C{i}"
+        betas, median, lo, hi, _ = band_over_seeds(rows, method, metric)
+        if betas.size == 0:
+            continue
+        if method == "vae":  # no beta: a horizontal reference across the sweep's betas
+            xs = [min(all_betas), max(all_betas)]
+            ax.hlines(median[0], *xs, colors=color, linestyles="--", label="vae")
+            ax.fill_between(xs, lo[0], hi[0], color=color, alpha=0.12, linewidth=0)
+            continue
+        ax.plot(betas, median, "o-", color=color, label=method)
+        ax.fill_between(betas, lo, hi, color=color, alpha=0.2, linewidth=0)
+    ax.set_xlabel("beta")
+    ax.set_ylabel(LABELS.get(metric, metric))
+    ax.grid(alpha=0.3)
+
+
+def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Figure:
+    """One panel per metric: median over seeds vs beta per method, 10-90% band shaded."""
+    rows = finished(rows)
+    for metric in metrics:
+        _check_metric(rows, metric)
+    fig = Figure(figsize=(5.2 * len(metrics), 3.8), dpi=110)
+    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+    for ax, metric in zip(axes, metrics):
+        _draw_vs_beta(ax, rows, metric)
+        ax.set_title(f"{LABELS.get(metric, metric)} vs beta")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def mig_vs_tc(rows: Sequence[dict[str, Any]]) -> Figure:
+    """MIG against total correlation, one point per finished cell, coloured by method."""
+    rows = finished(rows)
+    for metric in (MIG, TC):
+        _check_metric(rows, metric)
+    fig = Figure(figsize=(5.2, 3.8), dpi=110)
+    ax = fig.subplots()
+    for i, method in enumerate(methods_in(rows)):
+        pts = [(r[TC], r[MIG]) for r in rows if r["method"] == method and r.get(MIG) is not None]
+        if pts:
+            tc, mig = np.array(pts, dtype=float).T
+            ax.scatter(tc, mig, color=f"C{i}", label=method, s=22, alpha=0.8)
+    ax.set_xlabel(LABELS[TC])
+    ax.set_ylabel(LABELS[MIG])
+    ax.set_title("MIG vs total correlation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def comparison_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: per method and beta, the seed count and median of each metric."""
+    rows = finished(rows)
+    metrics = [m for m in (MIG, LOG_PX, ELBO, TC) if any(r.get(m) is not None for r in rows)]
+    header = ["method", "beta", "seeds"] + [f"median {LABELS[m]}" for m in metrics]
+    out = []
+    for method in methods_in(rows):
+        per_metric = [band_over_seeds(rows, method, m) for m in metrics]
+        betas, counts = per_metric[0][0], per_metric[0][4]
+        for i, beta in enumerate(betas):
+            out.append([method, float(beta), int(counts[i])] + [float(p[1][i]) for p in per_metric])
+    return header, out
+
+
+def mig_advantage(rows: Sequence[dict[str, Any]], better: str, worse: str) -> list[list[Any]]:
+    """Per beta both methods share: median MIG of each and whether ``better`` beats ``worse``."""
+    a = dict(zip(*band_over_seeds(finished(rows), better, MIG)[:2]))
+    b = dict(zip(*band_over_seeds(finished(rows), worse, MIG)[:2]))
+    return [[beta, a[beta], b[beta], bool(a[beta] > b[beta])] for beta in sorted(set(a) & set(b))]
+
+
+def compare_sweep(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Draw the comparison figures of ``sweep_dir`` (PNGs in ``figures/``) and write the page.
+
+    Returns the path of the HTML page (``SWEEP_DIR/compare.html`` unless ``out`` is given).
+    """
+    sweep_dir = Path(sweep_dir)
+    rows = read_summary(sweep_dir)
+    done = finished(rows)
+    if not done:
+        raise CompareError(
+            f"{sweep_dir} has no finished cell yet ({len(rows)} cells); run the sweep first"
+        )
+    figures = {
+        "mig_vs_beta": (metric_vs_beta(rows, [MIG]), "MIG vs beta: median over seeds, 10-90% band"),
+        "reconstruction_elbo_vs_beta": (
+            metric_vs_beta(rows, [LOG_PX, ELBO]),
+            "Reconstruction E[log p(x|z)] and ELBO vs beta: median over seeds, 10-90% band",
+        ),
+        "mig_vs_tc": (mig_vs_tc(rows), "MIG vs total correlation, one point per cell"),
+    }
+    sections = []
+    for name, (fig, caption) in figures.items():
+        save_figure(fig, sweep_dir / FIGURE_DIR / f"{name}.png")
+        sections.append((caption.split(":")[0], html.figure(figure_png(fig), caption)))
+    header, table_rows = comparison_table(rows)
+    sections.append(("Medians per method and beta", html.table(table_rows, header)))
+    tcvae_method = next((m for m in methods_in(done) if m.startswith("beta-tcvae")), None)
+    if tcvae_method and any(r["method"] == "beta-vae" for r in done):
+        advantage = mig_advantage(rows, tcvae_method, "beta-vae")
+        sections.append(
+            (
+                f"{tcvae_method} vs beta-vae at equal beta",
+                html.table(
+                    advantage,
+                    ["beta", f"median MIG {tcvae_method}", "median MIG beta-vae", "higher"],
+                ),
+            )
+        )
+    status = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "pending")}
+    facts = {k: v for k, v in done[0].items() if k.startswith("data.")}
+    sections.append(("Cells and data", html.key_value_table({**status, **facts})))
+    failed = [[r["cell_id"], r["error"]] for r in rows if r["status"] == "failed"]
+    if failed:
+        sections.append(("Failed cells", html.table(failed, ["cell", "error"])))
+    document = html.page(
+        f"Sweep comparison: {sweep_dir.name}",
+        sections,
+        subtitle=f"{status['done']} of {len(rows)} cells finished; MIG with the paper's protocol.",
+    )
+    return html.write_page(Path(out) if out else sweep_dir / PAGE, document)
