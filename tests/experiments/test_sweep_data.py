@@ -1,0 +1,59 @@
+"""The sweep's data: a coarse grid keeps the right images; biased training sets are drawn as asked
+while the evaluation grid stays complete."""
+
+import pytest
+import torch
+
+from tcvae.data import dsprites_grid, render_dsprites
+from tcvae.experiments.spec import parse_spec
+from tcvae.experiments.sweep_data import load_sweep_data, prepare_sweep_data, strided_grid
+
+GRID = {"methods": ["beta-vae"], "betas": [1], "seeds": [0]}
+STRIDE = {"scale": 3, "orientation": 10, "posX": 2, "posY": 2}
+
+
+def test_strided_grid_points_are_the_base_grid_points():
+    base = dsprites_grid()
+    coarse, base_index = strided_grid(base, STRIDE)
+    assert coarse.sizes == (1, 3, 2, 4, 16, 16)
+    assert torch.equal(coarse.values[4], base.values[4][::2])
+    # every coarse point's values equal those of the base point it maps to
+    vals = coarse.classes_to_values(coarse.all_classes())
+    assert torch.equal(vals, base.classes_to_values(base.index_to_classes(base_index)))
+
+
+def test_correlated_training_set_and_full_evaluation_grid(tmp_path):
+    data = {"stride": STRIDE, "size": 20_000, "seed": 3}
+    data["correlation"] = {"factors": ["posX", "posY"], "rho": 0.6}
+    data["exclude"] = [{"shape": 2, "posX": [0, 7]}]
+    spec = parse_spec({"grid": GRID, "data": data})
+    info = prepare_sweep_data(spec.data, tmp_path)
+    train, full = load_sweep_data(tmp_path)
+    # evaluation: every point of the coarse grid, images equal to freshly rendered ones
+    assert full.is_full_grid and len(full) == full.grid.num_points == 3 * 2 * 4 * 16 * 16
+    assert torch.equal(full.classes, full.grid.all_classes())
+    pick = torch.tensor([0, 777, len(full) - 1])
+    _, base_index = strided_grid(dsprites_grid(), STRIDE)
+    expected = render_dsprites(dsprites_grid().index_to_classes(base_index[pick]))
+    assert torch.equal(full.images[pick], expected)
+    # training: the requested size, no excluded combination, the recorded correlation is real
+    assert len(train) == info["train_images"] == 20_000
+    k = {n: full.grid.factor_index(n) for n in ("shape", "posX", "posY")}
+    excluded = (train.classes[:, k["shape"]] == 2) & (train.classes[:, k["posX"]] <= 7)
+    assert not excluded.any()
+    values = train.factor_values
+    corr = float(torch.corrcoef(values[:, [k["posX"], k["posY"]]].T)[0, 1])
+    assert corr == pytest.approx(info["empirical_correlation"], abs=1e-9)
+    # the exclusion of one shape's left half lowers the pair's correlation a little, not much
+    assert corr == pytest.approx(0.6, abs=0.04) and info["pmf_correlation"] == pytest.approx(0.6)
+    assert torch.equal(train.images, full.images[full.grid.classes_to_index(train.classes)])
+    # prepared once: a second call reads the facts back without rebuilding
+    assert prepare_sweep_data(spec.data, tmp_path) == info
+
+
+def test_unbiased_training_set_is_the_grid_minus_exclusions(tmp_path):
+    data = {"stride": STRIDE, "exclude": [{"shape": 0}]}
+    spec = parse_spec({"grid": GRID, "data": data})
+    prepare_sweep_data(spec.data, tmp_path)
+    train, full = load_sweep_data(tmp_path)
+    assert len(train) == len(full) * 2 // 3 and not (train.classes[:, 1] == 0).any()
