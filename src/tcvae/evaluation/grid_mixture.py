@@ -1,0 +1,167 @@
+"""Deterministic densities and entropies of 1-D mixtures, on a grid (REFERENCE.md section 5).
+
+Every MIG quantity, and every per-dimension marginal q(z_j) of the decomposition, is a 1-D mixture
+p(z) = sum_n w_n k(z; mu_n, v_n) of posterior components k (Normal or Laplace) with weights
+w_n summing to 1 over the mixture's members. Its density is computed at the nodes of a uniform grid
+of step h = min_n sqrt(v_n) / resolution, wide enough that every component's tails
+(``TAIL_STDS`` standard deviations) fit inside:
+
+1. Each component puts its weight on the two nodes around its mean ("cloud in cell", linear
+   weights 1 - t and t). That two-point spread adds variance t (1 - t) h^2, so the component's
+   kernel variance is lowered by exactly that much: the deposited component keeps its mean and
+   variance.
+2. Kernel variances are shared along a geometric ladder (ratio ``VARIANCE_RATIO``); a component
+   splits its weight between the two rungs around its variance, linearly in variance, so its
+   variance is again kept exactly. The residual error is a small excess kurtosis, worth at most
+   a few 1e-5 nats of entropy.
+3. Each rung's deposit is convolved with that rung's kernel by FFT, the rungs summed in the
+   frequency domain, giving the density of every mixture at every node.
+4. Entropy by the rectangle rule, H = -h sum_i p_i log p_i, which converges spectrally for smooth
+   densities sampled finer than the narrowest component.
+
+Many mixtures over the same components (the marginal and one mixture per factor value) share the
+per-component work: the deposit of all of them is one ``bincount`` over a combined
+(mixture, rung, node) index.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from tcvae.evaluation.inputs import EvaluationError
+from tcvae.objectives.distributions import Laplace, Normal
+
+TAIL_STDS = 8.0
+VARIANCE_RATIO = 1.25
+DEFAULT_MAX_GRID_POINTS = 1 << 21
+# Grid points per standard deviation of the narrowest component. A Laplace kernel's cusp makes
+# the rectangle rule converge as h^2 rather than spectrally, so Laplace mixtures get a finer grid.
+DEFAULT_RESOLUTION = {"normal": 4.0, "laplace": 16.0}
+# Largest (mixtures x rungs x nodes) block transformed at once, bounding memory (~16 bytes each).
+BLOCK_ELEMENTS = 1 << 23
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Nodes lo + i * step for i = 0 .. size - 1."""
+
+    lo: float
+    step: float
+    size: int
+
+    def nodes(self) -> Tensor:
+        return self.lo + self.step * torch.arange(self.size, dtype=torch.float64)
+
+
+def _smooth_size(n: int) -> int:
+    """Smallest m >= n of the form 2^a 3^b 5^c (fast FFT lengths)."""
+    m = max(n, 2)
+    while True:
+        r = m
+        for p in (2, 3, 5):
+            while r % p == 0:
+                r //= p
+        if r == 1:
+            return m
+        m += 1
+
+
+def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> Grid:
+    """The grid for components (mean, var), both (N,): step min std / resolution."""
+    std = var.sqrt()
+    step = float(std.min()) / resolution
+    lo = float((mean - TAIL_STDS * std).min())
+    hi = float((mean + TAIL_STDS * std).max())
+    needed = int(math.ceil((hi - lo) / step)) + 2
+    if needed > max_points:
+        raise EvaluationError(
+            f"a 1-D mixture spans [{lo:.4g}, {hi:.4g}] but its narrowest component has standard "
+            f"deviation {float(std.min()):.3g}, so the deterministic estimator needs {needed} grid "
+            f"points (limit {max_points}); raise max_grid_points, lower resolution, or use "
+            "estimator='monte-carlo'"
+        )
+    return Grid(lo, step, _smooth_size(needed))
+
+
+class GridMixtures:
+    """Per-component deposit on a grid, shared by every mixture built from these components.
+
+    mean, var: (N,) component means and variances; family: Normal or Laplace.
+    """
+
+    def __init__(
+        self,
+        mean: Tensor,
+        var: Tensor,
+        family: type[Normal] | type[Laplace],
+        resolution: float,
+        max_points: int = DEFAULT_MAX_GRID_POINTS,
+    ) -> None:
+        if resolution < 1.0:
+            raise EvaluationError(f"resolution must be >= 1 grid point per std, got {resolution}")
+        self.grid = grid = make_grid(mean, var, resolution, max_points)
+        h, size = grid.step, grid.size
+        u = (mean - grid.lo) / h
+        node = u.floor()
+        t = u - node
+        node = node.long()
+        kernel_var = var - t * (1.0 - t) * h * h  # >= 3/4 var since h <= std
+        v_lo, v_hi = float(kernel_var.min()), float(kernel_var.max())
+        log_ratio = math.log(VARIANCE_RATIO)
+        rungs = int(math.floor(math.log(v_hi / v_lo) / log_ratio)) + 2
+        ladder = v_lo * VARIANCE_RATIO ** torch.arange(rungs, dtype=torch.float64)
+        rung = ((kernel_var / v_lo).log() / log_ratio).floor().long().clamp(0, rungs - 2)
+        lower, upper = ladder[rung], ladder[rung + 1]
+        a = ((kernel_var - lower) / (upper - lower)).clamp(0.0, 1.0)
+        base = rung * size + node
+        self.cells = torch.stack([base, base + 1, base + size, base + size + 1], 1)
+        self.weights = torch.stack([(1 - a) * (1 - t), (1 - a) * t, a * (1 - t), a * t], 1)
+        self.rungs = rungs
+        # Each rung's kernel sampled at the nodes' circular offsets, scaled to unit mass.
+        offset = torch.arange(size, dtype=torch.float64)
+        dist = torch.minimum(offset, size - offset) * h
+        kernel = family.log_density(dist.unsqueeze(0), 0.0, ladder.log().unsqueeze(1)).exp()
+        kernel = kernel / (kernel.sum(1, keepdim=True) * h)
+        self.kernel_spectrum = torch.fft.rfft(kernel, dim=-1)  # (rungs, size // 2 + 1)
+
+    def densities(self, labels: Tensor, num_labels: int, members: Tensor | None = None) -> Tensor:
+        """Densities at the nodes, (num_labels, size), of the mixtures q(z | label) with equal
+        weights within each label; ``labels`` (N,) in [0, num_labels); ``members`` the count of
+        each label (computed when None)."""
+        if members is None:
+            members = torch.bincount(labels, minlength=num_labels)
+        per_component = 1.0 / members.to(torch.float64)[labels]
+        size, rungs = self.grid.size, self.rungs
+        chunk = max(1, BLOCK_ELEMENTS // (rungs * size))
+        out = torch.empty(num_labels, size, dtype=torch.float64)
+        for m0 in range(0, num_labels, chunk):
+            m1 = min(num_labels, m0 + chunk)
+            if m0 == 0 and m1 == num_labels:
+                keep = slice(None)
+            else:
+                keep = (labels >= m0) & (labels < m1)
+            local = (labels[keep] - m0).unsqueeze(1) * (rungs * size)
+            index = (local + self.cells[keep]).reshape(-1)
+            weight = (self.weights[keep] * per_component[keep].unsqueeze(1)).reshape(-1)
+            deposit = torch.bincount(index, weight, minlength=(m1 - m0) * rungs * size)
+            spectrum = torch.fft.rfft(deposit.view(m1 - m0, rungs, size), dim=-1)
+            spectrum = (spectrum * self.kernel_spectrum).sum(1)
+            out[m0:m1] = torch.fft.irfft(spectrum, n=size, dim=-1).clamp_min_(0.0)
+        return out
+
+    def entropy(self, density: Tensor) -> Tensor:
+        """-integral p log p dz by the rectangle rule, for densities (..., size) -> (...)."""
+        plogp = torch.where(density > 0, density * density.clamp_min(1e-300).log(), 0.0)
+        return -self.grid.step * plogp.sum(-1)
+
+    def interpolate_log(self, density: Tensor, z: Tensor) -> Tensor:
+        """log of a density (size,) at points z (S,) by linear interpolation between nodes."""
+        u = ((z - self.grid.lo) / self.grid.step).clamp(0.0, self.grid.size - 1.0)
+        left = u.floor().long().clamp_max(self.grid.size - 2)
+        t = u - left
+        value = (1.0 - t) * density[left] + t * density[left + 1]
+        return value.clamp_min(1e-300).log()
