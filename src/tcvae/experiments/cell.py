@@ -1,0 +1,92 @@
+"""The real sweep cell: train one model on the sweep's training set, evaluate it on the full grid.
+
+A cell's training config is the library defaults < the spec's [train] tables < the swept
+[grid.options] < the cell's method, beta (ignored by the VAE), estimator, seed and run directory.
+An interrupted cell resumes from its newest checkpoint (the trainer's exact resume); a run
+directory without one is cleared and the cell starts again.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+from tcvae.experiments.grid import Cell, expand_grid
+from tcvae.experiments.spec import METHODS, SweepSpec
+from tcvae.experiments.sweep_data import INFO_FILE, load_sweep_data
+from tcvae.training.config import TrainConfig, from_dict, merge, to_dict
+
+log = logging.getLogger(__name__)
+
+# Facts about the training set copied into every cell's metrics (under "data.").
+DATA_FACTS = (
+    "requested_rho",
+    "empirical_correlation",
+    "train_images",
+    "distinct_train_points",
+    "excluded_grid_points",
+)
+
+
+def cell_config(spec: SweepSpec, cell: Cell, run_dir: str | Path | None = None) -> TrainConfig:
+    """The validated training config of ``cell``."""
+    method, estimator = METHODS[cell.method]
+    tree: dict[str, dict[str, Any]] = {s: dict(v) for s, v in spec.train.items()}
+    for key, value in cell.options.items():
+        section, name = key.split(".", 1)
+        tree.setdefault(section, {})[name] = value
+    tree.setdefault("objective", {}).update(method=method, beta=cell.beta)
+    if estimator is not None:
+        tree["objective"]["estimator"] = estimator
+    tree.setdefault("run", {}).update(
+        seed=cell.seed, run_dir=None if run_dir is None else str(run_dir)
+    )
+    tree["data"] = {"name": spec.data.dataset, "source": spec.data.source}
+    return from_dict(merge(to_dict(TrainConfig()), tree))
+
+
+def check_cells(spec: SweepSpec) -> None:
+    """Build every cell's config once, so a bad option fails before any training starts."""
+    from tcvae.experiments.evaluate import evaluation_options
+
+    evaluation_options(spec.evaluation)
+    for cell in expand_grid(spec):
+        cell_config(spec, cell)
+
+
+def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path, train_data):
+    """Train (or resume) the cell's model in ``run_dir``; return the trainer's Run."""
+    from tcvae.training import train
+    from tcvae.training.checkpoint import latest_checkpoint
+
+    config = cell_config(spec, cell, run_dir)
+    if latest_checkpoint(run_dir) is not None:
+        log.info("resuming cell %s from %s", cell.cell_id, latest_checkpoint(run_dir))
+        run = train(config, resume=run_dir, data=train_data)
+    else:
+        shutil.rmtree(run_dir)  # a start that never reached its first checkpoint
+        run_dir.mkdir(parents=True)
+        run = train(config, data=train_data)
+    if run.status == "interrupted":
+        raise RuntimeError(
+            f"training of {cell.cell_id} was interrupted (signal {run.signal}); "
+            "re-run the sweep to resume it"
+        )
+    return run
+
+
+def train_and_evaluate(cell: Cell, run_dir: Path, context: dict[str, Any]) -> dict[str, Any]:
+    """The cell function of real sweeps: the metrics of one trained model (see module doc)."""
+    from tcvae.experiments.evaluate import evaluate_model
+    from tcvae.experiments.files import read_json
+
+    spec: SweepSpec = context["spec"]
+    train_data, grid_data = load_sweep_data(context["data_dir"])
+    run = train_cell(spec, cell, run_dir, train_data)
+    metrics = evaluate_model(run.model.eval(), grid_data, spec.evaluation, run_dir)
+    facts = read_json(Path(context["data_dir"]) / INFO_FILE)
+    metrics["data"] = {k: facts[k] for k in DATA_FACTS if k in facts}
+    metrics["train"] = {"steps": run.step, **run.final_terms}
+    return metrics
