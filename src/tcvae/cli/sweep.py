@@ -16,10 +16,10 @@ from tcvae.experiments.spec import load_preset, preset_names, read_spec
 
 EPILOG = """\
 Presets (--preset NAME, no spec file needed):
-  mini            CPU-sized: a coarse dSprites grid, VAE / beta-VAE / beta-TCVAE, 3 betas, 2 seeds;
+  mini            CPU-sized: a coarse dSprites grid, VAE / beta-VAE / beta-TCVAE, 3 betas, 3 seeds;
                   about an hour on 2 cores; shows whether beta-TCVAE beats beta-VAE on MIG
   paper-dsprites  the paper's set-up (full dSprites, 50 epochs, batch 2048) over betas 1..10,
-                  every method, 3 seeds: for GPUs or a cluster (--backend ray)
+                  every method, 5 seeds: for GPUs or a cluster (--backend ray)
 
 Re-running the same command continues a sweep: finished cells are skipped, failed and
 interrupted cells run again. Then draw the figures with: tcvae compare SWEEP_DIR
