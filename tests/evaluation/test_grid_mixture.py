@@ -38,8 +38,8 @@ def test_labels_split_components_into_separate_mixtures():
     var = torch.tensor([0.01, 0.01, 0.25, 0.25])
     h = entropy(mean, var, labels=torch.tensor([0, 0, 1, 1]), num=2)
     expected = [math.log(2) + 0.5 * math.log(2 * math.pi * math.e * v) for v in (0.01, 0.25)]
-    # The wide pair sits between two rungs of the variance ladder: a tiny kurtosis error.
-    assert h.tolist() == pytest.approx(expected, abs=1e-4)
+    # The wide pair sits between rungs of the variance ladder: a third-order error remains.
+    assert h.tolist() == pytest.approx(expected, abs=2e-5)
 
 
 def test_laplace_entropy_converges_to_closed_form():

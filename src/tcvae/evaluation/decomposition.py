@@ -17,8 +17,8 @@ log q(z_s) is always exact (:func:`~tcvae.evaluation.exact_mixture.log_mixture_d
 O(S N D) with matrix products for Normal posteriors). The per-dimension marginals log q(z_sj) are
 exact as well when S N D is small (``EXACT_MARGINAL_LIMIT``) or the posterior is Laplace;
 otherwise each 1-D mixture q(z_j) is computed on a grid (:mod:`tcvae.evaluation.grid_mixture`) and
-read at the samples by linear interpolation, whose relative error (h^2 / 8) q'' / q averages out
-to second order over samples drawn from q(z_j).
+read at the samples by linear interpolation (pointwise relative error ~1e-4 at the defaults;
+the interpolation's (h^2 / 8) q'' / q part even averages out over samples drawn from q(z_j)).
 """
 
 from __future__ import annotations
@@ -44,7 +44,8 @@ MARGINAL_METHODS = ("auto", "exact", "grid")
 EXACT_MARGINAL_LIMIT = 200_000_000
 # Grid points per narrowest standard deviation for the marginals; finer than MIG's default
 # because the density is read between nodes by linear interpolation.
-MARGINAL_RESOLUTION = 8.0
+MARGINAL_RESOLUTION = 16.0
+MARGINAL_VARIANCE_RATIO = 1.2
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,9 @@ def decomposition_samples(
         var = logvar.exp()
         only = torch.zeros(mean.shape[0], dtype=torch.long)
         for j in range(z.shape[1]):
-            grid = GridMixtures(mean[:, j], var[:, j], family, resolution, max_grid_points)
+            grid = GridMixtures(
+                mean[:, j], var[:, j], family, resolution, max_grid_points, MARGINAL_VARIANCE_RATIO
+            )
             log_q_zj[:, j] = grid.interpolate_log(grid.densities(only, 1)[0], z[:, j])
     log_p_zj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
     return DecompositionSamples(log_q_z_given_x, log_q_z, log_q_zj, log_p_zj)

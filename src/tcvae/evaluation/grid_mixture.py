@@ -11,9 +11,9 @@ of step h = min_n sqrt(v_n) / resolution, wide enough that every component's tai
    kernel variance is lowered by exactly that much: the deposited component keeps its mean and
    variance.
 2. Kernel variances are shared along a geometric ladder (ratio ``VARIANCE_RATIO``); a component
-   splits its weight between the two rungs around its variance, linearly in variance, so its
-   variance is again kept exactly. The residual error is a small excess kurtosis, worth at most
-   a few 1e-5 nats of entropy.
+   splits its weight between the three rungs around its variance with quadratic Lagrange weights
+   in the variance (some negative), which keep both its variance and its fourth moment; the
+   residual error is third order in the rung spacing.
 3. Each rung's deposit is convolved with that rung's kernel by FFT, the rungs summed in the
    frequency domain, giving the density of every mixture at every node.
 4. Entropy by the rectangle rule, H = -h sum_i p_i log p_i, which converges spectrally for smooth
@@ -36,7 +36,7 @@ from tcvae.evaluation.inputs import EvaluationError
 from tcvae.objectives.distributions import Laplace, Normal
 
 TAIL_STDS = 8.0
-VARIANCE_RATIO = 1.25
+VARIANCE_RATIO = 1.5
 DEFAULT_MAX_GRID_POINTS = 1 << 21
 # Grid points per standard deviation of the narrowest component. A Laplace kernel's cusp makes
 # the rectangle rule converge as h^2 rather than spectrally, so Laplace mixtures get a finer grid.
@@ -90,7 +90,10 @@ def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> 
 class GridMixtures:
     """Per-component deposit on a grid, shared by every mixture built from these components.
 
-    mean, var: (N,) component means and variances; family: Normal or Laplace.
+    mean, var: (N,) component means and variances; family: Normal or Laplace; resolution: grid
+    points per narrowest standard deviation; variance_ratio: spacing of the variance ladder.
+    Entropies (integrals) are accurate to ~1e-6 nats at the defaults; pointwise densities carry a
+    relative error of ~1e-3 from the ladder at ratio 1.5 and ~1e-4 at ratio 1.2.
     """
 
     def __init__(
@@ -100,6 +103,7 @@ class GridMixtures:
         family: type[Normal] | type[Laplace],
         resolution: float,
         max_points: int = DEFAULT_MAX_GRID_POINTS,
+        variance_ratio: float = VARIANCE_RATIO,
     ) -> None:
         if resolution < 1.0:
             raise EvaluationError(f"resolution must be >= 1 grid point per std, got {resolution}")
@@ -111,15 +115,25 @@ class GridMixtures:
         node = node.long()
         kernel_var = var - t * (1.0 - t) * h * h  # >= 3/4 var since h <= std
         v_lo, v_hi = float(kernel_var.min()), float(kernel_var.max())
-        log_ratio = math.log(VARIANCE_RATIO)
-        rungs = int(math.floor(math.log(v_hi / v_lo) / log_ratio)) + 2
-        ladder = v_lo * VARIANCE_RATIO ** torch.arange(rungs, dtype=torch.float64)
-        rung = ((kernel_var / v_lo).log() / log_ratio).floor().long().clamp(0, rungs - 2)
-        lower, upper = ladder[rung], ladder[rung + 1]
-        a = ((kernel_var - lower) / (upper - lower)).clamp(0.0, 1.0)
-        base = rung * size + node
-        self.cells = torch.stack([base, base + 1, base + size, base + size + 1], 1)
-        self.weights = torch.stack([(1 - a) * (1 - t), (1 - a) * t, a * (1 - t), a * t], 1)
+        log_ratio = math.log(variance_ratio)
+        rungs = max(3, int(math.floor(math.log(v_hi / v_lo) / log_ratio)) + 2)
+        ladder = v_lo * variance_ratio ** torch.arange(rungs, dtype=torch.float64)
+        # Quadratic Lagrange weights on the three rungs around each variance: they sum to 1 and
+        # keep the kernel's second and fourth moments (linear weights would add kurtosis).
+        mid = ((kernel_var / v_lo).log() / log_ratio).round().long().clamp(1, rungs - 2)
+        near = ladder[torch.stack([mid - 1, mid, mid + 1], 1)]  # (N, 3)
+        lagrange = []
+        for i in range(3):
+            others = [k for k in range(3) if k != i]
+            w = torch.ones_like(kernel_var)
+            for k in others:
+                w = w * (kernel_var - near[:, k]) / (near[:, i] - near[:, k])
+            lagrange.append(w)
+        base = (mid - 1) * size + node
+        self.cells = torch.stack([base + r * size + c for r in range(3) for c in (0, 1)], 1)
+        self.weights = torch.stack(
+            [lagrange[r] * (1 - t if c == 0 else t) for r in range(3) for c in (0, 1)], 1
+        )
         self.rungs = rungs
         # Each rung's kernel sampled at the nodes' circular offsets, scaled to unit mass.
         offset = torch.arange(size, dtype=torch.float64)
