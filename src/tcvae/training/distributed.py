@@ -8,6 +8,7 @@ step sees the whole global batch. The objective's data set size N stays the full
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -53,17 +54,22 @@ def info_from_env(env: dict[str, str] | None = None) -> DistInfo:
 
 
 def init_process_group(info: DistInfo, device: torch.device) -> None:
-    """Join the process group: nccl for CUDA devices, gloo for CPU."""
+    """Join the process group once per process (nccl for CUDA devices, gloo for CPU).
+
+    Later :func:`tcvae.train` calls in the same worker reuse the group (a fresh rendezvous on
+    torchrun's store would hang); it is destroyed when the process exits.
+    """
     if not info.enabled or dist.is_initialized():
         return
     backend = "nccl" if device.type == "cuda" else "gloo"
     if device.type == "cuda":
         torch.cuda.set_device(device)
     dist.init_process_group(backend=backend, rank=info.rank, world_size=info.world_size)
+    atexit.register(_destroy)
 
 
-def destroy_process_group(info: DistInfo) -> None:
-    if info.enabled and dist.is_initialized():
+def _destroy() -> None:
+    if dist.is_initialized():
         dist.destroy_process_group()
 
 

@@ -236,10 +236,7 @@ def train(
             "use --precision fp32 on CPU"
         )
     D.init_process_group(info, device)
-    try:
-        return _train(config, resume is not None, progress, info, device, data)
-    finally:
-        D.destroy_process_group(info)
+    return _train(config, resume is not None, progress, info, device, data)
 
 
 def _train(
@@ -379,6 +376,7 @@ def _train(
 
     if status != "interrupted" and info.is_main:
         atomic_save(model.state_dict(), run_dir / MODEL_FILE)
+    D.barrier(info)  # every rank returns once the run directory is complete
     if status == "interrupted":
         log.warning(
             "stopped by signal %d at step %d; checkpoint %s; resume with: tcvae train --resume %s",
