@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -225,7 +226,8 @@ def from_dict(tree: dict[str, dict[str, Any]]) -> TrainConfig:
         try:
             sections[name] = cls(**values)
         except (TypeError, ValueError) as err:
-            raise ConfigError(f"invalid [{name}] settings: {err}") from err
+            named = [option_name(f"{name}.{k}") for k in known if re.search(rf"\b{k}\b", str(err))]
+            raise ConfigError(f"{', '.join(named) or f'[{name}]'}: {err}") from err
     unknown_sections = sorted(set(tree) - set(SECTIONS))
     if unknown_sections:
         raise ConfigError(f"unknown config section(s) {unknown_sections}; known: {list(SECTIONS)}")

@@ -1,0 +1,97 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from tcvae.cli.main import build_parser, main
+from tcvae.training.checkpoint import latest_checkpoint, load_checkpoint
+from tcvae.training.config import OPTION_FLAGS
+from tcvae.training.metrics_log import read_log
+
+TINY = ["--data-source", "builtin", "--subset", "128", "--hidden", "16", "--latent-dim", "3"]
+TINY += ["--batch-size", "32", "--device", "cpu", "--no-tensorboard", "-q"]
+
+
+def train_parser():
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    return sub.choices["train"]
+
+
+def test_every_train_option_has_help_and_every_setting_a_flag(capsys):
+    parser = train_parser()
+    flags = {s for a in parser._actions for s in a.option_strings}
+    for action in parser._actions:
+        assert action.help, f"{action.option_strings} has no help"
+    for key, flag in OPTION_FLAGS.items():
+        if key != "model.image_shape":
+            assert flag.split(" ")[0] in flags, key
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    out = capsys.readouterr().out
+    assert "paper-dsprites" in out and "MWS" in out and "torchrun" in out
+
+
+def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
+    d = tmp_path / "run"
+    toml = tmp_path / "c.toml"
+    toml.write_text("[optim]\nepochs = 2\nlr = 0.01\n[objective]\nbeta = 3.0\n")
+    argv = ["train", *TINY, "--config", str(toml), "--lr", "0.002", "--run-dir", str(d)]
+    assert main([*argv, "--filter", "shape=1", "--filter", "posX=0:15"]) == 0
+    assert f"completed: step 8, run dir {d}" in capsys.readouterr().out
+    saved = json.loads((d / "config.json").read_text())
+    assert saved["optim"] == {"lr": 0.002, "batch_size": 32, "epochs": 2, "max_steps": None}
+    assert saved["objective"]["beta"] == 3.0
+    assert saved["data"]["filters"] == {"shape": [1, 1], "posX": [0, 15]}
+    assert [r["step"] for r in read_log(d)] == [8]  # log_every 10: the last step is logged
+    assert main(["train", "--resume", str(d), "--epochs", "3", "-q"]) == 0
+    assert "step 12" in capsys.readouterr().out
+    assert main(["train", "--resume", str(d), "--beta", "1"]) == 2
+    assert "objective.beta (--beta) 3.0 -> 1.0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--beta", "-1"], "--beta"),
+        (["--batch-size", "256"], "--batch-size) 256 is larger than the training set (128"),
+        (["--data", "mnist"], "--data) unknown data set 'mnist'"),
+        (["--filter", "hue=0"], "unknown factor 'hue'"),
+        (["--precision", "bf16"], "--precision) bf16 needs a CUDA device"),
+        (["--preset", "cpu-small", "--resume", "somewhere"], "drop --preset"),
+    ],
+)
+def test_invalid_options_fail_before_training_with_one_line(tmp_path, capsys, args, needle):
+    d = tmp_path / "run"
+    assert main(["train", *TINY, "--run-dir", str(d), *args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert needle in err and len(err.splitlines()) == 1
+    assert not (d / "config.json").exists()
+
+
+def test_sigterm_checkpoints_and_exits_with_resume_hint(tmp_path):
+    d = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    command = [sys.executable, "-m", "tcvae", "train", *TINY, "--epochs", "1000"]
+    command += ["--log-every", "1", "--checkpoint-every", "100000", "--run-dir", str(d)]
+    proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(read_log(d)) < 2:
+            assert proc.poll() is None and time.monotonic() < deadline, "training did not start"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert f"Resume with: tcvae train --resume {d}" in err and "Traceback" not in err
+    ckpt = load_checkpoint(latest_checkpoint(d))
+    step = ckpt["step"]
+    assert step == read_log(d)[-1]["step"] and not (d / "model.pt").exists()
+    assert main(["train", "--resume", str(d), "--max-steps", str(step + 2), "-q"]) == 0
+    assert load_checkpoint(latest_checkpoint(d))["step"] == step + 2 and (d / "model.pt").exists()
