@@ -68,7 +68,7 @@ def discretize(codes: Tensor, bins: int) -> Tensor:
     inner = lo + torch.arange(1, bins, dtype=torch.float64).unsqueeze(1) * width  # (bins-1, D)
     return torch.stack(
         [
-            torch.bucketize(codes[:, j], inner[:, j].contiguous(), right=True)
+            torch.bucketize(codes[:, j].contiguous(), inner[:, j].contiguous(), right=True)
             for j in range(codes.shape[1])
         ],
         1,
