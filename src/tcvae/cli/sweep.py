@@ -22,7 +22,10 @@ Presets (--preset NAME, no spec file needed):
                   every method, 5 seeds: for GPUs or a cluster (--backend ray)
 
 Re-running the same command continues a sweep: finished cells are skipped, failed and
-interrupted cells run again. Then draw the figures with: tcvae compare SWEEP_DIR
+interrupted cells run again (from their last checkpoint). Then draw the figures with:
+  tcvae compare SWEEP_DIR
+With Ray across several machines, SWEEP_DIR must be on a file system every node can reach:
+  tcvae sweep spec.toml --backend ray --address auto --out /shared/sweeps/NAME
 """
 
 
