@@ -3,9 +3,13 @@
 import hashlib
 
 import matplotlib.image
+import pytest
+import torch
 
 from tcvae.cli.main import main
+from tcvae.data import DataError, dsprites_grid
 from tcvae.data.dsprites import DSPRITES_FILENAME
+from tcvae.data.preview import factor_sweeps
 
 
 def test_download_via_local_url_then_bad_checksum(cache_dir, tmp_path, capsys):
@@ -53,3 +57,20 @@ def test_preview_file_source_without_file_is_one_clear_line(cache_dir, tmp_path,
     assert main(["data", "preview", "dsprites", "--source", "file", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tcvae data download dsprites" in err[0] and not out.exists()
+
+
+def test_factor_sweeps_vary_exactly_one_factor_end_to_end():
+    grid = dsprites_grid()
+    base = torch.tensor([0, 2, 5, 0, 3, 4])
+    sweeps = factor_sweeps(grid, base, num_columns=7)
+    assert [name for name, _ in sweeps] == ["shape", "scale", "orientation", "posX", "posY"]
+    for name, classes in sweeps:
+        k = grid.factor_index(name)
+        others = [j for j in range(6) if j != k]
+        assert torch.equal(classes[:, others], base[others].expand(len(classes), 5))
+        assert classes[0, k] == 0 and classes[-1, k] == grid.sizes[k] - 1
+        assert len(classes) == min(7, grid.sizes[k]) and bool(
+            (classes[1:, k] > classes[:-1, k]).all()
+        )
+    with pytest.raises(DataError, match="at least 2 columns"):
+        factor_sweeps(grid, base, num_columns=1)

@@ -92,13 +92,16 @@ def load_dsprites_npz(path: str | os.PathLike) -> GroundTruthData:
         )
     if not np.allclose(values, grid.classes_to_values(classes_t).numpy(), atol=1e-6):
         raise DataError(f"{path}: latents_values do not match the dSprites factor values")
-    if imgs.max() > 1:
-        raise DataError(f"{path}: imgs must be binary (0/1), found values up to {imgs.max()}")
+    top = int(imgs.max(initial=0))
+    if top > 1:
+        raise DataError(f"{path}: imgs must be binary (0/1), found values up to {top}")
     images: Tensor = torch.from_numpy(imgs).unsqueeze(1)
     return GroundTruthData("dsprites", grid, images, classes_t, max_value=1)
 
 
-def _check_layout(npz: np.lib.npyio.NpzFile, expected: dict, path: Path) -> None:
+def _check_layout(
+    npz: np.lib.npyio.NpzFile, expected: dict[str, tuple[tuple[int, ...], np.dtype]], path: Path
+) -> None:
     """Compare each array's header (shape, dtype) with ``expected`` before reading any data."""
     missing = [key for key in expected if key not in npz.files]
     if missing:
