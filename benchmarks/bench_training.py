@@ -1,0 +1,118 @@
+"""Training throughput: the tcvae trainer against a plain per-item Dataset/DataLoader loop.
+
+Both train the same model (the paper's dSprites MLP unless --hidden is given) with the same
+objective (beta-TCVAE, beta = 6, MSS estimator), Adam lr 1e-3 and batch 2048 on the same built-in
+dSprites images. The trainer slices a seeded permutation and gathers each batch from the uint8
+tensor in one indexing call; the baseline is the textbook loop: a ``Dataset`` whose
+``__getitem__`` returns one float image, a shuffling ``DataLoader`` (default collate, no workers)
+and the same forward/loss/step. Figures are the median images/s over the timed steps (the first
+``--warmup`` steps are dropped), both measured in this one run.
+
+    python benchmarks/bench_training.py [--images 16384] [--steps 5] [--hidden H] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from tcvae.objectives import ObjectiveConfig, compute_loss
+from tcvae.training import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, train
+from tcvae.training.datasets import build_dataset
+from tcvae.training.runs import model_from_config
+
+BATCH = 2048
+
+
+class PerItemImages(Dataset):
+    """One image per ``__getitem__``, as float in [0, 1]: the straightforward way."""
+
+    def __init__(self, images: torch.Tensor, max_value: int) -> None:
+        self.images, self.max_value = images, max_value
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        return self.images[i].float() / self.max_value
+
+
+def baseline_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
+    data = build_dataset(config.data)
+    config.model.image_shape = list(data.image_shape)
+    torch.manual_seed(config.run.seed)
+    model = model_from_config(config.model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
+    loader = DataLoader(
+        PerItemImages(data.images, data.max_value), batch_size=BATCH, shuffle=True, drop_last=True
+    )
+    rates, step = [], 0
+    while step < warmup + steps:
+        batches = iter(loader)
+        while step < warmup + steps:
+            start = time.perf_counter()
+            x = next(batches, None)
+            if x is None:
+                break
+            out = model(x)
+            result = compute_loss(model, x, out, len(data), config.objective, step)
+            optimizer.zero_grad(set_to_none=True)
+            result.loss.backward()
+            optimizer.step()
+            if step >= warmup:
+                rates.append(BATCH / (time.perf_counter() - start))
+            step += 1
+    return rates
+
+
+def trainer_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        config.run.run_dir = str(Path(tmp) / "run")
+        config.optim.max_steps = warmup + steps
+        run = train(config)
+    return [row["images_per_s"] for row in run.history[warmup:]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--images", type=int, default=8 * BATCH, help="training set size")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per loop")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--hidden", type=int, default=None, help="MLP width (default: 1200)")
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+
+    def config() -> TrainConfig:
+        return TrainConfig(
+            data=DataConfig(source="builtin", subset=args.images),
+            model=ModelConfig(arch="mlp", hidden=args.hidden),
+            objective=ObjectiveConfig(method="beta-tcvae", beta=6.0, estimator="mss"),
+            optim=OptimConfig(batch_size=BATCH, epochs=10**6),
+            run=RunConfig(
+                device="cpu", log_every=1, checkpoint_every=10**9, tensorboard=False, seed=0
+            ),
+        )
+
+    width = args.hidden or 1200
+    print(
+        f"MLP width {width}, batch {BATCH}, beta-TCVAE + MSS, {args.images} images, "
+        f"{torch.get_num_threads()} threads, {args.steps} timed steps each"
+    )
+    ours = trainer_rates(config(), args.steps, args.warmup)
+    base = baseline_rates(config(), args.steps, args.warmup)
+    m_ours, m_base = statistics.median(ours), statistics.median(base)
+    print(f"tcvae trainer        : {m_ours:9.1f} images/s  (steps: {[round(r) for r in ours]})")
+    print(f"Dataset + DataLoader : {m_base:9.1f} images/s  (steps: {[round(r) for r in base]})")
+    print(f"ratio trainer / DataLoader loop: {m_ours / m_base:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
