@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from tcvae.data.ground_truth import GroundTruthData
 from tcvae.evaluation.decomposition import decompose_elbo
 from tcvae.evaluation.encode import encode_dataset, estimate_log_likelihood
 from tcvae.evaluation.inputs import EvaluationError
@@ -39,11 +40,14 @@ def evaluate_run(
     estimator: str = "deterministic",
     factors: Sequence[str] | None = None,
     progress: bool = False,
+    data: GroundTruthData | None = None,
 ) -> dict[str, Any]:
     """Score the run in ``run_dir`` on its own data set; writes and returns ``metrics.json``.
 
     factors: the factors MIG scores; default the data set's paper set (``PAPER_FACTORS``, minus
-    any factor the run's data holds fixed), else every factor that varies.
+    any factor the run's data holds fixed), else every factor that varies. data: score on this
+    data set instead of the run's own (e.g. the full factor grid of a run trained on a biased
+    sample of it).
     """
     from tcvae.training.runs import load_run
 
@@ -52,7 +56,8 @@ def evaluate_run(
         raise EvaluationError(f"unknown metric(s) {unknown}; choose from {list(METRICS)}")
     run_dir = Path(run_dir)
     run = load_run(run_dir, device=device)
-    data = run.dataset()
+    if data is None:
+        data = run.dataset()
     model = run.model
     posterior = model.posterior.name
     names = list(data.factor_names)
