@@ -22,7 +22,7 @@ TREE = {
         "optim": {"batch_size": 32, "epochs": 1, "max_steps": 4},
         "run": {"device": "cpu", "checkpoint_every": 2, "tensorboard": False},
     },
-    "evaluation": {"samples": 100, "discrete_mig": False},
+    "evaluation": {"samples": 100, "metrics": ["decomposition", "mig"]},
 }
 
 
@@ -59,7 +59,13 @@ def test_interrupted_cell_resumes_from_its_checkpoint(tmp_path):
     assert metrics["train"]["steps"] == 4
     steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").open()]
     assert steps == sorted(set(steps)) and steps[-1] == 4 and 2 in steps
-    assert json.loads((run_dir / "metrics.json").read_text())["mig"] == metrics["mig"]
+    assert json.loads((run_dir / "metrics.json").read_text())["mig"]["mig"] == metrics["mig"]
+    assert "mig_discrete" not in metrics and metrics["mig_gaps"].keys() == {
+        "scale",
+        "orientation",
+        "posX",
+        "posY",
+    }
 
 
 def test_a_start_without_checkpoint_is_cleared(tmp_path):

@@ -79,13 +79,14 @@ def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path, train_data):
 
 def train_and_evaluate(cell: Cell, run_dir: Path, context: dict[str, Any]) -> dict[str, Any]:
     """The cell function of real sweeps: the metrics of one trained model (see module doc)."""
-    from tcvae.experiments.evaluate import evaluate_model
+    from tcvae.experiments.evaluate import evaluate_cell
     from tcvae.experiments.files import read_json
 
     spec: SweepSpec = context["spec"]
     train_data, grid_data = load_sweep_data(context["data_dir"])
     run = train_cell(spec, cell, run_dir, train_data)
-    metrics = evaluate_model(run.model.eval(), grid_data, spec.evaluation, run_dir)
+    device = str(next(run.model.parameters()).device)
+    metrics = evaluate_cell(run_dir, grid_data, spec.evaluation, device)
     facts = read_json(Path(context["data_dir"]) / INFO_FILE)
     metrics["data"] = {k: facts[k] for k in DATA_FACTS if k in facts}
     metrics["train"] = {"steps": run.step, **run.final_terms}
