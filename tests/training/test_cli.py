@@ -75,6 +75,7 @@ def test_invalid_options_fail_before_training_with_one_line(tmp_path, capsys, ar
 def test_sigterm_checkpoints_and_exits_with_resume_hint(tmp_path):
     d = tmp_path / "run"
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "tcvae", "train", *TINY, "--epochs", "1000"]
     command += ["--log-every", "1", "--checkpoint-every", "100000", "--run-dir", str(d)]
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)

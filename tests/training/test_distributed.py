@@ -35,6 +35,7 @@ def test_info_from_env_and_shards_partition_the_batch():
 def test_two_process_gloo_run_agrees_across_ranks_and_resumes_exactly(tmp_path):
     worker = Path(__file__).with_name("ddp_worker.py")
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
+    env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1"]
     command += ["--nproc_per_node", "2", "--rdzv_backend", "c10d"]
     command += ["--rdzv_endpoint", f"127.0.0.1:{free_port()}", str(worker), str(tmp_path)]

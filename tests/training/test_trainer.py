@@ -1,5 +1,7 @@
 import json
+import os
 import shutil
+import signal
 
 import pytest
 import torch
@@ -148,3 +150,24 @@ def test_python_api_accepts_a_partial_dict(tmp_path):
     )
     assert isinstance(run, tcvae.Run) and run.step == 2
     assert any((run.run_dir / "tb").iterdir())
+
+
+def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(
+    reference, make_config, monkeypatch
+):
+    def interrupting(model, x, out, dataset_size, config, step):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGINT)  # as if Ctrl-C were pressed during step 3
+        return compute_loss(model, x, out, dataset_size, config, step)
+
+    monkeypatch.setattr(T, "compute_loss", interrupting)
+    run = T.train(make_config())
+    assert (run.status, run.signal, run.step) == ("interrupted", signal.SIGINT, 3)
+    assert load_checkpoint(run.checkpoint)["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # handler restored
+    monkeypatch.undo()
+    moved = run.run_dir.with_name("moved")
+    run.run_dir.rename(moved)
+    resumed = T.train(resume=moved)
+    assert resumed.run_dir == moved and resumed.step == 12
+    assert same(params(resumed.model), params(reference.model))

@@ -160,6 +160,7 @@ def _prepare_config(config: TrainConfig | dict | None, resume: str | Path | None
     saved = read_config(resume)
     if latest_checkpoint(resume) is None:
         raise RunDirError(f"{resume} has no checkpoint to resume from; start a new run instead")
+    saved.run.run_dir = str(resume)  # the directory may have moved since it was written
     if config is not None:
         config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
         config.run.run_dir = saved.run.run_dir
@@ -180,6 +181,21 @@ def _new_run_dir(config: TrainConfig) -> Path:
             f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
             "--run-dir"
         )
+    return run_dir
+
+
+def _agree_on_new_run_dir(config: TrainConfig, info: D.DistInfo) -> Path:
+    """Rank 0 names the run directory (its clock sets the default name); every rank gets the name,
+    or the same error, so no rank is left waiting."""
+    choice: tuple[Path | None, str | None] = (None, None)
+    if info.is_main:
+        try:
+            choice = (_new_run_dir(config), None)
+        except RunDirError as err:
+            choice = (None, str(err))
+    run_dir, error = D.broadcast(choice, info)
+    if error is not None:
+        raise RunDirError(error)
     return run_dir
 
 
@@ -268,7 +284,7 @@ def _train(
         run_dir = Path(config.run.run_dir)
         step = _restore(run_dir, config, model, optimizer, scaler, data_gen, sample_gen, info)
     else:
-        run_dir = D.broadcast(_new_run_dir(config) if info.is_main else None, info)
+        run_dir = _agree_on_new_run_dir(config, info)
         config.run.run_dir = str(run_dir)
         step = 0
     if info.is_main:
@@ -287,7 +303,8 @@ def _train(
     if config.optim.max_steps is not None:
         total = min(total, config.optim.max_steps)
     amp_dtype = AMP_DTYPES.get(config.run.precision)
-    log.info(
+    log.log(
+        logging.INFO if info.is_main else logging.DEBUG,
         "training on %d images (%s), %d steps of %d per epoch, %d of %d steps done; run dir %s",
         n,
         device,
@@ -472,5 +489,6 @@ def _restore(
             info.world_size,
         )
         sample_gen.manual_seed(stream_seed(config.run.seed, SAMPLE_STREAM, info.rank + step))
-    log.info("resuming %s from %s (step %d)", run_dir, path, step)
+    if info.is_main:
+        log.info("resuming %s from %s (step %d)", run_dir, path, step)
     return step
