@@ -1,8 +1,10 @@
 """The sweep summary: one row per cell with its config, status and metrics, as JSON and CSV.
 
 Rows are rebuilt from the run directories (``cell.json`` / ``error.json``), so the summary is
-complete whichever invocation of the sweep ran each cell. Nested metrics are flattened to dotted
-column names (``mig.value``) in both files; the CSV has the union of all rows' columns.
+complete whichever invocation of the sweep ran each cell. Each row holds the cell's grid values,
+its full training config (``config.optim.lr``, ... from the run's ``config.json``), its status and
+its metrics. Nested values are flattened to dotted column names in both files; the CSV has the
+union of all rows' columns (lists are kept in the JSON only).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any
 from tcvae.experiments.files import read_json, write_json_atomic
 from tcvae.experiments.grid import Cell
 from tcvae.experiments.runner import DONE_FILE, ERROR_FILE
+from tcvae.training.runs import CONFIG_FILE
 
 SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
 
@@ -33,7 +36,7 @@ def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def cell_row(cell: Cell, run_dir: Path) -> dict[str, Any]:
-    """Summary row of one cell: config columns, then status, seconds, error and metrics."""
+    """Summary row of one cell: grid values, status, seconds, error, metrics, training config."""
     row: dict[str, Any] = {
         "cell_id": cell.cell_id,
         "method": cell.method,
@@ -51,6 +54,8 @@ def cell_row(cell: Cell, run_dir: Path) -> dict[str, Any]:
         row.update(status="failed", seconds=record["seconds"], error=record["error"])
     else:
         row.update(status="pending", seconds=None, error="")
+    if (run_dir / CONFIG_FILE).is_file():
+        row.update(flatten(read_json(run_dir / CONFIG_FILE), "config."))
     return row
 
 
