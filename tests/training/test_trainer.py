@@ -10,7 +10,7 @@ import tcvae
 from tcvae.objectives import compute_loss
 from tcvae.training import trainer as T
 from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
-from tcvae.training.config import ConfigError
+from tcvae.training.config import ConfigError, to_dict
 from tcvae.training.datasets import build_dataset
 from tcvae.training.runs import RunDirError, load_run
 
@@ -171,3 +171,15 @@ def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(
     resumed = T.train(resume=moved)
     assert resumed.run_dir == moved and resumed.step == 12
     assert same(params(resumed.model), params(reference.model))
+
+
+def test_the_callers_config_is_left_untouched(make_config, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the default run directory is runs/<time>-... under the cwd
+    config = make_config(max_steps=1)
+    config.run.run_dir = None
+    before = to_dict(config)
+    first = T.train(config)
+    assert to_dict(config) == before
+    config.run.run_dir = str(first.run_dir) + "-second"
+    assert T.train(config).step == 1
+    assert first.run_dir.parent == T.Path("runs") and first.run_dir.name.endswith("seed0")

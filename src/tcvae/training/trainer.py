@@ -49,7 +49,6 @@ from tcvae.training.config import (
     option_name,
     resumed_config,
     to_dict,
-    validate,
 )
 from tcvae.training.datasets import build_dataset
 from tcvae.training.metrics_log import MetricsLogger, read_log
@@ -154,9 +153,9 @@ def _prepare_config(config: TrainConfig | dict | None, resume: str | Path | None
     if isinstance(config, dict):
         config = from_dict(merge(to_dict(TrainConfig()), config))
     if resume is None:
-        config = config or TrainConfig()
-        validate(config)
-        return config
+        # A validated copy: the run fills in its directory and image shape, the caller's object
+        # stays as it was (so it can start another run).
+        return from_dict(to_dict(config or TrainConfig()))
     saved = read_config(resume)
     if latest_checkpoint(resume) is None:
         raise RunDirError(f"{resume} has no checkpoint to resume from; start a new run instead")
