@@ -64,6 +64,8 @@ def test_precedence_preset_then_file_then_flags(tmp_path):
         ({"run": {"device": "tpu"}}, "--device"),
         ({"run": {"keep_checkpoints": 0}}, "--keep-checkpoints"),
         ({"model": {"latent_dim": 0}}, "--latent-dim"),
+        ({"model": {"arch": "transformer"}}, "--arch"),
+        ({"model": {"likelihood": "poisson"}}, "--likelihood"),
         ({"objective": {"beta": -1.0}}, "beta"),
         ({"objective": {"estimator": "nope"}}, "estimator"),
         ({"optim": {"momentum": 0.9}}, "optim.momentum"),

@@ -106,7 +106,7 @@ OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     (
         "model.likelihood",
         ("--likelihood",),
-        {"metavar": "NAME", "help": "decoder likelihood p(x|z) (default bernoulli)"},
+        {"metavar": "NAME", "help": "decoder likelihood p(x|z): bernoulli (default) or gaussian"},
     ),
     (
         "model.hidden",

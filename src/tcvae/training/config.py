@@ -20,7 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcvae.models.networks import ARCHITECTURES
 from tcvae.objectives import ObjectiveConfig
+from tcvae.objectives.distributions import DISTRIBUTIONS
+from tcvae.objectives.likelihoods import LIKELIHOODS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -302,7 +305,12 @@ def validate(config: TrainConfig) -> None:
             "data.filters",
             f"for factor {fname!r} must be [lo, hi] with 0 <= lo <= hi, got {rng!r}",
         )
-    _check(isinstance(m.arch, str), "model.arch", "must be a string such as 'mlp' or 'conv'")
+    for key, value, known in (
+        ("model.arch", m.arch, ARCHITECTURES),
+        ("model.posterior", m.posterior, DISTRIBUTIONS),
+        ("model.likelihood", m.likelihood, LIKELIHOODS),
+    ):
+        _check(value in known, key, f"must be one of {sorted(known)}, got {value!r}")
     _check(
         _positive_int(m.latent_dim),
         "model.latent_dim",
