@@ -6,9 +6,12 @@ dSprites images. The trainer slices a seeded permutation and gathers each batch 
 tensor in one indexing call; the baseline is the textbook loop: a ``Dataset`` whose
 ``__getitem__`` returns one float image, a shuffling ``DataLoader`` (default collate, no workers)
 and the same forward/loss/step. Figures are the median images/s over the timed steps (the first
-``--warmup`` steps are dropped), both measured in this one run.
+``--warmup`` steps of each round are dropped); the two loops alternate for ``--rounds`` rounds in
+this one run, so contention on a shared CPU affects both alike. The rate of producing batches
+alone (no model) is printed too.
 
-    python benchmarks/bench_training.py [--images 16384] [--steps 5] [--hidden H] [--threads N]
+    python benchmarks/bench_training.py [--images 16384] [--steps 5] [--rounds 2] [--hidden H]
+        [--threads N]
 """
 
 from __future__ import annotations
@@ -79,11 +82,34 @@ def trainer_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
     return [row["images_per_s"] for row in run.history[warmup:]]
 
 
+def data_path_rates(config: TrainConfig, batches: int) -> tuple[float, float]:
+    """Images/s of producing batches alone: one gather from a permutation vs the DataLoader."""
+    data = build_dataset(config.data)
+    gen = torch.Generator().manual_seed(0)
+    perm = torch.randperm(len(data), generator=gen)
+    start = time.perf_counter()
+    for i in range(batches):
+        j = i % (len(data) // BATCH)
+        data.batch(perm[j * BATCH : (j + 1) * BATCH])
+    gather = batches * BATCH / (time.perf_counter() - start)
+    loader = DataLoader(
+        PerItemImages(data.images, data.max_value), batch_size=BATCH, shuffle=True, drop_last=True
+    )
+    start, done = time.perf_counter(), 0
+    while done < batches:
+        for _ in loader:
+            done += 1
+            if done == batches:
+                break
+    return gather, batches * BATCH / (time.perf_counter() - start)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=8 * BATCH, help="training set size")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per loop")
     parser.add_argument("--warmup", type=int, default=1, help="untimed steps first")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each loop")
     parser.add_argument("--hidden", type=int, default=None, help="MLP width (default: 1200)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = parser.parse_args()
@@ -104,14 +130,21 @@ def main() -> None:
     width = args.hidden or 1200
     print(
         f"MLP width {width}, batch {BATCH}, beta-TCVAE + MSS, {args.images} images, "
-        f"{torch.get_num_threads()} threads, {args.steps} timed steps each"
+        f"{torch.get_num_threads()} threads, {args.rounds} rounds x {args.steps} timed steps each"
     )
-    ours = trainer_rates(config(), args.steps, args.warmup)
-    base = baseline_rates(config(), args.steps, args.warmup)
+    ours, base = [], []
+    for _ in range(args.rounds):  # alternate, so a busy spell on a shared CPU hits both
+        ours += trainer_rates(config(), args.steps, args.warmup)
+        base += baseline_rates(config(), args.steps, args.warmup)
     m_ours, m_base = statistics.median(ours), statistics.median(base)
     print(f"tcvae trainer        : {m_ours:9.1f} images/s  (steps: {[round(r) for r in ours]})")
     print(f"Dataset + DataLoader : {m_base:9.1f} images/s  (steps: {[round(r) for r in base]})")
     print(f"ratio trainer / DataLoader loop: {m_ours / m_base:.2f}x")
+    gather, loader = data_path_rates(config(), batches=8)
+    print(
+        f"data path alone (no model): gather {gather:.0f} images/s, DataLoader {loader:.0f} "
+        f"images/s, ratio {gather / loader:.1f}x"
+    )
 
 
 if __name__ == "__main__":
