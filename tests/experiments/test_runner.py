@@ -77,3 +77,17 @@ def test_plan_workers_never_oversubscribes():
     assert plan_workers(10, threads=4, cores=8) == (2, 4)
     with pytest.raises(BackendError, match="exceeds"):
         plan_workers(10, workers=2, threads=2, cores=2)
+
+
+def test_a_cell_locked_by_another_process_is_not_run_twice(tmp_path):
+    import fcntl
+
+    cells = expand_grid(spec())[:2]
+    with (tmp_path / f".{cells[0].cell_id}.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # as a still-running worker of a killed sweep would
+        outcomes = run_cells(cells, tmp_path, fake_cell, lambda tasks: run_local(tasks, 1))
+    assert outcomes[0].status == "failed" and "another process" in outcomes[0].error
+    assert not (tmp_path / cells[0].cell_id / "runs.txt").exists()
+    assert outcomes[1].status == "done"
+    again = run_cells(cells, tmp_path, fake_cell, lambda tasks: run_local(tasks, 1))
+    assert [o.status for o in again] == ["done", "skipped"]

@@ -4,12 +4,16 @@ A cell function has the signature ``cell_fn(cell, run_dir, context) -> dict`` (i
 runner calls it through :func:`execute_cell`, which writes ``RUN_DIR/cell.json`` atomically when
 it returns; that file is the only mark of a finished cell, so a sweep killed at any moment loses
 at most the cells in flight. An exception is written to ``RUN_DIR/error.json`` instead, and the
-cell runs again on the next invocation. Backends (:mod:`tcvae.experiments.backends`) only decide
-where :func:`execute_cell` runs.
+cell runs again on the next invocation. A cell holds an exclusive lock (``runs/.<cell-id>.lock``,
+released by the operating system if its process dies) while it runs, so two sweep processes on the
+same directory, or a worker orphaned by a killed sweep, never run the same cell at once.
+Backends (:mod:`tcvae.experiments.backends`) only decide where :func:`execute_cell` runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import time
 import traceback
@@ -55,9 +59,32 @@ def is_finished(run_dir: str | Path) -> bool:
     return (Path(run_dir) / DONE_FILE).is_file()
 
 
+@contextlib.contextmanager
+def cell_lock(run_dir: Path) -> Iterator[bool]:
+    """Hold the cell's lock for the block; yields False if another process holds it."""
+    run_dir.parent.mkdir(parents=True, exist_ok=True)
+    with (run_dir.parent / f".{run_dir.name}.lock").open("w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
 def execute_cell(task: CellTask) -> CellOutcome:
     """Run one cell in this process with ``task.threads`` torch threads; never raises."""
     run_dir = Path(task.run_dir)
+    with cell_lock(run_dir) as locked:
+        if not locked:
+            message = f"another process is running cell {task.cell.cell_id}; re-run when it ends"
+            return CellOutcome(task.cell, "failed", error=message)
+        if is_finished(run_dir):  # finished by another process since this task was planned
+            return finished_outcome(task.cell, run_dir)
+        return _execute_locked(task, run_dir)
+
+
+def _execute_locked(task: CellTask, run_dir: Path) -> CellOutcome:
     torch.set_num_threads(task.threads)
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
