@@ -227,9 +227,9 @@ def latent_vs_factors(
                 ax.set_ylabel(f"z{latents[r]}", fontsize=9)
     handles, legend_labels = axes[0, 0].get_legend_handles_labels()
     if n_groups > 1 and handles:
-        fig.legend(handles, legend_labels, loc="upper right", ncol=n_groups, frameon=False)
+        fig.legend(handles, legend_labels, loc="lower center", ncol=n_groups, frameon=False)
     fig.suptitle("Mean posterior mean of each active latent against each factor", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.05 if n_groups > 1 else 0, 1, 1))
     return fig
 
 

@@ -1,0 +1,388 @@
+"""The report of one run directory: every plot as a PNG and one self-contained ``report.html``.
+
+Inputs are what a run leaves behind (``config.json``, the weights, ``train_log.jsonl``) and its
+``metrics.json`` (written by the evaluation). The metrics are looked up by content rather than by
+position: the paper-protocol MIG is the dict holding ``mig`` and ``mutual_information``, the
+discretised MIG the one holding ``mig_discrete``, the ELBO decomposition the one holding
+``index_code_mi`` (the ``to_dict`` forms of :class:`tcvae.evaluation.MIGResult`,
+:class:`~tcvae.evaluation.DiscreteMIGResult` and :class:`~tcvae.evaluation.ElboDecomposition`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from tcvae.data.ground_truth import GroundTruthData
+from tcvae.data.sprites import SHAPE_NAMES
+from tcvae.evaluation import encode_dataset
+from tcvae.evaluation.run import evaluate_run
+from tcvae.reports import html, images, plots
+from tcvae.training.config import flatten, to_dict
+from tcvae.training.runs import LoadedRun, load_run
+
+log = logging.getLogger(__name__)
+
+REPORT_FILE = "report.html"
+FIGURE_DIR = "report"
+METRICS_FILE = "metrics.json"
+DECOMPOSITION_TERMS = ("mi", "tc", "dwkl", "kl")
+# Images shown: seeds of the traversals, reconstructed inputs, prior samples.
+TRAVERSAL_SEEDS = 3
+RECONSTRUCTIONS = 10
+PRIOR_SAMPLES = 30
+
+
+class ReportError(ValueError):
+    """A run directory cannot be reported on; the message says what to run first."""
+
+
+@dataclass(frozen=True)
+class Report:
+    """Where the report went: the HTML page and the PNG of each figure."""
+
+    html: Path
+    figures: dict[str, Path]
+    metrics: dict[str, Any]
+
+
+def find_section(tree: Any, *keys: str) -> dict[str, Any] | None:
+    """The first dict (depth first) in a nested metrics tree holding all of ``keys`` as values
+    that are not themselves dicts."""
+    if isinstance(tree, Mapping):
+        if all(k in tree and not isinstance(tree[k], Mapping) for k in keys):
+            return dict(tree)
+        for value in tree.values():
+            found = find_section(value, *keys)
+            if found is not None:
+                return found
+    return None
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
+    """``RUN_DIR/metrics.json`` as a dict, or None when the run has not been evaluated."""
+    path = Path(run_dir) / METRICS_FILE
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ReportError(
+            f"{path} is not valid JSON ({err}); delete it and evaluate the run again "
+            f"(tcvae evaluate {run_dir})"
+        ) from None
+
+
+def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
+    """The key numbers of a run as label -> (value, standard error or None)."""
+    out: dict[str, tuple[float, float | None]] = {}
+    paper = find_section(metrics, "mig", "mutual_information")
+    if paper is not None:
+        out["MIG (paper protocol, Chen et al. 2018)"] = (float(paper["mig"]), None)
+    discrete = find_section(metrics, "mig_discrete")
+    if discrete is not None and isinstance(discrete["mig_discrete"], int | float):
+        out["MIG (discretised, disentanglement_lib protocol)"] = (
+            float(discrete["mig_discrete"]),
+            None,
+        )
+    dec = find_section(metrics, "index_code_mi")
+    if dec is not None:
+        for label, key in (
+            ("ELBO", "elbo"),
+            ("E[log p(x|z)]", "log_likelihood"),
+            ("E_n KL(q(z|x_n) || p(z)) (analytic)", "analytic_kl"),
+            ("index-code MI I_q(z; n)", "index_code_mi"),
+            ("total correlation", "total_correlation"),
+            ("dimension-wise KL", "dimwise_kl"),
+        ):
+            if dec.get(key) is not None:
+                se = dec.get(f"{key}_stderr")
+                out[label] = (float(dec[key]), None if se is None else float(se))
+    return out
+
+
+def _evaluate(run_dir: Path, device: str, progress: bool) -> dict[str, Any]:
+    log.info("%s has no %s; evaluating the run first", run_dir, METRICS_FILE)
+    return evaluate_run(run_dir, device=device, progress=progress)
+
+
+def write_report(
+    run_dir: str | Path,
+    *,
+    device: str = "cpu",
+    evaluate: bool = True,
+    seed: int = 0,
+    progress: bool = False,
+) -> Report:
+    """Write ``RUN_DIR/report.html`` and ``RUN_DIR/report/*.png`` for a trained run.
+
+    Without ``metrics.json`` the run is evaluated first when ``evaluate`` is true, else a
+    :class:`ReportError` says how to evaluate it. ``seed`` picks the images shown.
+    """
+    run_dir = Path(run_dir)
+    run = load_run(run_dir, device=device)
+    metrics = read_metrics(run_dir)
+    if metrics is None:
+        if not evaluate:
+            raise ReportError(
+                f"{run_dir} has no {METRICS_FILE}; run `tcvae evaluate {run_dir}` first, "
+                "or let the report evaluate it (drop --no-evaluate)"
+            )
+        metrics = _evaluate(run_dir, device, progress)
+    data = run.dataset()
+    mean, logvar = encode_dataset(run.model, data, device=device, progress=progress)
+    figures = report_figures(run, data, mean, logvar, metrics, seed=seed, progress=progress)
+    fig_dir = run_dir / FIGURE_DIR
+    paths = {}
+    for name, (fig, _) in figures.items():
+        paths[name] = plots.save_figure(fig, fig_dir / f"{name}.png")
+    document = report_page(run, data, metrics, figures, paths)
+    page_path = html.write_page(run_dir / REPORT_FILE, document)
+    return Report(page_path, paths, metrics)
+
+
+def report_figures(
+    run: LoadedRun,
+    data: GroundTruthData,
+    mean: torch.Tensor,
+    logvar: torch.Tensor,
+    metrics: Mapping[str, Any],
+    *,
+    seed: int = 0,
+    progress: bool = False,
+) -> dict[str, tuple[Figure, str]]:
+    """Every figure of the report as name -> (figure, caption); absent inputs skip a figure."""
+    model = run.model
+    gen = torch.Generator().manual_seed(seed)
+    dec = find_section(metrics, "index_code_mi")
+    if dec is not None and dec.get("analytic_kl_per_dim") is not None:
+        kl = torch.tensor(dec["analytic_kl_per_dim"], dtype=torch.float64)
+    else:
+        kl = model.posterior.kl_to_prior(mean.double(), logvar.double()).mean(0)
+    order, active = plots.active_dims(kl)
+    shown = torch.randperm(len(data), generator=gen)
+    rows = run.log()
+    steps: list[tuple[str, str, Callable[[], Figure]]] = [
+        (
+            "traversals",
+            "Latent traversals: each row sweeps one latent dimension (ordered by KL) from -2.5 "
+            "to 2.5 while the others keep the seed image's posterior mean.",
+            lambda: images.latent_traversals(
+                model, data.batch(shown[:TRAVERSAL_SEEDS]), kl.numpy()
+            ),
+        ),
+        (
+            "reconstructions",
+            "Inputs (odd rows) and their reconstructions from the posterior mean (even rows).",
+            lambda: images.reconstructions(model, data.batch(shown[:RECONSTRUCTIONS])),
+        ),
+        (
+            "prior_samples",
+            "Images decoded from latents drawn from the prior p(z).",
+            lambda: images.prior_samples(model, PRIOR_SAMPLES, generator=gen),
+        ),
+        (
+            "kl_per_dim",
+            "E_x KL(q(z_j|x) || p(z_j)) per latent dimension; grey bars are inactive dimensions.",
+            lambda: plots.kl_per_dimension(kl),
+        ),
+    ]
+    paper = find_section(metrics, "mig", "mutual_information")
+    if paper is not None:
+        steps.append(
+            (
+                "mutual_information",
+                "Mutual information between each factor and each latent, normalised by the "
+                "factor's entropy (paper protocol); boxes mark the two most informative latents "
+                "of each factor, whose difference is that factor's gap.",
+                lambda: plots.mutual_information_matrix(
+                    paper["mutual_information"],
+                    paper["factor_names"],
+                    factor_entropy=paper["factor_entropy"],
+                ),
+            )
+        )
+    latents = [int(j) for j in order[active]] or [int(order[0])]
+    labels = SHAPE_NAMES if data.name.startswith("dsprites") else None
+    steps.append(
+        (
+            "latent_vs_factors",
+            "Each active latent's posterior mean, averaged over the images with a given factor "
+            "value, against that value (one line per shape): a latent that encodes a factor "
+            "varies along it and stays flat along the others.",
+            lambda: plots.latent_vs_factors(
+                mean, data.classes, data.grid, latents, group_labels=labels
+            ),
+        )
+    )
+    if rows:
+        steps.append(
+            (
+                "training_loss",
+                "Training log: every loss term against the step (smoothed line over raw values).",
+                lambda: plots.training_curves(
+                    rows,
+                    [k for k in _loss_keys(rows) if k not in DECOMPOSITION_TERMS],
+                    title="Loss terms",
+                ),
+            )
+        )
+        steps.append(
+            (
+                "training_decomposition",
+                "Training log: minibatch estimates of the KL and its decomposition.",
+                lambda: plots.training_curves(
+                    rows, DECOMPOSITION_TERMS, title="KL decomposition during training"
+                ),
+            )
+        )
+    if dec is not None:
+        terms = {
+            "MI": (dec["index_code_mi"], dec["index_code_mi_stderr"]),
+            "TC": (dec["total_correlation"], dec["total_correlation_stderr"]),
+            "dim-wise KL": (dec["dimwise_kl"], dec["dimwise_kl_stderr"]),
+            "sum": (dec["kl_estimate"], dec["kl_estimate_stderr"]),
+            "analytic KL": (dec["analytic_kl"], 0.0),
+        }
+        steps.append(
+            (
+                "decomposition",
+                "ELBO decomposition on the whole data set with +-2 standard errors; the sum of "
+                "the three terms estimates the analytic KL.",
+                lambda: plots.decomposition_bars(terms),
+            )
+        )
+    figures = {}
+    for name, caption, make in tqdm(steps, desc="plots", disable=not progress):
+        figures[name] = (make(), caption)
+    return figures
+
+
+def _loss_keys(rows: list[dict[str, Any]]) -> list[str]:
+    keys: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and key not in plots.LOG_BOOKKEEPING and key not in keys:
+                keys.append(key)
+    return keys
+
+
+def report_page(
+    run: LoadedRun,
+    data: GroundTruthData,
+    metrics: Mapping[str, Any],
+    figures: Mapping[str, tuple[Figure, str]],
+    paths: Mapping[str, Path],
+) -> str:
+    """The HTML document: summary, configuration, metrics, decomposition, then every figure."""
+
+    def fig(name: str) -> str:
+        if name not in figures:
+            return ""
+        return html.figure(paths[name].read_bytes(), figures[name][1], alt=name)
+
+    config = run.config
+    o = config.objective
+    numbers = headline_numbers(metrics)
+    summary_rows = [
+        (label, value, "" if se is None else f"+- {se:.3g}")
+        for label, (value, se) in numbers.items()
+    ]
+    summary = html.paragraph(
+        f"{o.method} (beta = {o.beta:g}, {o.estimator.upper()} estimator), "
+        f"{config.model.arch.upper()} with {config.model.latent_dim} latent dimensions, trained "
+        f"on {len(data):,} {data.name} images ({data.image_shape[1]}x{data.image_shape[2]}). "
+        f"Weights: {run.weights.name}."
+    ) + html.table(summary_rows, header=("quantity", "value", "standard error"))
+    sections = [("Summary", summary)]
+    sections.append(("Metrics", _metrics_section(metrics)))
+    sections.append(("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")))
+    sections.append(("Factors and latents", fig("mutual_information") + fig("latent_vs_factors")))
+    sections.append(("Latent traversals", fig("traversals")))
+    sections.append(("Reconstructions and samples", fig("reconstructions") + fig("prior_samples")))
+    sections.append(("Training curves", fig("training_loss") + fig("training_decomposition")))
+    sections.append(("KL per latent dimension", fig("kl_per_dim") + _kl_table(metrics)))
+    sections.append(("Configuration", html.key_value_table(flatten(to_dict(config)))))
+    return html.page(
+        f"tcvae report: {run.run_dir.name}",
+        sections,
+        subtitle=f"Run directory {run.run_dir.resolve()}",
+    )
+
+
+def _metrics_section(metrics: Mapping[str, Any]) -> str:
+    parts = []
+    for keys, label, value_key in (
+        (("mig", "mutual_information"), "Mutual Information Gap, paper protocol", "mig"),
+        (("mig_discrete",), "Mutual Information Gap, discretised protocol", "mig_discrete"),
+    ):
+        section = find_section(metrics, *keys)
+        if section is None or not isinstance(section.get(value_key), int | float):
+            parts.append(html.paragraph(f"{label}: not computed.", "note"))
+            continue
+        parts.append(f"<h3>{html.esc(label)}: {section[value_key]:.4f}</h3>")
+        parts.append(html.paragraph(section.get("protocol", ""), "note"))
+        rows = [
+            (name, f"z{int(latent)}", float(gap))
+            for name, latent, gap in zip(
+                section["factor_names"], section["latent"], section["gaps"]
+            )
+        ]
+        parts.append(html.table(rows, header=("factor", "most informative latent", "gap / H(v)")))
+    parts.append(
+        html.paragraph(
+            "The two protocols estimate mutual information differently (mixture entropies of "
+            "the posteriors vs. histograms of the posterior means), so their numbers are not "
+            "comparable with each other.",
+            "note",
+        )
+    )
+    return "\n".join(parts)
+
+
+def _decomposition_section(metrics: Mapping[str, Any]) -> str:
+    dec = find_section(metrics, "index_code_mi")
+    if dec is None:
+        return html.paragraph("The ELBO decomposition was not computed.", "note")
+    rows = []
+    for label, key in (
+        ("E[log p(x|z)]", "log_likelihood"),
+        ("index-code mutual information I_q(z; n)", "index_code_mi"),
+        ("total correlation KL(q(z) || prod_j q(z_j))", "total_correlation"),
+        ("dimension-wise KL sum_j KL(q(z_j) || p(z_j))", "dimwise_kl"),
+        ("sum of the three", "kl_estimate"),
+        ("analytic E_n KL(q(z|x_n) || p(z))", "analytic_kl"),
+        ("ELBO", "elbo"),
+    ):
+        if dec.get(key) is None:
+            continue
+        se = dec.get(f"{key}_stderr")
+        rows.append((label, float(dec[key]), "" if se is None else float(se)))
+    note = html.paragraph(
+        f"Monte Carlo over {dec.get('samples')} samples (seed {dec.get('seed')}) with the exact "
+        f"aggregate posterior; marginals: {dec.get('marginals')}.",
+        "note",
+    )
+    return html.table(rows, header=("term", "nats", "standard error")) + note
+
+
+def _kl_table(metrics: Mapping[str, Any]) -> str:
+    dec = find_section(metrics, "index_code_mi")
+    if dec is None or dec.get("analytic_kl_per_dim") is None:
+        return ""
+    per_dim = dec["analytic_kl_per_dim"]
+    dimwise = dec.get("dimwise_kl_per_dim") or [None] * len(per_dim)
+    rows = [
+        (f"z{j}", float(a), "" if d is None else float(d))
+        for j, (a, d) in enumerate(zip(per_dim, dimwise))
+    ]
+    return html.table(rows, header=("latent", "E_x KL(q(z_j|x) || p(z_j))", "KL(q(z_j) || p(z_j))"))
