@@ -381,7 +381,7 @@ def _train(
                     checkpoint = save()
                 if logging_now:  # checkpoint writes do not count against images/s
                     t0 = time.perf_counter()
-                if stopping:
+                if stopping and step < total:
                     status = "interrupted"
                     signum = stop.signum or signal.SIGTERM
                     break
@@ -394,7 +394,7 @@ def _train(
         atomic_save(model.state_dict(), run_dir / MODEL_FILE)
     D.barrier(info)  # every rank returns once the run directory is complete
     if status == "interrupted":
-        log.warning(
+        log.info(
             "stopped by signal %d at step %d; checkpoint %s; resume with: tcvae train --resume %s",
             signum,
             step,
