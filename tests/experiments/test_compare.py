@@ -73,7 +73,7 @@ def test_band_is_median_and_10_90_percentiles_over_seeds():
 
 def test_table_and_advantage():
     header, rows = comparison_table(synthetic_rows())
-    assert header[:3] == ["method", "beta", "seeds"]
+    assert header[:3] == ["series", "beta", "seeds"]
     assert rows[0][:3] == ["vae", 1.0, 1]  # the failed VAE cell is left out
     adv = mig_advantage(synthetic_rows(), "beta-tcvae", "beta-vae")
     assert [a[0] for a in adv] == [1.0, 4.0] and all(a[3] for a in adv)
@@ -95,3 +95,21 @@ def test_compare_errors_are_actionable(tmp_path):
     (tmp_path / "summary.json").write_text(json.dumps([{"status": "pending"}]))
     with pytest.raises(CompareError, match="no finished cell"):
         compare_sweep(tmp_path)
+
+
+def test_swept_options_make_separate_series(tmp_path):
+    rows = []
+    for row in synthetic_rows():
+        for lr, shift in (("0.001", 0.0), ("0.01", 1.0)):
+            rows.append(
+                {**row, "series": f"{row['method']} lr={lr}", "mig": row.get("mig", 0) + shift}
+            )
+    _, table = comparison_table(rows)
+    assert {r[0] for r in table} == {
+        f"{m} lr={lr}" for m in ("vae", "beta-vae", "beta-tcvae") for lr in ("0.001", "0.01")
+    }
+    assert band_over_seeds(rows, "beta-vae lr=0.01", "mig")[1] == pytest.approx([1.03, 1.06])
+    (tmp_path / "summary.json").write_text(json.dumps(rows))
+    text = compare_sweep(tmp_path).read_text()
+    assert "beta-tcvae lr=0.01 vs beta-vae lr=0.01 at equal beta" in text
+    assert "beta-tcvae lr=0.01 vs beta-vae lr=0.001" not in text

@@ -34,6 +34,9 @@ def test_vae_gets_one_cell_per_seed_and_ids_are_unique():
     assert len(ids) == len(set(ids)) == 2 * 2 + 2 * 2 * 2  # vae: seeds x lr; beta-vae: x betas
     assert {c.beta for c in cells if c.method == "vae"} == {1.0}
     assert "beta-vae_beta4_seed1_lr0.0003" in ids
+    assert {c.series for c in cells} == {
+        f"{m} lr={lr}" for m in ("vae", "beta-vae") for lr in ("0.001", "0.0003")
+    }
 
 
 def test_failed_cells_are_recorded_and_finished_cells_skipped(tmp_path):

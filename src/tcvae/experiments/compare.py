@@ -5,7 +5,9 @@
 * Reconstruction E[log p(x|z)] and the ELBO vs beta, same style.
 * MIG vs total correlation, one point per cell (lower TC should go with higher MIG).
 
-Only finished cells are drawn; the page says how many cells failed or are still pending.
+Cells are grouped into *series*: a method, plus the values of any swept training option
+(``beta-vae lr=0.0003``). Only finished cells are drawn; the page says how many cells failed or
+are still pending.
 """
 
 from __future__ import annotations
@@ -42,18 +44,24 @@ def finished(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("status") == "done"]
 
 
-def methods_in(rows: Sequence[dict[str, Any]]) -> list[str]:
-    present = {r["method"] for r in rows}
-    return [m for m in METHOD_ORDER if m in present] + sorted(present - set(METHOD_ORDER))
+def series_of(row: dict[str, Any]) -> str:
+    return row.get("series") or row["method"]
+
+
+def series_in(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """Series present in ``rows``, in the paper's method order, then by name."""
+    present = {series_of(r) for r in rows}
+    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    return sorted(present, key=lambda s: (rank.get(s.split(" ")[0], len(rank)), s))
 
 
 def band_over_seeds(
-    rows: Sequence[dict[str, Any]], method: str, metric: str
+    rows: Sequence[dict[str, Any]], series: str, metric: str
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per beta of ``method``: betas, median, 10th and 90th percentile of ``metric``, and counts."""
+    """Per beta of ``series``: betas, median, 10th and 90th percentile of ``metric``, and counts."""
     by_beta: dict[float, list[float]] = {}
     for r in rows:
-        if r["method"] == method and r.get(metric) is not None:
+        if series_of(r) == series and r.get(metric) is not None:
             by_beta.setdefault(float(r["beta"]), []).append(float(r[metric]))
     betas = np.array(sorted(by_beta))
     values = [np.array(by_beta[b]) for b in betas]
@@ -70,17 +78,17 @@ def _check_metric(rows: Sequence[dict[str, Any]], metric: str) -> None:
 
 def _draw_vs_beta(ax, rows: Sequence[dict[str, Any]], metric: str) -> None:
     all_betas = sorted({float(r["beta"]) for r in rows if r["method"] != "vae"}) or [1.0]
-    for i, method in enumerate(methods_in(rows)):
+    for i, series in enumerate(series_in(rows)):
         color = f"C{i}"
-        betas, median, lo, hi, _ = band_over_seeds(rows, method, metric)
+        betas, median, lo, hi, _ = band_over_seeds(rows, series, metric)
         if betas.size == 0:
             continue
-        if method == "vae":  # no beta: a horizontal reference across the sweep's betas
+        if series.split(" ")[0] == "vae":  # no beta: a horizontal reference across the betas
             xs = [min(all_betas), max(all_betas)]
-            ax.hlines(median[0], *xs, colors=color, linestyles="--", label="vae")
+            ax.hlines(median[0], *xs, colors=color, linestyles="--", label=series)
             ax.fill_between(xs, lo[0], hi[0], color=color, alpha=0.12, linewidth=0)
             continue
-        ax.plot(betas, median, "o-", color=color, label=method)
+        ax.plot(betas, median, "o-", color=color, label=series)
         ax.fill_between(betas, lo, hi, color=color, alpha=0.2, linewidth=0)
     ax.set_xlabel("beta")
     ax.set_ylabel(LABELS.get(metric, metric))
@@ -109,11 +117,11 @@ def mig_vs_tc(rows: Sequence[dict[str, Any]]) -> Figure:
         _check_metric(rows, metric)
     fig = Figure(figsize=(5.2, 3.8), dpi=110)
     ax = fig.subplots()
-    for i, method in enumerate(methods_in(rows)):
-        pts = [(r[TC], r[MIG]) for r in rows if r["method"] == method and r.get(MIG) is not None]
+    for i, series in enumerate(series_in(rows)):
+        pts = [(r[TC], r[MIG]) for r in rows if series_of(r) == series and r.get(MIG) is not None]
         if pts:
             tc, mig = np.array(pts, dtype=float).T
-            ax.scatter(tc, mig, color=f"C{i}", label=method, s=22, alpha=0.8)
+            ax.scatter(tc, mig, color=f"C{i}", label=series, s=22, alpha=0.8)
     ax.set_xlabel(LABELS[TC])
     ax.set_ylabel(LABELS[MIG])
     ax.set_title("MIG vs total correlation")
@@ -124,16 +132,16 @@ def mig_vs_tc(rows: Sequence[dict[str, Any]]) -> Figure:
 
 
 def comparison_table(rows: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows: per method and beta, the seed count and median of each metric."""
+    """Header and rows: per series and beta, the seed count and median of each metric."""
     rows = finished(rows)
     metrics = [m for m in (MIG, LOG_PX, ELBO, TC) if any(r.get(m) is not None for r in rows)]
-    header = ["method", "beta", "seeds"] + [f"median {LABELS[m]}" for m in metrics]
+    header = ["series", "beta", "seeds"] + [f"median {LABELS[m]}" for m in metrics]
     out = []
-    for method in methods_in(rows):
-        per_metric = [band_over_seeds(rows, method, m) for m in metrics]
+    for series in series_in(rows):
+        per_metric = [band_over_seeds(rows, series, m) for m in metrics]
         betas, counts = per_metric[0][0], per_metric[0][4]
         for i, beta in enumerate(betas):
-            out.append([method, float(beta), int(counts[i])] + [float(p[1][i]) for p in per_metric])
+            out.append([series, float(beta), int(counts[i])] + [float(p[1][i]) for p in per_metric])
     return header, out
 
 
@@ -170,18 +178,16 @@ def compare_sweep(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
         sections.append((caption.split(":")[0], html.figure(figure_png(fig), caption)))
     header, table_rows = comparison_table(rows)
     sections.append(("Medians per method and beta", html.table(table_rows, header)))
-    tcvae_method = next((m for m in methods_in(done) if m.startswith("beta-tcvae")), None)
-    if tcvae_method and any(r["method"] == "beta-vae" for r in done):
-        advantage = mig_advantage(rows, tcvae_method, "beta-vae")
-        sections.append(
-            (
-                f"{tcvae_method} vs beta-vae at equal beta",
-                html.table(
-                    advantage,
-                    ["beta", f"median MIG {tcvae_method}", "median MIG beta-vae", "higher"],
-                ),
+    present = series_in(done)
+    for series in present:
+        method, _, options = series.partition(" ")
+        baseline = " ".join(filter(None, ["beta-vae", options]))
+        if method.startswith("beta-tcvae") and baseline in present:
+            advantage = mig_advantage(rows, series, baseline)
+            header = ["beta", f"median MIG {series}", f"median MIG {baseline}", "higher"]
+            sections.append(
+                (f"{series} vs {baseline} at equal beta", html.table(advantage, header))
             )
-        )
     status = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "pending")}
     facts = {k: v for k, v in done[0].items() if k.startswith("data.")}
     sections.append(("Cells and data", html.key_value_table({**status, **facts})))

@@ -29,6 +29,12 @@ class Cell:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def series(self) -> str:
+        """The method and any swept option values: the curves ``tcvae compare`` draws."""
+        opts = [f"{key.rsplit('.', 1)[-1]}={_format(v)}" for key, v in self.options.items()]
+        return " ".join([self.method, *opts])
+
 
 def _format(value: Any) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)

@@ -42,6 +42,7 @@ def cell_row(cell: Cell, run_dir: Path) -> dict[str, Any]:
         "method": cell.method,
         "beta": cell.beta,
         "seed": cell.seed,
+        "series": cell.series,
         **cell.options,
         "run_dir": str(run_dir),
     }
