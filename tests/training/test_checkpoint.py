@@ -1,5 +1,6 @@
 import os
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,11 +21,8 @@ def test_atomic_save_crash_keeps_previous_checkpoint(tmp_path, monkeypatch):
         C.atomic_save({"step": 8, "w": torch.zeros(3)}, path)
     monkeypatch.undo()
 
-    real_save = torch.save
-
-    def half_save(obj, f):  # write some bytes, then die mid-write
-        real_save(obj, f)
-        f.truncate(10)
+    def half_save(obj, f):  # write part of a file, then die mid-write
+        Path(f).write_bytes(b"PK\x03\x04 partial")
         raise RuntimeError("killed")
 
     monkeypatch.setattr(torch, "save", half_save)

@@ -9,7 +9,6 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
-import os
 import random
 import re
 from pathlib import Path
@@ -17,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from tcvae.data.cache import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -27,35 +28,11 @@ class CheckpointError(ValueError):
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
-    """``torch.save`` to ``path`` atomically: temp file in the same dir, fsync, ``os.replace``."""
+    """``torch.save`` to ``path`` atomically (temp file in the same dir, fsync, ``os.replace``)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        with tmp.open("wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    with atomic_write(path) as tmp:
+        torch.save(obj, tmp)
     return path
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename itself durable (no-op where directories cannot be opened)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def checkpoint_path(run_dir: str | Path, step: int) -> Path:

@@ -12,6 +12,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tcvae.data.cache import atomic_write
+
 LOG_FILE = "train_log.jsonl"
 TB_DIR = "tb"
 
@@ -39,9 +41,8 @@ def truncate_log(run_dir: str | Path, last_step: int) -> None:
     if not path.is_file():
         return
     rows = [r for r in read_log(run_dir) if r.get("step", 0) <= last_step]
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _json_number(v: float) -> float | str:

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from tcvae.data.cache import atomic_write
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.models import build_model
 from tcvae.training.checkpoint import (
@@ -40,9 +41,8 @@ class RunDirError(ValueError):
 
 def write_config(run_dir: str | Path, config: TrainConfig) -> Path:
     path = Path(run_dir) / CONFIG_FILE
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(to_dict(config), indent=2) + "\n")
-    tmp.replace(path)
+    with atomic_write(path) as tmp:
+        tmp.write_text(json.dumps(to_dict(config), indent=2) + "\n")
     return path
 
 
