@@ -118,22 +118,23 @@ class GridMixtures:
         log_ratio = math.log(variance_ratio)
         rungs = max(3, int(math.floor(math.log(v_hi / v_lo) / log_ratio)) + 2)
         ladder = v_lo * variance_ratio ** torch.arange(rungs, dtype=torch.float64)
-        # Quadratic Lagrange weights on the three rungs around each variance: they sum to 1 and
-        # keep the kernel's second and fourth moments (linear weights would add kurtosis).
+        # Quadratic Lagrange weights on the three rungs around each variance (x = v / middle
+        # rung, rungs at 1/r, 1, r): they sum to 1 and keep the kernel's second and fourth
+        # moments, where linear weights would add kurtosis.
+        r = variance_ratio
         mid = ((kernel_var / v_lo).log() / log_ratio).round().long().clamp(1, rungs - 2)
-        near = ladder[torch.stack([mid - 1, mid, mid + 1], 1)]  # (N, 3)
-        lagrange = []
-        for i in range(3):
-            others = [k for k in range(3) if k != i]
-            w = torch.ones_like(kernel_var)
-            for k in others:
-                w = w * (kernel_var - near[:, k]) / (near[:, i] - near[:, k])
-            lagrange.append(w)
-        base = (mid - 1) * size + node
-        self.cells = torch.stack([base + r * size + c for r in range(3) for c in (0, 1)], 1)
-        self.weights = torch.stack(
-            [lagrange[r] * (1 - t if c == 0 else t) for r in range(3) for c in (0, 1)], 1
+        x = kernel_var / ladder[mid]
+        lagrange = torch.stack(
+            [
+                (x - 1) * (x - r) / ((1 / r - 1) * (1 / r - r)),
+                (x - 1 / r) * (x - r) / ((1 - 1 / r) * (1 - r)),
+                (x - 1 / r) * (x - 1) / ((r - 1 / r) * (r - 1)),
+            ],
+            1,
         )
+        offsets = torch.tensor([0, 1, size, size + 1, 2 * size, 2 * size + 1])
+        self.cells = ((mid - 1) * size + node).unsqueeze(1) + offsets  # (N, 6)
+        self.weights = (lagrange.unsqueeze(2) * torch.stack([1 - t, t], 1).unsqueeze(1)).view(-1, 6)
         self.rungs = rungs
         # Each rung's kernel sampled at the nodes' circular offsets, scaled to unit mass.
         offset = torch.arange(size, dtype=torch.float64)
@@ -148,23 +149,23 @@ class GridMixtures:
         each label (computed when None)."""
         if members is None:
             members = torch.bincount(labels, minlength=num_labels)
-        per_component = 1.0 / members.to(torch.float64)[labels]
         size, rungs = self.grid.size, self.rungs
         chunk = max(1, BLOCK_ELEMENTS // (rungs * size))
         out = torch.empty(num_labels, size, dtype=torch.float64)
         for m0 in range(0, num_labels, chunk):
             m1 = min(num_labels, m0 + chunk)
             if m0 == 0 and m1 == num_labels:
-                keep = slice(None)
+                cells, weights, local = self.cells, self.weights, labels
             else:
                 keep = (labels >= m0) & (labels < m1)
-            local = (labels[keep] - m0).unsqueeze(1) * (rungs * size)
-            index = (local + self.cells[keep]).reshape(-1)
-            weight = (self.weights[keep] * per_component[keep].unsqueeze(1)).reshape(-1)
-            deposit = torch.bincount(index, weight, minlength=(m1 - m0) * rungs * size)
+                cells, weights, local = self.cells[keep], self.weights[keep], labels[keep] - m0
+            index = (local.unsqueeze(1) * (rungs * size) + cells).view(-1)
+            deposit = torch.bincount(index, weights.view(-1), minlength=(m1 - m0) * rungs * size)
             spectrum = torch.fft.rfft(deposit.view(m1 - m0, rungs, size), dim=-1)
             spectrum = (spectrum * self.kernel_spectrum).sum(1)
-            out[m0:m1] = torch.fft.irfft(spectrum, n=size, dim=-1).clamp_min_(0.0)
+            density = torch.fft.irfft(spectrum, n=size, dim=-1).clamp_min_(0.0)
+            # Each member deposited unit mass: divide by the member count for equal weights.
+            out[m0:m1] = density / members[m0:m1].to(torch.float64).unsqueeze(1)
         return out
 
     def entropy(self, density: Tensor) -> Tensor:

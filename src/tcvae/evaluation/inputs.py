@@ -98,7 +98,7 @@ def resolve_factors(
             raise EvaluationError(
                 f"factor_names has {len(names)} entries but factor_classes has {k_total} columns"
             )
-    num_values = [int(torch.unique(classes[:, k]).numel()) for k in range(k_total)]
+    num_values = [int(dense_labels(classes[:, k])[1].numel()) for k in range(k_total)]
     if factors is None:
         chosen = [k for k in range(k_total) if num_values[k] > 1]
         if not chosen:
@@ -135,6 +135,13 @@ def resolve_factors(
 
 
 def dense_labels(column: Tensor) -> tuple[Tensor, Tensor]:
-    """Labels 0..V-1 for the distinct values of one factor column, and the count of each."""
+    """Labels 0..V-1 for the distinct values of one factor column, and the count of each.
+
+    Small non-negative classes (the usual case) take an O(N) bincount instead of a sort.
+    """
+    if column.numel() and int(column.min()) >= 0 and int(column.max()) < 4 * column.numel():
+        counts = torch.bincount(column)
+        present = counts > 0
+        return (torch.cumsum(present, 0) - 1)[column], counts[present]
     _, labels, counts = torch.unique(column, return_inverse=True, return_counts=True)
     return labels, counts
