@@ -94,3 +94,24 @@ def test_a_cell_locked_by_another_process_is_not_run_twice(tmp_path):
     assert outcomes[1].status == "done"
     again = run_cells(cells, tmp_path, fake_cell, lambda tasks: run_local(tasks, 1))
     assert [o.status for o in again] == ["done", "skipped"]
+
+
+def dying_cell(cell, run_dir: Path, context: dict) -> dict:
+    """Kills its own worker process for one cell, as the out-of-memory killer would."""
+    if cell.cell_id == context["victim"]:
+        os._exit(1)
+    return fake_cell(cell, run_dir, context)
+
+
+def test_a_dead_worker_is_recorded_as_a_failed_cell(tmp_path):
+    cells = expand_grid(spec())[:3]
+    context = {"victim": cells[0].cell_id}
+    outcomes = run_cells(cells, tmp_path, dying_cell, lambda t: run_local(t, 2), context=context)
+    assert outcomes[0].status == "failed" and "worker died" in outcomes[0].error
+    rows = collect_summary(cells, tmp_path)
+    assert rows[0]["status"] == "failed" and "worker died" in rows[0]["error"]
+    # a broken pool may take the other in-flight cells down too; a re-run finishes them all
+    again = run_cells(
+        cells, tmp_path, dying_cell, lambda t: run_local(t, 1), context={"victim": ""}
+    )
+    assert all(o.status in ("done", "skipped") for o in again)

@@ -64,13 +64,21 @@ def run_local(tasks: list[CellTask], workers: int) -> Iterator[CellOutcome]:
         return
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(execute_cell, task) for task in tasks]
+        futures = {pool.submit(execute_cell, task): task for task in tasks}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                try:
+                    yield future.result()
+                except Exception as err:  # the worker process died (killed, out of memory)
+                    yield crashed(futures[future], err)
         finally:
             for future in futures:
                 future.cancel()
+
+
+def crashed(task: CellTask, err: BaseException) -> CellOutcome:
+    """The outcome of a cell whose worker died before it could report."""
+    return CellOutcome(task.cell, "failed", error=f"worker died: {type(err).__name__}: {err}")
 
 
 def import_ray():
@@ -97,10 +105,15 @@ def run_ray(
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     remote = ray.remote(execute_cell)
     pending = {
-        remote.options(num_cpus=task.threads, num_gpus=gpus_per_cell, max_retries=0).remote(task)
+        remote.options(num_cpus=task.threads, num_gpus=gpus_per_cell, max_retries=0).remote(
+            task
+        ): task
         for task in tasks
     }
     while pending:
-        done, rest = ray.wait(list(pending), num_returns=1)
-        pending = set(rest)
-        yield ray.get(done[0])
+        done, _ = ray.wait(list(pending), num_returns=1)
+        task = pending.pop(done[0])
+        try:
+            yield ray.get(done[0])
+        except Exception as err:  # the worker process or its node died
+            yield crashed(task, err)

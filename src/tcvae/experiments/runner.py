@@ -146,6 +146,10 @@ def run_cells(
             outcomes[outcome.cell.cell_id] = outcome
             if outcome.status == "failed":
                 log.warning("cell %s failed: %s", outcome.cell.cell_id, outcome.error)
+                error_file = runs_dir / outcome.cell.cell_id / ERROR_FILE
+                if not error_file.is_file():  # its worker died before it could write one
+                    record = {"cell": outcome.cell.to_dict(), "error": outcome.error}
+                    write_json_atomic(error_file, {**record, "seconds": outcome.seconds})
             if on_outcome:
                 on_outcome(outcome)
     return [outcomes[c.cell_id] for c in cells]
