@@ -9,7 +9,7 @@ import sys
 
 # Each module defines ``add_parser(subparsers)`` which registers its sub-command(s) and sets
 # ``func`` (a callable taking the parsed args and returning an exit code) as a default.
-COMMAND_MODULES = ["data", "train", "sweep", "compare", "evaluate"]
+COMMAND_MODULES = ["data", "train", "sweep", "compare", "evaluate", "report", "demo"]
 
 
 class CLIError(Exception):

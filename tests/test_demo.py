@@ -1,0 +1,61 @@
+"""`tcvae demo`: the pipeline through the CLI (tiny budget), its guards and its time budget."""
+
+import json
+import re
+
+import pytest
+
+from tcvae import demo
+from tcvae.cli.main import main
+from tcvae.training import build_dataset
+from tcvae.training.runs import read_config
+
+
+def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--tiny", "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
+    printed = capsys.readouterr().out
+    run_dir = out / "run"
+    for name in ("config.json", "model.pt", "train_log.jsonl", "metrics.json", "report.html"):
+        assert (run_dir / name).is_file(), name
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    trained = re.search(r"trained model:\s+(-?[0-9.]+)", printed)
+    untrained = re.search(r"untrained model:\s+(-?[0-9.]+)", printed)
+    assert trained and untrained, printed
+    assert float(trained.group(1)) == pytest.approx(metrics["mig"]["mig"], abs=5e-4)
+    assert 0.0 <= float(untrained.group(1)) <= 1.0
+    assert str((run_dir / "report.html").resolve()) in printed
+    config = read_config(run_dir)
+    assert (config.objective.method, config.objective.beta, config.objective.estimator) == (
+        "beta-tcvae",
+        6.0,
+        "mss",
+    )
+    assert config.data.source == "builtin" and config.data.subset == demo.TINY_BUDGET.subset
+
+    # a second demo into the same folder refuses, naming the way out, before doing any work
+    assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2
+    assert "--force" in capsys.readouterr().err
+
+
+def test_demo_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "run").mkdir()
+    with pytest.raises(demo.DemoError, match="not a run directory"):
+        demo.run_demo(tmp_path, tiny=True, force=True, progress=False)
+    with pytest.raises(demo.DemoError, match="positive"):
+        demo.run_demo(tmp_path / "other", tiny=True, epochs=0, progress=False)
+
+
+def test_train_within_stops_at_the_time_budget_or_the_epochs(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "CALIBRATION_STEPS", 3)
+    budget = demo.DemoBudget(
+        subset=256, hidden=16, batch_size=32, epochs=2, train_minutes=0.0, lr=1e-3, eval_samples=2
+    )
+    config = demo.demo_config(tmp_path / "a", budget, device="cpu")
+    data = build_dataset(config.data)
+    run = demo.train_within(config, data, seconds=0.0, progress=False)
+    assert run.step == 3 and read_config(run.run_dir).optim.max_steps == 3
+
+    config = demo.demo_config(tmp_path / "b", budget, device="cpu")
+    run = demo.train_within(config, data, seconds=3600.0, progress=False)
+    assert run.step == 2 * (256 // 32) and run.status == "completed"
