@@ -81,6 +81,7 @@ TINY_BUDGET = DemoBudget(
     eval_samples=200,
 )
 CALIBRATION_STEPS = 100
+PHASE_SECONDS = 60.0
 BETA = 6.0
 LATENT_DIM = 10
 
@@ -128,24 +129,26 @@ def train_within(
 ) -> Run:
     """Train for about ``seconds`` of wall-clock time (at most ``config.optim.epochs``).
 
-    The first ``CALIBRATION_STEPS`` steps time the machine; the run is then resumed with
-    ``optim.max_steps`` set to what fits in the rest of the budget, so ``config.json`` records
-    exactly how long it trained.
+    The first ``CALIBRATION_STEPS`` steps time the machine; training then goes on in phases of
+    at most ``PHASE_SECONDS``, each resuming the run with ``optim.max_steps`` set from the speed
+    of the phase before, so a machine that slows down overshoots by little, and ``config.json``
+    records exactly how long the run trained.
     """
     start = time.perf_counter()
     config.optim.max_steps = CALIBRATION_STEPS
     run = train(config, data=data, progress=progress)
-    elapsed = time.perf_counter() - start
-    if run.status != "max_steps":
-        return run
-    more = int(max(0.0, seconds - elapsed) * run.step / elapsed)
-    if more == 0:
-        return run
-    log.info(
-        "%.0f s for %d steps; training %d more within the time budget", elapsed, run.step, more
-    )
-    config.optim.max_steps = run.step + more
-    return train(config, resume=run.run_dir, data=data, progress=progress)
+    phase_steps, phase_time = run.step, time.perf_counter() - start
+    while run.status == "max_steps":
+        left = seconds - (time.perf_counter() - start)
+        more = int(min(left, PHASE_SECONDS) * phase_steps / phase_time)
+        if more < 1:
+            break
+        log.info("%d steps done; %d more within the %.0f s budget", run.step, more, seconds)
+        config.optim.max_steps = run.step + more
+        phase_start, before = time.perf_counter(), run.step
+        run = train(config, resume=run.run_dir, data=data, progress=progress)
+        phase_steps, phase_time = run.step - before, time.perf_counter() - phase_start
+    return run
 
 
 def untrained_mig(
