@@ -80,8 +80,8 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"\nbeta-TCVAE (beta = 6, MSS) trained on {result.images:,} dSprites images in "
         f"{minutes} min {seconds} s\n"
-        f"  MIG (paper protocol), trained model:   {result.mig:.3f}\n"
-        f"  MIG (paper protocol), untrained model: {result.mig_untrained:.3f}\n"
+        f"  MIG (paper protocol), trained model:   {result.mig:.4f}\n"
+        f"  MIG (paper protocol), untrained model: {result.mig_untrained:.4f}\n"
         f"  run directory: {result.run_dir}\n"
         f"  open the report: {result.report.resolve()}"
     )
