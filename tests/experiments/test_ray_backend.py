@@ -34,11 +34,11 @@ def local_ray():
 def test_ray_backend_runs_cells_and_records_failures(tmp_path, local_ray):
     from tcvae.experiments.backends import run_ray
 
-    tree = {"grid": {"methods": ["vae", "beta-vae"], "betas": [1, 4], "seeds": [0, 1]}}
+    tree = {"grid": {"methods": ["vae", "beta-vae"], "betas": [4], "seeds": [0, 1]}}
     cells = expand_grid(parse_spec(tree))
     outcomes = run_cells(cells, tmp_path, fake_cell, run_ray, threads=1)
     status = {o.cell.cell_id: o.status for o in outcomes}
-    assert status.pop("beta-vae_beta1_seed1") == status.pop("beta-vae_beta4_seed1") == "failed"
+    assert status.pop("beta-vae_beta4_seed1") == "failed"
     assert set(status.values()) == {"done"}
     done = [o for o in outcomes if o.status == "done"]
     assert all(o.metrics["mig"] == o.cell.beta + o.cell.seed for o in done)
