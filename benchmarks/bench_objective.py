@@ -9,12 +9,13 @@ warm-up, and the median of the repetitions is reported:
 * naive-tcvae:    the same objective with log q(z) and log q(z_j) from the direct (B, B, D)
                   broadcast of pairwise log densities, for contrast
 
-Run:  python benchmarks/bench_objective.py [--batch 2048] [--reps 5]
+Run:  python benchmarks/bench_objective.py [--batch 2048] [--reps 5] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -50,8 +51,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2048)
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="intra-op threads to use")
     parser.add_argument("--no-naive", action="store_true", help="skip the broadcast variant")
     args = parser.parse_args()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
 
     torch.manual_seed(0)
     model = build_model("mlp")
@@ -81,7 +85,11 @@ def main() -> None:
         for name, fn in losses.items():
             times[name].append(step(fn))
 
-    print(f"MLP {args.batch=} threads={torch.get_num_threads()} reps={args.reps} (median)")
+    load = os.getloadavg()[0]
+    print(
+        f"paper MLP, batch {args.batch}, {torch.get_num_threads()} threads, median of "
+        f"{args.reps} interleaved steps; 1-min load average {load:.1f} on {os.cpu_count()} CPUs"
+    )
     rate = {name: args.batch / statistics.median(t) for name, t in times.items()}
     for name, t in times.items():
         spread = ", ".join(f"{s:.2f}" for s in t)

@@ -221,3 +221,32 @@ def test_unknown_estimator_name():
     with pytest.raises(EstimatorError, match="unknown estimator 'iwae'.*mss"):
         log_weights("iwae", 4, 10)
     assert issubclass(EstimatorError, ValueError)
+
+
+def test_blocks_shared_among_threads_are_exact_and_deterministic(monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 4 * 3 * 40)  # 10 blocks of 4 rows
+    b, d = 40, 3
+    mean, logvar, g = _posteriors(b, d, seed=19)
+    z = Normal.rsample(mean, logvar, g)
+    log_w = mss_log_weights(b, 100, torch.float64)
+    upstream = (
+        torch.randn(b, generator=g, dtype=torch.float64),
+        torch.randn(b, d, generator=g, dtype=torch.float64),
+    )
+
+    def run(fn):
+        inputs = [t.clone().requires_grad_() for t in (z, mean, logvar)]
+        joint, marg = fn(*inputs, log_w, Normal)
+        ((joint * upstream[0]).sum() + (marg * upstream[1]).sum()).backward()
+        return [joint.detach(), marg.detach()] + [t.grad for t in inputs]
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        first, second = run(log_mixture_density), run(log_mixture_density)
+        assert torch.get_num_threads() == 3
+    finally:
+        torch.set_num_threads(before)
+    for a, c, ref in zip(first, second, run(_brute_mixture)):
+        assert torch.equal(a, c)
+        torch.testing.assert_close(a, ref, rtol=1e-10, atol=1e-12)

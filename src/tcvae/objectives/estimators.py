@@ -24,6 +24,8 @@ walks over blocks of rows, and its backward pass recomputes each block instead o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
@@ -32,9 +34,10 @@ from tcvae.objectives.distributions import Laplace, Normal
 
 ESTIMATORS = ("mss", "mws")
 
-# Rows per block are chosen so that one block of (D, rows, B) float32 values stays near this many
-# elements (about 1 MiB), small enough for the CPU's cache; two such blocks are alive at a time.
-BLOCK_ELEMENTS = 1 << 18
+# Rows per block are chosen so that one block of (D, rows, B) values holds about this many
+# elements (4 MiB in float32): small enough to stay in cache between the passes over it, large
+# enough that the number of tensor operations (each a parallel region) stays small.
+BLOCK_ELEMENTS = 1 << 20
 
 
 class EstimatorError(ValueError):
@@ -99,24 +102,41 @@ def log_weights(
 # Its derivatives:  dL/dz = -phi'(u) s,  dL/dmean = phi'(u) s,  dL/dlogvar = (u phi'(u) - 1) / 2.
 
 
-def _scale_and_const(family: str, logvar: Tensor) -> tuple[Tensor, Tensor]:
+def _block_constants(family: str, z: Tensor, mean: Tensor, logvar: Tensor) -> tuple[Tensor, ...]:
+    """z^T, s, -mean * s and c, each (D, B), for u = z s - mean s and L = c - phi(u)."""
     if family == "normal":
-        return torch.exp(-0.5 * logvar), -0.5 * (math.log(2.0 * math.pi) + logvar)
-    log_b = 0.5 * (logvar - math.log(2.0))
-    return torch.exp(-log_b), -math.log(2.0) - log_b
+        scale, const = torch.exp(-0.5 * logvar), -0.5 * (math.log(2.0 * math.pi) + logvar)
+    else:
+        log_b = 0.5 * (logvar - math.log(2.0))
+        scale, const = torch.exp(-log_b), -math.log(2.0) - log_b
+    return tuple(t.T.contiguous() for t in (z, scale, -mean * scale, const))
 
 
-def _block(family, zt, mt, scale, const, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
-    """u and L = c - phi(u) for rows r0:r1, (D, R, B) views into the two buffers."""
-    shape = (zt.shape[0], r1 - r0, mt.shape[1])
+def _block(family, constants, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
+    """u and L = c - phi(u) for rows r0:r1, (D, R, B) views into the two buffers.
+
+    u = z_i s_m - mean_m s_m in one fused pass: its rounding error, about eps |z_i| s_m, is of
+    the size already carried by z itself (eps |z_i| on a scale of 1 / s_m).
+    """
+    zt, scale, shift, const = constants
+    shape = (zt.shape[0], r1 - r0, zt.shape[1])
     u = buf_u[: math.prod(shape)].view(shape)
     lq = buf_l[: math.prod(shape)].view(shape)
-    torch.sub(zt[:, r0:r1, None], mt[:, None, :], out=u).mul_(scale[:, None, :])
+    torch.addcmul(shift[:, None, :], zt[:, r0:r1, None], scale[:, None, :], out=u)
     if family == "normal":
         torch.addcmul(const[:, None, :], u, u, value=-0.5, out=lq)
     else:
         torch.sub(const[:, None, :], u.abs(), out=lq)
     return u, lq
+
+
+def _own_logsumexp(values: Tensor, offset: int) -> Tensor:
+    """logsumexp over the last dim of (..., R, B) rows whose own column is offset + row:
+    L[i, own] - log_softmax(L)[i, own], one fused pass (see _MixtureLogDensity)."""
+    width = values.shape[-2]
+    own = torch.diagonal(values[..., offset : offset + width], dim1=-2, dim2=-1)
+    log_softmax = torch.log_softmax(values, -1)[..., offset : offset + width]
+    return own - torch.diagonal(log_softmax, dim1=-2, dim2=-1)
 
 
 class _MixtureLogDensity(torch.autograd.Function):
@@ -125,66 +145,106 @@ class _MixtureLogDensity(torch.autograd.Function):
     Forward: for rows i in a block, L[j, i, m] = log q(z_ij | x_m) (D, R, B); the joint sums over
     j; both add log w[i, m] and take a logsumexp over m. Backward: with P the softmax over m,
     the gradient of L is G = g_marg[j, i] P[j, i, m] + g_joint[i] P_joint[i, m], contracted
-    with the derivatives listed above; every block is recomputed rather than stored.
+    with the derivatives listed above; every block is recomputed rather than stored, only the
+    (B, B) joint is kept.
 
     The logsumexp of a row is read off a fused log-softmax at the row's own index i:
-    lse_i = L[i, i] - log_softmax(L)[i, i]. The own term is never far below the row's largest
-    (a sample sits within a few standard deviations of its own posterior's mean), so the
-    difference loses no precision, and one pass replaces the max, exp, sum and log passes.
+    lse_i = L[i, i] - log_softmax(L)[i, i], with a rounding error of about eps times
+    |log_softmax(L)[i, i]|. When z_i is a sample of q(z|x_i) its own term is never far below
+    the row's largest, so nothing is lost, and one pass replaces the max, exp, sum and log.
     """
 
     @staticmethod
     def forward(ctx, z, mean, logvar, log_w, family):
         batch, dim = z.shape
-        zt, mt = z.T.contiguous(), mean.T.contiguous()
-        scale, const = (t.T.contiguous() for t in _scale_and_const(family, logvar))
+        constants = _block_constants(family, z, mean, logvar)
         rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * batch)))
-        buf_u, buf_l = z.new_empty(dim * rows * batch), z.new_empty(dim * rows * batch)
         marginal = z.new_empty(dim, batch)
         joint = z.new_empty(batch, batch)
-        for r0 in range(0, batch, rows):
-            r1 = min(batch, r0 + rows)
-            _, lq = _block(family, zt, mt, scale, const, r0, r1, buf_u, buf_l)
-            lw = log_w[r0:r1]
-            torch.add(lq.sum(0), lw, out=joint[r0:r1])
-            lq.add_(lw)
-            own = torch.diagonal(lq[:, :, r0:r1], dim1=1, dim2=2)
-            own_log_softmax = torch.diagonal(torch.log_softmax(lq, -1)[:, :, r0:r1], dim1=1, dim2=2)
-            torch.sub(own, own_log_softmax, out=marginal[:, r0:r1])
-        log_qz = torch.diagonal(joint) - torch.diagonal(torch.log_softmax(joint, -1))
+
+        def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
+            lq = _block(family, constants, r0, r1, *buffers)[1]
+            torch.sum(lq, 0, out=joint[r0:r1])
+            marginal[:, r0:r1] = _own_logsumexp(lq.add_(log_w[r0:r1]), r0)
+
+        _for_each_block(batch, rows, z, block)
+        joint.add_(log_w)
         ctx.family, ctx.rows = family, rows
-        ctx.save_for_backward(z, mean, logvar, log_w)
-        return log_qz, marginal.T
+        ctx.save_for_backward(z, mean, logvar, log_w, joint)
+        return _own_logsumexp(joint, 0), marginal.T
 
     @staticmethod
     def backward(ctx, grad_joint, grad_marginal):
-        z, mean, logvar, log_w = ctx.saved_tensors
+        z, mean, logvar, log_w, joint = ctx.saved_tensors
         family, rows = ctx.family, ctx.rows
         batch, dim = z.shape
-        zt, mt = z.T.contiguous(), mean.T.contiguous()
-        scale, const = (t.T.contiguous() for t in _scale_and_const(family, logvar))
+        constants = _block_constants(family, z, mean, logvar)
+        scale = constants[1]
+        g_joint = torch.softmax(joint, -1).mul_(grad_joint[:, None])  # (B, B)
         g_marg = grad_marginal.T.contiguous()[:, :, None]
         grad_z = z.new_empty(dim, batch)
-        g_sum = z.new_zeros(dim, batch)  # sum_i G[j, i, m]
-        h_sum = z.new_zeros(dim, batch)  # sum_i G phi'(u)
-        hu_s_sum = z.new_zeros(dim, batch)  # sum_i G u phi'(u) s
-        buf_u, buf_l = z.new_empty(dim * rows * batch), z.new_empty(dim * rows * batch)
-        for r0 in range(0, batch, rows):
-            r1 = min(batch, r0 + rows)
-            u, lq = _block(family, zt, mt, scale, const, r0, r1, buf_u, buf_l)
-            lw = log_w[r0:r1]
-            g_joint = torch.softmax(lq.sum(0).add_(lw), -1).mul_(grad_joint[r0:r1, None])
-            prob = torch.softmax(lq.add_(lw), -1)
-            g = torch.addcmul(g_joint, prob, g_marg[:, r0:r1], out=lq)
-            g_sum += g.sum(1)
+        ones = z.new_ones(dim, 1, rows)
+
+        # Per block, sums over its rows i: sum_i G[j, i, m], sum_i G phi'(u), sum_i G u phi'(u) s.
+        # Each block fills its own slot and the slots are added in a fixed order at the end, so
+        # the result does not depend on which thread ran which block.
+        n_blocks = -(-batch // rows)
+        row_sums = z.new_empty(3, n_blocks, dim, 1, batch)
+
+        def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
+            u, lq = _block(family, constants, r0, r1, *buffers)
+            prob = torch.softmax(lq.add_(log_w[r0:r1]), -1)
+            g = torch.addcmul(g_joint[r0:r1], prob, g_marg[:, r0:r1], out=lq)
+            ones_r = ones[:, :, : r1 - r0]  # sums over i as batched (1, R) x (R, B) products
+            torch.bmm(ones_r, g, out=row_sums[0, index])
             g.mul_(u if family == "normal" else u.sign())  # H = G phi'(u)
-            h_sum += g.sum(1)
+            torch.bmm(ones_r, g, out=row_sums[1, index])
             g.mul_(scale[:, None, :])  # H s
             torch.sum(g, -1, out=grad_z[:, r0:r1])
-            hu_s_sum += g.mul_(u).sum(1)
+            torch.bmm(ones_r, g.mul_(u), out=row_sums[2, index])
+
+        _for_each_block(batch, rows, z, block)
+        g_sum, h_sum, hu_s_sum = row_sums.sum(1).squeeze(2)
         grad_mean = (scale * h_sum).T
         grad_logvar = (0.5 * (hu_s_sum / scale - g_sum)).T
         return -grad_z.T, grad_mean, grad_logvar, None, None
+
+
+def _for_each_block(
+    batch: int,
+    rows: int,
+    like: Tensor,
+    body: Callable[[tuple[Tensor, Tensor], int, int, int], None],
+) -> None:
+    """Run body(buffers, index, r0, r1) on every block of rows, with two (D R B) work buffers.
+
+    On CPU the blocks are shared out among as many worker threads as torch's intra-op threads,
+    each running its tensor operations single-threaded. A block's operations are short, so one
+    parallel region per operation would mostly cost thread barriers, and far more so when other
+    processes share the cores; whole blocks in parallel need no barrier at all. Blocks write
+    disjoint parts of their outputs.
+    """
+    size = like.shape[1] * rows * batch
+    starts = list(range(0, batch, rows))
+    threads = torch.get_num_threads()
+    workers = min(len(starts), threads) if like.device.type == "cpu" else 1
+    queue = iter(enumerate(starts))
+
+    def work(single_threaded: bool) -> None:
+        if single_threaded:
+            torch.set_num_threads(1)
+        buffers = (like.new_empty(size), like.new_empty(size))
+        for index, r0 in queue:
+            body(buffers, index, r0, min(batch, r0 + rows))
+
+    if workers == 1:
+        work(False)
+        return
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(work, [True] * workers))
+    finally:
+        torch.set_num_threads(threads)
 
 
 def log_mixture_density(
