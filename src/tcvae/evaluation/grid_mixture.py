@@ -53,9 +53,6 @@ class Grid:
     step: float
     size: int
 
-    def nodes(self) -> Tensor:
-        return self.lo + self.step * torch.arange(self.size, dtype=torch.float64)
-
 
 def _smooth_size(n: int) -> int:
     """Smallest m >= n of the form 2^a 3^b 5^c (fast FFT lengths)."""
