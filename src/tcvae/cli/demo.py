@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
     )
     minutes, seconds = divmod(round(result.seconds), 60)
     print(
-        f"\nbeta-TCVAE (beta = 6, MSS) trained on {result.images:,} dSprites images in "
-        f"{minutes} min {seconds} s\n"
+        f"\nbeta-TCVAE (beta = 6, MSS) on {result.images:,} dSprites images: trained, "
+        f"evaluated and reported in {minutes} min {seconds} s\n"
         f"  MIG (paper protocol), trained model:   {result.mig:.4f}\n"
         f"  MIG (paper protocol), untrained model: {result.mig_untrained:.4f}\n"
         f"  run directory: {result.run_dir}\n"
