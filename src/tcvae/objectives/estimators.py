@@ -222,12 +222,10 @@ def _for_each_block(
     each running its tensor operations single-threaded. A block's operations are short, so one
     parallel region per operation would mostly cost thread barriers, and far more so when other
     processes share the cores; whole blocks in parallel need no barrier at all. Blocks write
-    disjoint parts of their outputs.
+    disjoint parts of their outputs. Other devices run the blocks in order.
     """
     size = like.shape[1] * rows * batch
     starts = list(range(0, batch, rows))
-    threads = torch.get_num_threads()
-    workers = min(len(starts), threads) if like.device.type == "cpu" else 1
     queue = iter(enumerate(starts))
 
     def work(single_threaded: bool) -> None:
@@ -237,9 +235,11 @@ def _for_each_block(
         for index, r0 in queue:
             body(buffers, index, r0, min(batch, r0 + rows))
 
-    if workers == 1:
+    if like.device.type != "cpu":
         work(False)
         return
+    threads = torch.get_num_threads()
+    workers = min(len(starts), threads)
     try:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, [True] * workers))
