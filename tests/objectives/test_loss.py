@@ -67,19 +67,27 @@ def test_terms_are_reported_and_consistent(batch):
     torch.testing.assert_close(terms["elbo"], terms["log_px"] - kl_sampled)
 
 
-def test_gradients_flow_and_match_the_formula(batch):
+@pytest.mark.parametrize(
+    "config",
+    [
+        ObjectiveConfig("beta-tcvae", beta=3.0, gamma=2.0),
+        ObjectiveConfig("vae", estimator="mws"),
+        ObjectiveConfig("beta-vae", beta=4.0),
+    ],
+)
+def test_gradients_flow_and_match_the_formula(batch, config):
     model, x, _ = batch
-    config = ObjectiveConfig("beta-tcvae", beta=3.0, gamma=2.0)
+    alpha, beta, gamma = config.weights()
     model.zero_grad()
     out = model(x, generator=torch.Generator().manual_seed(3))
     compute_loss(model, x, out, 100, config).loss.backward()
     ours = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     out = model(x, generator=torch.Generator().manual_seed(3))
-    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100)
+    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100, config.estimator)
     mi, tc = t.log_qz_x - t.log_qz, t.log_qz - t.log_qz_product
     dwkl = t.log_qz_product - t.log_pz
-    (-(t.log_px - mi - 3.0 * tc - 2.0 * dwkl).mean()).backward()
+    (-(t.log_px - alpha * mi - beta * tc - gamma * dwkl).mean()).backward()
     for a, p in zip(ours, model.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-5)
 
