@@ -7,7 +7,9 @@ Both estimators are a weighted mixture over the minibatch's own posteriors,
 
 and differ only in the (B, B) weight matrix w:
 
-* MWS (minibatch weighted sampling): w[i, m] = 1 / (N B) everywhere. Biased.
+* MWS (minibatch weighted sampling): w[i, m] = 1 / (N B) everywhere. Biased: each row of
+  weights sums to 1/N, not 1, so its log q(z) values sit near log N below the mixture's (a
+  constant that leaves gradients alone), and the own index weighs 1/B instead of 1/N.
 * MSS (minibatch stratified sampling), M = B - 1: w[i, i] = 1/N on i's own index,
   w[i, (i + 1) mod B] = (N - M) / (N M) on one other index, 1/M on the remaining B - 2. Each row
   sums to one, and the weighted sum (before the log) is an unbiased estimate of q(z_i) when the
@@ -36,7 +38,7 @@ ESTIMATORS = ("mss", "mws")
 
 # Rows per block are chosen so that one block of (D, rows, B) values holds about this many
 # elements (4 MiB in float32): small enough to stay in cache between the passes over it, large
-# enough that the number of tensor operations (each a parallel region) stays small.
+# enough that the per-operation overhead of the Python loop over blocks stays negligible.
 BLOCK_ELEMENTS = 1 << 20
 
 
