@@ -1,4 +1,4 @@
-"""Where data sets live on disk, and writing files so that a crash never leaves a half file.
+"""Where data sets live on disk, and the compact on-disk cache of binary image stacks.
 
 Binary image stacks are stored compactly: eight pixels per byte (``np.packbits`` along each image
 row) in a zlib-compressed ``.npz``; dSprites' 3 GB of 0/1 pixels become a few tens of MB.
@@ -6,12 +6,10 @@ row) in a zlib-compressed ``.npz``; dSprites' 3 GB of 0/1 pixels become a few te
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import tempfile
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +17,7 @@ import torch
 from torch import Tensor
 
 from tcvae.data.ground_truth import DataError
+from tcvae.files import atomic_write
 
 CACHE_ENV_VAR = "TCVAE_CACHE_DIR"
 
@@ -36,33 +35,6 @@ def default_cache_dir() -> Path:
 
 def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
-
-
-@contextlib.contextmanager
-def atomic_write(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success fsync it and rename it onto ``path``.
-
-    ``os.replace`` is atomic on one file system, so readers see the old file or the complete new
-    one, never a partial file; on any error the temporary file is removed.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        yield tmp
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    with contextlib.suppress(OSError):  # make the rename itself durable where the OS allows it
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
 
 
 def save_binary_images(path: Path, images: Tensor, version: int) -> None:

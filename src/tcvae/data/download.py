@@ -11,8 +11,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from tcvae.data.cache import atomic_write
 from tcvae.data.ground_truth import DataError
+from tcvae.files import atomic_write
 
 BLOCK = 1 << 20
 

@@ -80,7 +80,7 @@ def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path, train_data):
 def train_and_evaluate(cell: Cell, run_dir: Path, context: dict[str, Any]) -> dict[str, Any]:
     """The cell function of real sweeps: the metrics of one trained model (see module doc)."""
     from tcvae.experiments.evaluate import evaluate_cell
-    from tcvae.experiments.files import read_json
+    from tcvae.files import read_json
 
     spec: SweepSpec = context["spec"]
     train_data, grid_data = load_sweep_data(context["data_dir"])

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from tcvae.experiments.files import read_json, write_json_atomic
 from tcvae.experiments.grid import Cell
+from tcvae.files import read_json, write_json_atomic
 
 DONE_FILE, ERROR_FILE = "cell.json", "error.json"
 CellFn = Callable[[Cell, Path, dict[str, Any]], dict[str, Any]]

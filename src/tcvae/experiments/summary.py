@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 from pathlib import Path
 from typing import Any
 
-from tcvae.experiments.files import read_json, write_json_atomic
 from tcvae.experiments.grid import Cell
 from tcvae.experiments.runner import DONE_FILE, ERROR_FILE
+from tcvae.files import read_json, write_json_atomic, write_text_atomic
 from tcvae.training.runs import CONFIG_FILE
 
 SUMMARY_JSON, SUMMARY_CSV = "summary.json", "summary.csv"
@@ -79,9 +78,7 @@ def write_summary(rows: list[dict[str, Any]], sweep_dir: str | Path) -> tuple[Pa
         for row in rows
     )
     csv_path = sweep_dir / SUMMARY_CSV
-    tmp = csv_path.with_name(f".{csv_path.name}.tmp-{os.getpid()}")
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, csv_path)
+    write_text_atomic(csv_path, buffer.getvalue())
     return json_path, csv_path
 
 

@@ -17,12 +17,12 @@ from typing import Any
 from tqdm import tqdm
 
 from tcvae.experiments.backends import BACKENDS, BackendError, plan_workers, run_local, run_ray
-from tcvae.experiments.files import read_json, write_json_atomic
 from tcvae.experiments.grid import expand_grid
 from tcvae.experiments.runner import CellFn, CellOutcome, run_cells
 from tcvae.experiments.spec import SpecError, SweepSpec
 from tcvae.experiments.summary import collect_summary, write_summary
 from tcvae.experiments.sweep_data import prepare_sweep_data
+from tcvae.files import read_json, write_json_atomic
 
 SPEC_FILE, DATA_DIR, RUNS_DIR = "sweep.json", "data", "runs"
 

@@ -21,8 +21,8 @@ from tcvae.experiments.factor_sampling import (
     grid_weights,
     sample_grid_points,
 )
-from tcvae.experiments.files import read_json, write_json_atomic
 from tcvae.experiments.spec import DataSpec
+from tcvae.files import read_json, write_json_atomic
 from tcvae.training.checkpoint import atomic_save
 
 GRID_FILE, TRAIN_INDEX_FILE, INFO_FILE = "grid.pt", "train_index.pt", "data.json"

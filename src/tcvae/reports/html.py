@@ -13,6 +13,8 @@ import html
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from tcvae.files import write_text_atomic
+
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
        margin: 0 auto; max-width: 1100px; padding: 1.5em; color: #1a1a1a; line-height: 1.45; }
@@ -115,9 +117,4 @@ def page(title: str, sections: Sequence[tuple[str, str]], subtitle: str | None =
 
 def write_page(path: str | Path, document: str) -> Path:
     """Write the document atomically (a reader never sees half a page)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(document, encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_text_atomic(path, document)

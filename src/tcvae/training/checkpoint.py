@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tcvae.data.cache import atomic_write
+from tcvae.files import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d+)\.pt$")

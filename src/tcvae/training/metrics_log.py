@@ -12,7 +12,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from tcvae.data.cache import atomic_write
+from tcvae.files import write_text_atomic
 
 LOG_FILE = "train_log.jsonl"
 TB_DIR = "tb"
@@ -41,8 +41,7 @@ def truncate_log(run_dir: str | Path, last_step: int) -> None:
     if not path.is_file():
         return
     rows = [r for r in read_log(run_dir) if r.get("step", 0) <= last_step]
-    with atomic_write(path) as tmp:
-        tmp.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    write_text_atomic(path, "".join(json.dumps(r) + "\n" for r in rows))
 
 
 def _json_number(v: float) -> float | str:

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from tcvae.data.cache import atomic_write
 from tcvae.data.ground_truth import GroundTruthData
+from tcvae.files import write_json_atomic
 from tcvae.models import build_model
 from tcvae.training.checkpoint import (
     CheckpointError,
@@ -41,9 +41,7 @@ class RunDirError(ValueError):
 
 def write_config(run_dir: str | Path, config: TrainConfig) -> Path:
     path = Path(run_dir) / CONFIG_FILE
-    with atomic_write(path) as tmp:
-        tmp.write_text(json.dumps(to_dict(config), indent=2) + "\n")
-    return path
+    return write_json_atomic(path, to_dict(config))
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:
