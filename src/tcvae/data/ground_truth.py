@@ -169,7 +169,8 @@ class GroundTruthData:
         x = self.images[index]
         if device is not None:
             x = x.to(device, non_blocking=True)
-        return x.to(dtype).div_(self.max_value)
+        x = x.to(dtype)
+        return x if self.max_value == 1 else x.div_(self.max_value)
 
     def subset(self, index: Tensor | Sequence[int], name: str | None = None) -> GroundTruthData:
         """The images at ``index`` (a long index or bool mask) as a new data set."""
