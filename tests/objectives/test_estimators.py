@@ -37,6 +37,21 @@ def _brute_mixture(z, mean, logvar, log_w, family):
     return joint, marginal
 
 
+def _outputs_and_gradients(fn, z, mean, logvar, log_w, upstream):
+    """joint, marginals and the gradients of <upstream, outputs> wrt (z, mean, logvar)."""
+    inputs = [t.clone().requires_grad_() for t in (z, mean, logvar)]
+    joint, marg = fn(*inputs, log_w, Normal)
+    ((joint * upstream[0]).sum() + (marg * upstream[1]).sum()).backward()
+    return [joint.detach(), marg.detach()] + [t.grad for t in inputs]
+
+
+def _upstream(b, d, g):
+    return (
+        torch.randn(b, generator=g, dtype=torch.float64),
+        torch.randn(b, d, generator=g, dtype=torch.float64),
+    )
+
+
 def test_mss_weights_match_the_definition_entry_by_entry():
     b, n = 6, 20
     m = b - 1
@@ -181,16 +196,10 @@ def test_gradients_match_autograd_of_the_broadcast_formula():
     mean, logvar, g = _posteriors(b, d, seed=17)
     z = Normal.rsample(mean, logvar, g)
     log_w = mss_log_weights(b, 50, torch.float64)
-    upstream = (
-        torch.randn(b, generator=g, dtype=torch.float64),
-        torch.randn(b, d, generator=g, dtype=torch.float64),
-    )
+    upstream = _upstream(b, d, g)
 
     def grads(fn):
-        inputs = [t.clone().requires_grad_() for t in (z, mean, logvar)]
-        joint, marg = fn(*inputs, log_w, Normal)
-        ((joint * upstream[0]).sum() + (marg * upstream[1]).sum()).backward()
-        return [t.grad for t in inputs]
+        return _outputs_and_gradients(fn, z, mean, logvar, log_w, upstream)[2:]
 
     for ours, ref in zip(grads(log_mixture_density), grads(_brute_mixture)):
         torch.testing.assert_close(ours, ref, rtol=1e-10, atol=1e-12)
@@ -241,16 +250,10 @@ def test_blocks_shared_among_threads_are_exact_and_deterministic(monkeypatch):
     mean, logvar, g = _posteriors(b, d, seed=19)
     z = Normal.rsample(mean, logvar, g)
     log_w = mss_log_weights(b, 100, torch.float64)
-    upstream = (
-        torch.randn(b, generator=g, dtype=torch.float64),
-        torch.randn(b, d, generator=g, dtype=torch.float64),
-    )
+    upstream = _upstream(b, d, g)
 
     def run(fn):
-        inputs = [t.clone().requires_grad_() for t in (z, mean, logvar)]
-        joint, marg = fn(*inputs, log_w, Normal)
-        ((joint * upstream[0]).sum() + (marg * upstream[1]).sum()).backward()
-        return [joint.detach(), marg.detach()] + [t.grad for t in inputs]
+        return _outputs_and_gradients(fn, z, mean, logvar, log_w, upstream)
 
     before = torch.get_num_threads()
     torch.set_num_threads(3)
