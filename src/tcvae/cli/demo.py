@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tcvae.cli.options import add_progress_option
+
 DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
 (beta = 6, MSS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
@@ -56,9 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tiny", action="store_true", help="a seconds-long run that learns little (for tests)"
     )
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="hide progress bars"
-    )
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tcvae.cli.options import add_progress_option
+
 EPILOG = """\
 Metrics:
   decomposition  E[log p(x|z)], index-code MI, total correlation and dimension-wise KL over the
@@ -64,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="comma-separated factors for MIG (default: the data set's paper set)",
     )
-    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -114,7 +116,7 @@ def run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         estimator=args.estimator,
         factors=factors,
-        progress=not args.no_progress,
+        progress=args.progress,
     )
     print(format_table(metrics))
     print(f"wrote {args.run_dir.rstrip('/')}/{METRICS_FILE}")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tcvae.cli.options import add_progress_option
+
 DESCRIPTION = """\
 Write RUN_DIR/report.html, one self-contained page (images embedded, no external files, opens
 offline in any browser), and every plot as a PNG in RUN_DIR/report/: the run's configuration, both
@@ -34,9 +36,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fail if metrics.json is missing instead of evaluating the run first",
     )
     p.add_argument("--seed", type=int, default=0, help="seed choosing the images shown (default 0)")
-    p.add_argument(
-        "--no-progress", dest="progress", action="store_false", help="hide progress bars"
-    )
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 

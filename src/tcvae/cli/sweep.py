@@ -11,6 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
+from tcvae.cli.options import add_progress_option
 from tcvae.experiments.backends import BACKENDS, import_ray
 from tcvae.experiments.spec import load_preset, preset_names, read_spec
 
@@ -55,7 +56,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--gpus-per-cell", type=float, default=0.0, help="Ray: GPUs reserved per cell (e.g. 0.5)"
     )
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_progress_option(p)
     p.set_defaults(func=run)
 
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         address=args.address,
         gpus_per_cell=args.gpus_per_cell,
-        progress=not args.no_progress,
+        progress=args.progress,
     )
     counts = {s: sum(o.status == s for o in result.outcomes) for s in ("done", "skipped", "failed")}
     logging.getLogger(__name__).info(
