@@ -205,13 +205,15 @@ def run_demo(
         run = train(config, data=data, progress=progress)
     eval_device = str(next(run.model.parameters()).device)
     metrics = evaluate_run(
-        run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress
+        run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data
     )
     trained = find_section(metrics, "mig", "mutual_information")
     if trained is None:
         raise DemoError(f"the evaluation wrote no paper-protocol MIG to {run.run_dir}")
     baseline = untrained_mig(run.config, data, list(trained["factor_names"]), eval_device)
-    report = write_report(run.run_dir, device=eval_device, evaluate=False, progress=progress)
+    report = write_report(
+        run.run_dir, device=eval_device, evaluate=False, progress=progress, data=data
+    )
     return DemoResult(
         run_dir=run.run_dir,
         report=report.html,

@@ -121,11 +121,14 @@ def write_report(
     evaluate: bool = True,
     seed: int = 0,
     progress: bool = False,
+    data: GroundTruthData | None = None,
 ) -> Report:
     """Write ``RUN_DIR/report.html`` and ``RUN_DIR/report/*.png`` for a trained run.
 
     Without ``metrics.json`` the run is evaluated first when ``evaluate`` is true, else a
-    :class:`ReportError` says how to evaluate it. ``seed`` picks the images shown.
+    :class:`ReportError` says how to evaluate it. ``seed`` picks the images shown. ``data``
+    is the data set to show (default: rebuilt from the run's config); pass it when the caller
+    already holds it, to skip rendering or loading it again.
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir, device=device)
@@ -137,7 +140,8 @@ def write_report(
                 "or let the report evaluate it (drop --no-evaluate)"
             )
         metrics = _evaluate(run_dir, device, progress)
-    data = run.dataset()
+    if data is None:
+        data = run.dataset()
     mean, logvar = encode_dataset(run.model, data, device=device, progress=progress)
     figures = report_figures(run, data, mean, logvar, metrics, seed=seed, progress=progress)
     fig_dir = run_dir / FIGURE_DIR
