@@ -4,6 +4,9 @@
   the VAE, which has no beta, is drawn as a horizontal reference.
 * Reconstruction E[log p(x|z)] and the ELBO vs beta, same style.
 * MIG vs total correlation, one point per cell (lower TC should go with higher MIG).
+* Whenever beta-VAE and beta-TCVAE both have finished cells: the paper's claims, each with its
+  test and a verdict (:mod:`tcvae.experiments.claims`), also written to ``claims.json`` next to
+  the page.
 
 Cells are grouped into *series*: a method, plus the values of any swept training option
 (``beta-vae lr=0.0003``). Only finished cells are drawn; the page says how many cells failed or
@@ -13,13 +16,25 @@ are still pending.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
 
+from tcvae.experiments.claims import (
+    ALPHA,
+    CONFIDENCE,
+    MIN_PAIRS,
+    SPEARMAN_TEST,
+    WILCOXON_TEST,
+    Claims,
+    PairedClaim,
+    evaluate_claims,
+)
 from tcvae.experiments.summary import read_summary
+from tcvae.files import write_json_atomic
 from tcvae.reports import html
 from tcvae.reports.plots import figure_png, save_figure
 
@@ -33,7 +48,7 @@ LABELS = {
 }
 BAND = (10.0, 90.0)
 METHOD_ORDER = ("vae", "beta-vae", "beta-tcvae", "beta-tcvae-mws", "beta-tcvae-mss")
-FIGURE_DIR, PAGE = "figures", "compare.html"
+FIGURE_DIR, PAGE, CLAIMS_FILE = "figures", "compare.html", "claims.json"
 
 
 class CompareError(ValueError):
@@ -152,10 +167,48 @@ def mig_advantage(rows: Sequence[dict[str, Any]], better: str, worse: str) -> li
     return [[beta, a[beta], b[beta], bool(a[beta] > b[beta])] for beta in sorted(set(a) & set(b))]
 
 
+def claims_section(claims: Claims) -> str:
+    """The claims as a table (one row per claim, with its verdict) and a line per test."""
+    header = ["claim", "statement", "n", "effect", "value"]
+    header += [f"{CONFIDENCE:.0%} CI low", f"{CONFIDENCE:.0%} CI high", "p-value", "verdict"]
+    rows = []
+    for c in claims.all:
+        if isinstance(c, PairedClaim):
+            effect = [c.n_pairs, "median difference", c.median_difference, c.ci_low, c.ci_high]
+        else:
+            effect = [c.n_cells, "Spearman rho", c.rho, None, None]
+        rows.append([c.claim, c.statement, *effect, c.p_value, c.verdict])
+    notes = [
+        f"(a), (b): {WILCOXON_TEST}",
+        f"(c): {SPEARMAN_TEST}",
+        f"Supported when p < {ALPHA:g} and the effect has the claimed sign; fewer than "
+        f"{MIN_PAIRS} pairs (or cells) is insufficient data.",
+    ]
+    return "\n".join([html.table(rows, header), *(html.paragraph(n, "note") for n in notes)])
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What :func:`write_comparison` wrote: the page, and the claims when the sweep has them."""
+
+    page: Path
+    claims: Claims | None
+    claims_file: Path | None
+
+
 def compare_sweep(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
+    """Draw the comparison figures of ``sweep_dir`` and write the page; the page's path.
+
+    See :func:`write_comparison`.
+    """
+    return write_comparison(sweep_dir, out).page
+
+
+def write_comparison(sweep_dir: str | Path, out: str | Path | None = None) -> Comparison:
     """Draw the comparison figures of ``sweep_dir`` (PNGs in ``figures/``) and write the page.
 
-    Returns the path of the HTML page (``SWEEP_DIR/compare.html`` unless ``out`` is given).
+    The page is ``SWEEP_DIR/compare.html`` unless ``out`` is given; when beta-VAE and beta-TCVAE
+    both have finished cells, the claims go into the page and into ``claims.json`` beside it.
     """
     sweep_dir = Path(sweep_dir)
     rows = read_summary(sweep_dir)
@@ -173,6 +226,9 @@ def compare_sweep(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
         "mig_vs_tc": (mig_vs_tc(rows), "MIG vs total correlation, one point per cell"),
     }
     sections = []
+    claims = evaluate_claims(rows)
+    if claims is not None:
+        sections.append(("Claims", claims_section(claims)))
     for name, (fig, caption) in figures.items():
         save_figure(fig, sweep_dir / FIGURE_DIR / f"{name}.png")
         sections.append((caption.split(":")[0], html.figure(figure_png(fig), caption)))
@@ -199,4 +255,8 @@ def compare_sweep(sweep_dir: str | Path, out: str | Path | None = None) -> Path:
         sections,
         subtitle=f"{status['done']} of {len(rows)} cells finished; MIG with the paper's protocol.",
     )
-    return html.write_page(Path(out) if out else sweep_dir / PAGE, document)
+    page = html.write_page(Path(out) if out else sweep_dir / PAGE, document)
+    claims_file = None
+    if claims is not None:
+        claims_file = write_json_atomic(page.parent / CLAIMS_FILE, claims.to_dict())
+    return Comparison(page, claims, claims_file)
