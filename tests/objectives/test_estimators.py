@@ -244,7 +244,7 @@ def test_unknown_estimator_name():
     assert issubclass(EstimatorError, ValueError)
 
 
-def test_blocks_shared_among_threads_are_exact_and_deterministic(monkeypatch):
+def test_blocks_leave_the_thread_count_alone_and_agree_across_thread_counts(monkeypatch):
     monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 4 * 3 * 40)  # 10 blocks of 4 rows
     b, d = 40, 3
     mean, logvar, g = _posteriors(b, d, seed=19)
@@ -256,12 +256,57 @@ def test_blocks_shared_among_threads_are_exact_and_deterministic(monkeypatch):
         return _outputs_and_gradients(fn, z, mean, logvar, log_w, upstream)
 
     before = torch.get_num_threads()
-    torch.set_num_threads(3)
+    results = []
     try:
-        first, second = run(log_mixture_density), run(log_mixture_density)
-        assert torch.get_num_threads() == 3
+        for threads in (1, 3):
+            torch.set_num_threads(threads)
+            results.append(run(log_mixture_density))
+            assert torch.get_num_threads() == threads
     finally:
         torch.set_num_threads(before)
-    for a, c, ref in zip(first, second, run(_brute_mixture)):
+    for a, c, ref in zip(*results, run(_brute_mixture)):
         assert torch.equal(a, c)
         torch.testing.assert_close(a, ref, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("mode", [torch.inference_mode, torch.no_grad])
+def test_estimator_runs_under_inference_mode_and_no_grad(mode, monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 4 * 3 * 40)  # several blocks
+    mean, logvar, g = _posteriors(40, 3, seed=23)
+    z = Normal.rsample(mean, logvar, g)
+    expected = estimate_log_qz(z, mean, logvar, 100, "mss")
+    with mode():
+        got = estimate_log_qz(z, mean, logvar, 100, "mss")
+    for a, ref in zip(got, expected):
+        assert torch.equal(a, ref.detach())
+
+
+@pytest.mark.parametrize("family", [Normal, Laplace])
+def test_double_backward_matches_gradgradcheck(family, monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 50)  # ragged blocks in the first backward
+    b, d = 5, 2
+    mean, logvar, g = _posteriors(b, d, seed=29)
+    z = family.rsample(mean, logvar, g)
+    log_w = mss_log_weights(b, 20, torch.float64)
+    inputs = tuple(t.clone().requires_grad_() for t in (z, mean, logvar))
+    assert torch.autograd.gradgradcheck(
+        lambda z_, m_, lv_: log_mixture_density(z_, m_, lv_, log_w, family), inputs
+    )
+
+
+def test_log_qz_is_exact_in_float32_when_z_is_far_from_its_own_posterior():
+    mean = torch.tensor([[0.0], [1.0]])
+    logvar = torch.tensor([[-20.0], [0.0]])
+    z = torch.tensor([[1.0], [1.0]])
+    joint, marginal = estimate_log_qz(z, mean, logvar, dataset_size=2, estimator="mws")
+    # Row 0: its own component has density ~exp(-2.4e8); the other gives N(1; 1, 1) / (N B).
+    expected = -0.5 * math.log(2 * math.pi) - math.log(4)
+    assert joint[0].item() == pytest.approx(expected, abs=1e-5)
+    assert marginal[0, 0].item() == pytest.approx(expected, abs=1e-5)
+    # Random far-off z in float32 agree with the float64 brute force.
+    mean, logvar, g = _posteriors(30, 4, seed=31, logvar_range=(-20.0, 0.0))
+    z = 5 * torch.randn(30, 4, generator=g, dtype=torch.float64)
+    log_w = mws_log_weights(30, 100, torch.float64)
+    ours = log_mixture_density(z.float(), mean.float(), logvar.float(), log_w.float())
+    for a, ref in zip(ours, _brute_mixture(z, mean, logvar, log_w, Normal)):
+        torch.testing.assert_close(a.double(), ref, rtol=1e-5, atol=1e-3)

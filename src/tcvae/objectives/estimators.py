@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 
 import torch
 from torch import Tensor
 
-from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.objectives.distributions import Laplace, Normal, get_distribution
 
 ESTIMATORS = ("mss", "mws")
 
@@ -40,6 +39,10 @@ ESTIMATORS = ("mss", "mws")
 # elements (4 MiB in float32): small enough to stay in cache between the passes over it, large
 # enough that the per-operation overhead of the Python loop over blocks stays negligible.
 BLOCK_ELEMENTS = 1 << 20
+# A row's logsumexp is read off its own term unless that term's share of the row is below
+# exp(-OWN_TERM_FLOOR); the read-off then loses about eps * |log share| nats, so such rows
+# (z far from its own posterior) take a plain logsumexp instead.
+OWN_TERM_FLOOR = 20.0
 
 
 class EstimatorError(ValueError):
@@ -134,11 +137,20 @@ def _block(family, constants, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
 
 def _own_logsumexp(values: Tensor, offset: int) -> Tensor:
     """logsumexp over the last dim of (..., R, B) rows whose own column is offset + row:
-    L[i, own] - log_softmax(L)[i, own], one fused pass (see _MixtureLogDensity)."""
+    L[i, own] - log_softmax(L)[i, own], one fused pass (see _MixtureLogDensity).
+
+    Rows whose own term is negligible (log_softmax below -OWN_TERM_FLOOR, where the read-off
+    loses digits) are recomputed with a plain logsumexp, so the result is exact for any z.
+    """
     width = values.shape[-2]
     own = torch.diagonal(values[..., offset : offset + width], dim1=-2, dim2=-1)
     log_softmax = torch.log_softmax(values, -1)[..., offset : offset + width]
-    return own - torch.diagonal(log_softmax, dim1=-2, dim2=-1)
+    own_log_softmax = torch.diagonal(log_softmax, dim1=-2, dim2=-1)
+    lse = own - own_log_softmax
+    far = own_log_softmax < -OWN_TERM_FLOOR
+    if far.any():
+        lse[far] = torch.logsumexp(values[..., offset : offset + width, :][far], -1)
+    return lse
 
 
 class _MixtureLogDensity(torch.autograd.Function):
@@ -153,7 +165,11 @@ class _MixtureLogDensity(torch.autograd.Function):
     The logsumexp of a row is read off a fused log-softmax at the row's own index i:
     lse_i = L[i, i] - log_softmax(L)[i, i], with a rounding error of about eps times
     |log_softmax(L)[i, i]|. When z_i is a sample of q(z|x_i) its own term is never far below
-    the row's largest, so nothing is lost, and one pass replaces the max, exp, sum and log.
+    the row's largest, so nothing is lost, and one pass replaces the max, exp, sum and log; the
+    rare rows where it is far below take a plain logsumexp (:func:`_own_logsumexp`).
+
+    Second derivatives (``create_graph=True``) differentiate a dense recomputation of the
+    (B, B, D) pairwise log densities, which needs B^2 D memory but is exact.
     """
 
     @staticmethod
@@ -179,6 +195,8 @@ class _MixtureLogDensity(torch.autograd.Function):
     def backward(ctx, grad_joint, grad_marginal):
         z, mean, logvar, log_w, joint = ctx.saved_tensors
         family, rows = ctx.family, ctx.rows
+        if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
+            return _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal)
         batch, dim = z.shape
         constants = _block_constants(family, z, mean, logvar)
         scale = constants[1]
@@ -212,41 +230,42 @@ class _MixtureLogDensity(torch.autograd.Function):
         return -grad_z.T, grad_mean, grad_logvar, None, None
 
 
+def _dense_mixture(z: Tensor, mean: Tensor, logvar: Tensor, log_w: Tensor, family: str):
+    """log q(z_i) (B,) and log q(z_ij) (B, D) from the full (B, B, D) pairwise log densities."""
+    pairwise = get_distribution(family).pairwise_log_density(z, mean, logvar)
+    joint = torch.logsumexp(pairwise.sum(-1) + log_w, 1)
+    return joint, torch.logsumexp(pairwise + log_w[:, :, None], 1)
+
+
+def _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal):
+    """Differentiable gradients of the dense formula, for double backward."""
+    wanted = [t for t, need in zip((z, mean, logvar), ctx.needs_input_grad[:3]) if need]
+    joint, marginal = _dense_mixture(z, mean, logvar, log_w, ctx.family)
+    found = iter(
+        torch.autograd.grad(
+            (joint, marginal), wanted, (grad_joint, grad_marginal), create_graph=True
+        )
+    )
+    grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
+    return (*grads, None, None)
+
+
 def _for_each_block(
     batch: int,
     rows: int,
     like: Tensor,
     body: Callable[[tuple[Tensor, Tensor], int, int, int], None],
 ) -> None:
-    """Run body(buffers, index, r0, r1) on every block of rows, with two (D R B) work buffers.
+    """Run body(buffers, index, r0, r1) on every block of rows in order, in the calling thread,
+    with two (D R B) work buffers reused by every block.
 
-    On CPU the blocks are shared out among as many worker threads as torch's intra-op threads,
-    each running its tensor operations single-threaded. A block's operations are short, so one
-    parallel region per operation would mostly cost thread barriers, and far more so when other
-    processes share the cores; whole blocks in parallel need no barrier at all. Blocks write
-    disjoint parts of their outputs. Other devices run the blocks in order.
+    Each tensor operation uses torch's intra-op threads as configured by the caller; nothing here
+    changes process-wide settings, and autograd / inference modes (thread-local) carry over.
     """
     size = like.shape[1] * rows * batch
-    starts = list(range(0, batch, rows))
-    queue = iter(enumerate(starts))
-
-    def work(single_threaded: bool) -> None:
-        if single_threaded:
-            torch.set_num_threads(1)
-        buffers = (like.new_empty(size), like.new_empty(size))
-        for index, r0 in queue:
-            body(buffers, index, r0, min(batch, r0 + rows))
-
-    if like.device.type != "cpu":
-        work(False)
-        return
-    threads = torch.get_num_threads()
-    workers = min(len(starts), threads)
-    try:
-        with ThreadPoolExecutor(workers) as pool:
-            list(pool.map(work, [True] * workers))
-    finally:
-        torch.set_num_threads(threads)
+    buffers = (like.new_empty(size), like.new_empty(size))
+    for index, r0 in enumerate(range(0, batch, rows)):
+        body(buffers, index, r0, min(batch, r0 + rows))
 
 
 def log_mixture_density(
