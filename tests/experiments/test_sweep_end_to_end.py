@@ -97,6 +97,9 @@ def test_sweep_survives_a_kill_and_is_compared(tmp_path):
 
     page = compare_sweep(out)
     assert page.read_text().count("data:image/png;base64,") == 3
+    claims = json.loads((out / "claims.json").read_text())["claims"]  # 2 betas x 2 seeds
+    assert [c["n_pairs"] for c in claims[:2]] == [4, 4] and claims[2]["n_cells"] == 8
+    assert {c["verdict"] for c in claims[:2]} == {"insufficient data (n pairs < 5)"}
 
     # a changed spec cannot silently reuse the directory
     spec_path.write_text(SPEC.replace("seeds = [0, 1]", "seeds = [0, 2]"))
