@@ -43,7 +43,13 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     assert main([*argv, "--filter", "shape=1", "--filter", "posX=0:15"]) == 0
     assert f"completed: step 8, run dir {d}" in capsys.readouterr().out
     saved = json.loads((d / "config.json").read_text())
-    assert saved["optim"] == {"lr": 0.002, "batch_size": 32, "epochs": 2, "max_steps": None}
+    assert saved["optim"] == {
+        "lr": 0.002,
+        "batch_size": 32,
+        "epochs": 2,
+        "max_steps": None,
+        "max_minutes": None,
+    }
     assert saved["objective"]["beta"] == 3.0
     assert saved["data"]["filters"] == {"shape": [1, 1], "posX": [0, 15]}
     assert [r["step"] for r in read_log(d)] == [8]  # log_every 10: the last step is logged
@@ -60,7 +66,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
         (["--batch-size", "256"], "--batch-size) 256 is larger than the training set (128"),
         (["--data", "mnist"], "--data) unknown data set 'mnist'"),
         (["--filter", "hue=0"], "unknown factor 'hue'"),
-        (["--precision", "bf16"], "--precision) bf16 needs a CUDA device"),
+        (["--precision", "fp16"], "--precision) fp16 needs a CUDA device"),
         (["--preset", "cpu-small", "--resume", "somewhere"], "drop --preset"),
     ],
 )

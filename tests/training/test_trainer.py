@@ -124,7 +124,7 @@ def test_bad_settings_fail_before_training(make_config):
         T.train(config)
     with pytest.raises(ConfigError, match="--precision"):
         config = make_config()
-        config.run.precision = "bf16"
+        config.run.precision = "fp16"
         T.train(config)
 
 
@@ -183,3 +183,56 @@ def test_the_callers_config_is_left_untouched(make_config, tmp_path, monkeypatch
     config.run.run_dir = str(first.run_dir) + "-second"
     assert T.train(config).step == 1
     assert first.run_dir.parent == T.Path("runs") and first.run_dir.name.endswith("seed0")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_resolves_from_the_cpu_and_is_recorded(make_config, monkeypatch, native):
+    from tcvae.training import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
+    config = make_config(max_steps=2)
+    config.run.precision = "auto"
+    run = T.train(config)
+    expected = "bf16" if native else "fp32"
+    assert run.config.run.precision == expected
+    saved = json.loads((run.run_dir / "config.json").read_text())
+    assert saved["run"]["precision"] == expected
+    # A resumed run keeps the precision it began with, whatever 'auto' would now pick.
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: not native)
+    again = make_config(max_steps=3)
+    again.run.precision = "auto"
+    resumed = T.train(again, resume=run.run_dir)
+    assert resumed.step == 3 and resumed.config.run.precision == expected
+
+
+def test_bf16_training_on_cpu_resumes_bitwise(make_config):
+    config = make_config(max_steps=6)
+    config.run.precision = "bf16"
+    whole = T.train(config)
+    assert whole.status == "max_steps" and all(T.math.isfinite(r["loss"]) for r in whole.history)
+    first = make_config("first", max_steps=3)
+    first.run.precision = "bf16"
+    part = T.train(first)
+    again = make_config("first", max_steps=6)
+    again.run.precision = "bf16"
+    resumed = T.train(again, resume=part.run_dir)
+    assert same(params(resumed.model), params(whole.model))
+
+
+def test_time_budget_stops_with_a_checkpoint_and_max_steps_repeats_it(make_config):
+    config = make_config(max_minutes=1e-9)  # up after the first step
+    run = T.train(config)
+    assert run.status == "max_minutes" and run.step == 1
+    assert [load_checkpoint(p)["step"] for p in list_checkpoints(run.run_dir)] == [1]
+    status = json.loads((run.run_dir / "status.json").read_text())
+    assert status["status"] == "max_minutes" and status["step"] == 1
+    assert status["images_seen"] == 64 and status["repeat_with"] == "--max-steps 1"
+    assert (run.run_dir / "model.pt").is_file()
+    repeat = T.train(make_config("repeat", max_steps=status["step"]))
+    assert same(params(repeat.model), params(run.model))
+    # A larger budget on resume goes on from there and finishes the run like the reference.
+    more = make_config(max_minutes=60.0)
+    done = T.train(more, resume=run.run_dir)
+    assert done.status == "completed" and done.step == 12
+    status = json.loads((run.run_dir / "status.json").read_text())
+    assert status["status"] == "completed" and status["steps_this_invocation"] == 11

@@ -181,6 +181,17 @@ OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
         },
     ),
     (
+        "optim.max_minutes",
+        ("--max-minutes",),
+        {
+            "type": float,
+            "metavar": "MIN",
+            "help": "stop after this many minutes of training (this invocation), with a "
+            "checkpoint; RUN_DIR/status.json records the step reached, and --max-steps of that "
+            "step repeats the run exactly",
+        },
+    ),
+    (
         "run.run_dir",
         ("--run-dir",),
         {"metavar": "DIR", "help": "run directory to create (default runs/<time>-<method>-...)"},
@@ -196,7 +207,20 @@ OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
         ("--precision",),
         {
             "choices": PRECISIONS,
-            "help": "fp32 (default) or bf16/fp16 autocast on CUDA; the loss is always in fp32",
+            "help": "precision of the networks: fp32 (default without a preset); bf16 autocast "
+            "(CPU or CUDA; about 3x fp32 on CPUs with AVX512-BF16 or AMX); fp16 autocast (CUDA "
+            "only); auto (the presets' default) picks bf16 where the device computes it natively, "
+            "else fp32. Posterior parameters, z, the estimators and the loss stay in fp32",
+        },
+    ),
+    (
+        "run.threads",
+        ("--threads",),
+        {
+            "type": int,
+            "metavar": "N",
+            "help": "torch CPU threads (default: automatic, the cores that other processes leave "
+            "free, revisited every few seconds; at most torch's default or OMP_NUM_THREADS)",
         },
     ),
     (
@@ -240,7 +264,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--resume",
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its newest checkpoint (with its config.json; only "
-        "--epochs, --max-steps, --device and checkpoint/log cadence may change)",
+        "--epochs, --max-steps, --max-minutes, --device, --threads and checkpoint/log cadence "
+        "may change)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info messages")
     groups = {

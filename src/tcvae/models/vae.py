@@ -37,6 +37,11 @@ class VAEOutput(NamedTuple):
     x_params: Tensor
 
 
+def _autocast(like: Tensor, dtype: torch.dtype | None) -> torch.autocast:
+    """Autocast to ``dtype`` on ``like``'s device, or a disabled context for None."""
+    return torch.autocast(like.device.type, dtype=dtype, enabled=dtype is not None)
+
+
 def soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
     """Smooth, monotone map of the real line into (low, high), the identity well inside it:
     low + softplus(x - low) - softplus(x - high)."""
@@ -71,25 +76,42 @@ class VAE(nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Posterior parameters (mean, logvar), each (B, D), for images x (B, C, H, W) in [0, 1]."""
+    def encode(self, x: Tensor, amp_dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
+        """Posterior parameters (mean, logvar), each (B, D) in float32, for images x
+        (B, C, H, W) in [0, 1]; ``amp_dtype`` runs the encoder network under autocast."""
         if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
             raise ModelError(
                 f"expected images of shape (B, {', '.join(map(str, self.image_shape))}), "
                 f"got {tuple(x.shape)}; the model was built for image_shape={self.image_shape}"
             )
-        h = self.encoder(x)
+        with _autocast(x, amp_dtype):
+            h = self.encoder(x)
+        h = h.float()
         mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
         return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
 
-    def decode(self, z: Tensor) -> Tensor:
-        """Likelihood parameters (B, C, H, W) for latents z (B, D)."""
-        return self.decoder(z)
+    def decode(self, z: Tensor, amp_dtype: torch.dtype | None = None) -> Tensor:
+        """Likelihood parameters (B, C, H, W) in float32 for latents z (B, D); ``amp_dtype``
+        runs the decoder network under autocast."""
+        with _autocast(z, amp_dtype):
+            params = self.decoder(z)
+        return params.float()
 
-    def forward(self, x: Tensor, generator: torch.Generator | None = None) -> VAEOutput:
-        mean, logvar = self.encode(x)
+    def forward(
+        self,
+        x: Tensor,
+        generator: torch.Generator | None = None,
+        amp_dtype: torch.dtype | None = None,
+    ) -> VAEOutput:
+        """Encode, draw z ~ q(z|x) by reparameterisation, decode.
+
+        ``amp_dtype`` (torch.bfloat16 or torch.float16) runs the two networks under autocast;
+        the posterior parameters, z and the likelihood parameters are float32 either way, so
+        the densities, estimators and loss computed from them stay in float32.
+        """
+        mean, logvar = self.encode(x, amp_dtype)
         z = self.posterior.rsample(mean, logvar, generator)
-        return VAEOutput(mean, logvar, z, self.decode(z))
+        return VAEOutput(mean, logvar, z, self.decode(z, amp_dtype))
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:

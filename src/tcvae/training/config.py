@@ -65,22 +65,34 @@ class ModelConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam and the length of training; ``max_steps`` stops early (resume with a larger one)."""
+    """Adam and the length of training.
+
+    ``max_steps`` stops early (resume with a larger one); ``max_minutes`` stops after that much
+    wall-clock training time in this invocation, with a checkpoint, and records the step reached
+    in ``status.json`` so that ``max_steps`` can repeat the run exactly.
+    """
 
     lr: float = 1e-3
     batch_size: int = 2048
     epochs: int = 50
     max_steps: int | None = None
+    max_minutes: float | None = None
 
 
 @dataclass
 class RunConfig:
-    """Seed, hardware and everything written to the run directory."""
+    """Seed, hardware and everything written to the run directory.
+
+    ``precision``: 'auto' resolves to bf16 where the device computes it natively, else fp32 (see
+    :mod:`tcvae.training.hardware`); the resolved value is what ``config.json`` records.
+    ``threads``: torch threads on CPU, or None for the policy of :mod:`tcvae.training.threads`.
+    """
 
     run_dir: str | None = None
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    threads: int | None = None
     checkpoint_every: int = 500
     keep_checkpoints: int = 3
     log_every: int = 10
@@ -132,10 +144,12 @@ OPTION_FLAGS: dict[str, str] = {
     "optim.batch_size": "--batch-size",
     "optim.epochs": "--epochs",
     "optim.max_steps": "--max-steps",
+    "optim.max_minutes": "--max-minutes",
     "run.run_dir": "--run-dir",
     "run.seed": "--seed",
     "run.device": "--device",
     "run.precision": "--precision",
+    "run.threads": "--threads",
     "run.checkpoint_every": "--checkpoint-every",
     "run.keep_checkpoints": "--keep-checkpoints",
     "run.log_every": "--log-every",
@@ -144,7 +158,7 @@ OPTION_FLAGS: dict[str, str] = {
 
 DATA_SOURCES = ("auto", "builtin", "file")
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("fp32", "bf16", "fp16")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Presets: partial configs applied over the defaults.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -157,6 +171,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": None},
         "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mws"},
         "optim": {"lr": 1e-3, "batch_size": 2048, "epochs": 50},
+        "run": {"precision": "auto"},
     },
     # A run that finishes in minutes on a laptop CPU: 20,000 random dSprites images, a narrower
     # MLP (hidden width 256), batch 256, 5 epochs, beta-TCVAE (beta = 6) with the MSS estimator.
@@ -165,7 +180,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": 256},
         "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
         "optim": {"lr": 1e-3, "batch_size": 256, "epochs": 5},
-        "run": {"checkpoint_every": 200, "log_every": 10},
+        "run": {"checkpoint_every": 200, "log_every": 10, "precision": "auto"},
     },
 }
 
@@ -174,7 +189,9 @@ RESUMABLE_KEYS = frozenset(
     {
         "optim.epochs",
         "optim.max_steps",
+        "optim.max_minutes",
         "run.device",
+        "run.threads",
         "run.checkpoint_every",
         "run.keep_checkpoints",
         "run.log_every",
@@ -280,6 +297,10 @@ def _positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+
+
 def validate(config: TrainConfig) -> None:
     """Check every setting that can be checked without loading data; raise :class:`ConfigError`."""
     d, m, o, r = config.data, config.model, config.optim, config.run
@@ -322,7 +343,7 @@ def validate(config: TrainConfig) -> None:
         f"must be a positive integer or unset, got {m.hidden!r}",
     )
     _check(
-        isinstance(o.lr, int | float) and not isinstance(o.lr, bool) and o.lr > 0,
+        _positive_number(o.lr),
         "optim.lr",
         f"must be a positive number, got {o.lr!r}",
     )
@@ -336,6 +357,16 @@ def validate(config: TrainConfig) -> None:
         o.max_steps is None or _positive_int(o.max_steps),
         "optim.max_steps",
         f"must be a positive integer or unset, got {o.max_steps!r}",
+    )
+    _check(
+        o.max_minutes is None or _positive_number(o.max_minutes),
+        "optim.max_minutes",
+        f"must be a positive number of minutes or unset, got {o.max_minutes!r}",
+    )
+    _check(
+        r.threads is None or _positive_int(r.threads),
+        "run.threads",
+        f"must be a positive integer or unset (automatic), got {r.threads!r}",
     )
     _check(
         isinstance(r.seed, int) and r.seed >= 0,
@@ -366,7 +397,11 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainCo
     if requested is None:
         return saved
     old, new = flatten(to_dict(saved)), flatten(to_dict(requested))
-    changed = sorted(k for k in old if old[k] != new[k] and k != "model.image_shape")
+    # image_shape is filled in from the data, and 'auto' precision was resolved when the run began.
+    ignored = {"model.image_shape"} | (
+        {"run.precision"} if new["run.precision"] == "auto" else set()
+    )
+    changed = sorted(k for k in old if old[k] != new[k] and k not in ignored)
     frozen = [k for k in changed if k not in RESUMABLE_KEYS]
     if frozen:
         raise ConfigError(

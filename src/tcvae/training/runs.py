@@ -3,6 +3,7 @@
 Layout of a run directory::
 
     config.json          the full resolved TrainConfig (model build arguments included)
+    status.json          how the last invocation ended: status, step, images seen, seconds
     model.pt             final model weights (state_dict), written when training ends
     checkpoints/         step-XXXXXXXX.pt: model, optimiser, RNG states, step, config
     train_log.jsonl      one JSON row per logged step: step, epoch, loss terms, images_per_s
@@ -32,6 +33,7 @@ from tcvae.training.datasets import build_dataset
 from tcvae.training.metrics_log import read_log
 
 CONFIG_FILE = "config.json"
+STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
 
 
@@ -42,6 +44,31 @@ class RunDirError(ValueError):
 def write_config(run_dir: str | Path, config: TrainConfig) -> Path:
     path = Path(run_dir) / CONFIG_FILE
     return write_json_atomic(path, to_dict(config))
+
+
+def write_status(
+    run_dir: str | Path,
+    status: str,
+    step: int,
+    epoch: float,
+    images_seen: int,
+    steps_this_invocation: int,
+    seconds: float,
+) -> Path:
+    """Record how training ended. ``step`` is the total so far: ``--max-steps step`` repeats the
+    run exactly (useful after a stop by ``--max-minutes``)."""
+    return write_json_atomic(
+        Path(run_dir) / STATUS_FILE,
+        {
+            "status": status,
+            "step": step,
+            "epoch": epoch,
+            "images_seen": images_seen,
+            "steps_this_invocation": steps_this_invocation,
+            "train_seconds_this_invocation": round(seconds, 3),
+            "repeat_with": f"--max-steps {step}",
+        },
+    )
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:

@@ -14,6 +14,7 @@ equal to an uninterrupted run with the same seed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import signal
@@ -51,6 +52,7 @@ from tcvae.training.config import (
     to_dict,
 )
 from tcvae.training.datasets import build_dataset
+from tcvae.training.hardware import AMP_DTYPES, resolve_device, resolve_precision
 from tcvae.training.metrics_log import MetricsLogger, read_log
 from tcvae.training.runs import (
     CONFIG_FILE,
@@ -59,7 +61,9 @@ from tcvae.training.runs import (
     model_from_config,
     read_config,
     write_config,
+    write_status,
 )
+from tcvae.training.threads import ThreadPolicy
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +71,6 @@ CHECKPOINT_FORMAT = 1
 DEFAULT_RUNS_ROOT = "runs"
 # Independent random streams derived from the run seed.
 DATA_STREAM, SAMPLE_STREAM = 1, 2
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 PROGRESS_TERMS = ("loss", "log_px", "mi", "tc", "dwkl")
 
 
@@ -79,7 +82,8 @@ class NonFiniteLossError(ValueError):
 class Run:
     """What :func:`train` returns.
 
-    ``status`` is 'completed' (all epochs), 'max_steps' (stopped at ``optim.max_steps``) or
+    ``status`` is 'completed' (all epochs), 'max_steps' (stopped at ``optim.max_steps``),
+    'max_minutes' (stopped by the ``optim.max_minutes`` time budget, with a checkpoint) or
     'interrupted' (SIGINT/SIGTERM; ``signal`` holds its number). ``history`` holds the rows of
     ``train_log.jsonl`` and ``final_terms`` the last of them (rank 0 only under torchrun).
     """
@@ -107,21 +111,6 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)  # noqa: NPY002 (third-party code may draw from it)
     torch.manual_seed(seed)
-
-
-def resolve_device(name: str, info: D.DistInfo) -> torch.device:
-    """'auto' -> CUDA if available else CPU; under torchrun each rank takes cuda:LOCAL_RANK."""
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"{option_name('run.device')} is {name!r} but no CUDA device is available; "
-                "use --device cpu or auto"
-            )
-        if name == "cuda":
-            return torch.device("cuda", info.local_rank if info.enabled else 0)
-    return torch.device(name)
 
 
 class StopSignals:
@@ -245,11 +234,7 @@ def train(
     info = D.info_from_env()
     config = _prepare_config(config, resume)
     device = resolve_device(config.run.device, info)
-    if config.run.precision != "fp32" and device.type != "cuda":
-        raise ConfigError(
-            f"{option_name('run.precision')} {config.run.precision} needs a CUDA device; "
-            "use --precision fp32 on CPU"
-        )
+    config.run.precision = resolve_precision(config.run.precision, device)
     D.init_process_group(info, device)
     return _train(config, resume is not None, progress, info, device, data)
 
@@ -329,32 +314,40 @@ def _train(
     checkpoint = latest_checkpoint(run_dir) if resuming else None
     perm, epoch_start = None, data_gen.get_state()
     status, signum = ("max_steps" if total < spe * config.optim.epochs else "completed"), None
+    budget = None if config.optim.max_minutes is None else 60.0 * config.optim.max_minutes
+    threads = ThreadPolicy(config.run.threads) if device.type == "cpu" else contextlib.nullcontext()
+    start_step, loop_start = step, time.perf_counter()
 
     def save() -> Path:
         order = data_gen.get_state() if step % spe == 0 else epoch_start
         return _save(run_dir, step, spe, config, model, optimizer, scaler, order, sample_gen, info)
 
     try:
-        with StopSignals() as stop:
+        with StopSignals() as stop, threads:
             while step < total:
+                if device.type == "cpu":
+                    threads.update()
                 pos = step % spe
                 if perm is None or pos == 0:
                     epoch_start = data_gen.get_state()
                     perm = torch.randperm(n, generator=data_gen)
                 index = D.shard(perm[pos * b : (pos + 1) * b], info).to(device)
                 x = data.batch(index, device)
-                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
-                    out = forward(x, generator=sample_gen)
-                out = type(out)(*(t.float() for t in out))  # the objective runs in float32
+                out = forward(x, generator=sample_gen, amp_dtype=amp_dtype)
                 result = compute_loss(model, x, out, n, config.objective, step)
 
                 names = list(result.terms)
                 terms = torch.stack([result.terms[k].detach().float().to(device) for k in names])
-                stop_flag = float(stop.signum is not None)
+                time_up = budget is not None and time.perf_counter() - loop_start >= budget
                 flags = torch.stack(
-                    [(~torch.isfinite(terms).all()).float(), terms.new_tensor(stop_flag)]
+                    [
+                        (~torch.isfinite(terms).all()).float(),
+                        terms.new_tensor(float(stop.signum is not None)),
+                        terms.new_tensor(float(time_up)),
+                    ]
                 )
-                bad, stopping = (bool(f) for f in D.any_rank(flags, info).tolist())
+                bad, signalled, time_up = (bool(f) for f in D.any_rank(flags, info).tolist())
+                stopping = signalled or time_up
                 if bad:
                     raise _non_finite(step, names, terms, run_dir)
 
@@ -382,16 +375,28 @@ def _train(
                 if logging_now:  # checkpoint writes do not count against images/s
                     t0 = time.perf_counter()
                 if stopping and step < total:
-                    status = "interrupted"
-                    signum = stop.signum or signal.SIGTERM
+                    if signalled:
+                        status, signum = "interrupted", stop.signum or signal.SIGTERM
+                    else:
+                        status = "max_minutes"
                     break
     finally:
         bar.close()
         if logger is not None:
             logger.close()
 
-    if status != "interrupted" and info.is_main:
-        atomic_save(model.state_dict(), run_dir / MODEL_FILE)
+    seconds = time.perf_counter() - loop_start
+    if info.is_main:
+        if status != "interrupted":
+            atomic_save(model.state_dict(), run_dir / MODEL_FILE)
+        write_status(run_dir, status, step, step / spe, step * b, step - start_step, seconds)
+    if status == "max_minutes":
+        log.info(
+            "time budget of %g min reached at step %d; --max-steps %d repeats this run exactly",
+            config.optim.max_minutes,
+            step,
+            step,
+        )
     D.barrier(info)  # every rank returns once the run directory is complete
     if status == "interrupted":
         log.info(
