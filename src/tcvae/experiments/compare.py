@@ -177,7 +177,8 @@ def claims_section(claims: Claims) -> str:
             effect = [c.n_pairs, "median difference", c.median_difference, c.ci_low, c.ci_high]
         else:
             effect = [c.n_cells, "Spearman rho", c.rho, None, None]
-        rows.append([c.claim, c.statement, *effect, c.p_value, c.verdict])
+        row = [c.claim, c.statement, *effect, c.p_value, c.verdict]
+        rows.append(["" if v is None else v for v in row])  # blank where a number does not apply
     notes = [
         f"(a), (b): {WILCOXON_TEST}",
         f"(c): {SPEARMAN_TEST}",
