@@ -69,11 +69,11 @@ class PairedClaim:
     better: str
     worse: str
     n_pairs: int
-    median_difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None
     verdict: str
+    median_difference: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
     test: str = WILCOXON_TEST
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,9 +99,9 @@ class CorrelationClaim:
     statement: str
     methods: tuple[str, ...]
     n_cells: int
-    rho: float | None
-    p_value: float | None
     verdict: str
+    rho: float | None = None
+    p_value: float | None = None
     test: str = SPEARMAN_TEST
 
     def to_dict(self) -> dict[str, Any]:
@@ -210,26 +210,14 @@ def paired_claim(
     high, low = paired_values(rows, better, worse, metric)
     n = int(high.size)
     if n < MIN_PAIRS:
-        return PairedClaim(
-            claim,
-            statement,
-            metric,
-            better,
-            worse,
-            n,
-            None,
-            None,
-            None,
-            None,
-            insufficient("pairs"),
-        )
+        return PairedClaim(claim, statement, metric, better, worse, n, insufficient("pairs"))
     differences = high - low
     median = float(np.median(differences))
     ci_low, ci_high = bootstrap_median_ci(differences)
     p = wilcoxon_greater(differences)
     verdict = SUPPORTED if p < ALPHA and median > 0 else NOT_SUPPORTED
     return PairedClaim(
-        claim, statement, metric, better, worse, n, median, ci_low, ci_high, p, verdict
+        claim, statement, metric, better, worse, n, verdict, median, ci_low, ci_high, p
     )
 
 
@@ -240,17 +228,15 @@ def tc_mig_claim(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> Corr
     points = [(tc, mig) for tc, mig in values if tc is not None and mig is not None]
     n = len(points)
     if n < MIN_PAIRS:
-        return CorrelationClaim(
-            "c", statement, tuple(methods), n, None, None, insufficient("cells")
-        )
+        return CorrelationClaim("c", statement, tuple(methods), n, insufficient("cells"))
     tc, mig = np.array(points).T
     if np.ptp(tc) == 0 or np.ptp(mig) == 0:
         verdict = "insufficient data (TC or MIG is constant across cells)"
-        return CorrelationClaim("c", statement, tuple(methods), n, None, None, verdict)
+        return CorrelationClaim("c", statement, tuple(methods), n, verdict)
     result = stats.spearmanr(tc, mig, alternative="less")
     rho, p = float(result.statistic), float(result.pvalue)
     verdict = SUPPORTED if p < ALPHA and rho < 0 else NOT_SUPPORTED
-    return CorrelationClaim("c", statement, tuple(methods), n, rho, p, verdict)
+    return CorrelationClaim("c", statement, tuple(methods), n, verdict, rho, p)
 
 
 def evaluate_claims(rows: Sequence[dict[str, Any]]) -> Claims | None:
