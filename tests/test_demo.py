@@ -7,8 +7,12 @@ import pytest
 
 from tcvae import demo
 from tcvae.cli.main import main
-from tcvae.training import build_dataset
-from tcvae.training.runs import read_config
+from tcvae.training import build_dataset, train
+from tcvae.training.runs import STATUS_FILE, read_config
+
+
+def read_status(run_dir):
+    return json.loads((run_dir / STATUS_FILE).read_text())
 
 
 def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
@@ -46,16 +50,18 @@ def test_demo_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):
         demo.run_demo(tmp_path / "other", tiny=True, epochs=0, progress=False)
 
 
-def test_train_within_stops_at_the_time_budget_or_the_epochs(tmp_path, monkeypatch):
-    monkeypatch.setattr(demo, "CALIBRATION_STEPS", 3)
+def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
     budget = demo.DemoBudget(
-        subset=256, hidden=16, batch_size=32, epochs=2, train_minutes=0.0, lr=1e-3, eval_samples=2
+        subset=256, hidden=16, batch_size=32, epochs=2, train_minutes=1e-9, lr=1e-3, eval_samples=2
     )
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")
+    assert config.optim.max_minutes == 1e-9 and config.run.precision == "auto"
     data = build_dataset(config.data)
-    run = demo.train_within(config, data, seconds=0.0, progress=False)
-    assert run.step == 3 and read_config(run.run_dir).optim.max_steps == 3
+    run = train(config, data=data)
+    assert run.status == "max_minutes" and run.step == 1
+    assert read_status(run.run_dir)["repeat_with"] == "--max-steps 1"
 
-    config = demo.demo_config(tmp_path / "b", budget, device="cpu")
-    run = demo.train_within(config, data, seconds=3600.0, progress=False)
+    config = demo.demo_config(tmp_path / "b", budget, epochs=2, device="cpu")
+    assert config.optim.max_minutes is None  # --epochs asks for whole epochs, not minutes
+    run = train(config, data=data)
     assert run.step == 2 * (256 // 32) and run.status == "completed"

@@ -24,7 +24,6 @@ from tcvae.training import (
     DataConfig,
     ModelConfig,
     OptimConfig,
-    Run,
     RunConfig,
     TrainConfig,
     build_dataset,
@@ -47,9 +46,9 @@ class DemoError(ValueError):
 class DemoBudget:
     """How much data and compute the demo spends; see docs/demo.md for how it was chosen.
 
-    Training stops after ``train_minutes`` of wall-clock time (estimated from the speed of the
-    first ``CALIBRATION_STEPS`` steps) or after ``epochs``, whichever comes first; with
-    ``train_minutes=None`` it runs all ``epochs``.
+    Training stops after ``train_minutes`` of wall-clock training time (the trainer's
+    ``optim.max_minutes``) or after ``epochs``, whichever comes first; with ``train_minutes=None``
+    it runs all ``epochs``. The networks run in bf16 where the CPU computes it natively.
     """
 
     subset: int | None  # random grid points rendered and trained on (None: all 737,280)
@@ -80,8 +79,6 @@ TINY_BUDGET = DemoBudget(
     lr=1e-3,
     eval_samples=200,
 )
-CALIBRATION_STEPS = 100
-PHASE_SECONDS = 60.0
 BETA = 6.0
 LATENT_DIM = 10
 
@@ -116,39 +113,20 @@ def demo_config(
         model=ModelConfig(arch="mlp", latent_dim=LATENT_DIM, hidden=budget.hidden),
         objective=ObjectiveConfig(method="beta-tcvae", beta=BETA, estimator="mss"),
         optim=OptimConfig(
-            lr=budget.lr, batch_size=budget.batch_size, epochs=epochs or budget.epochs
+            lr=budget.lr,
+            batch_size=budget.batch_size,
+            epochs=epochs or budget.epochs,
+            max_minutes=None if epochs else budget.train_minutes,
         ),
         run=RunConfig(
-            run_dir=str(run_dir), seed=seed, device=device, checkpoint_every=1000, log_every=10
+            run_dir=str(run_dir),
+            seed=seed,
+            device=device,
+            precision="auto",
+            checkpoint_every=1000,
+            log_every=10,
         ),
     )
-
-
-def train_within(
-    config: TrainConfig, data: GroundTruthData, seconds: float, progress: bool = True
-) -> Run:
-    """Train for about ``seconds`` of wall-clock time (at most ``config.optim.epochs``).
-
-    The first ``CALIBRATION_STEPS`` steps time the machine; training then goes on in phases of
-    at most ``PHASE_SECONDS``, each resuming the run with ``optim.max_steps`` set from the speed
-    of the phase before, so a machine that slows down overshoots by little, and ``config.json``
-    records exactly how long the run trained.
-    """
-    start = time.perf_counter()
-    config.optim.max_steps = CALIBRATION_STEPS
-    run = train(config, data=data, progress=progress)
-    phase_steps, phase_time = run.step, time.perf_counter() - start
-    while run.status == "max_steps":
-        left = seconds - (time.perf_counter() - start)
-        more = int(min(left, PHASE_SECONDS) * phase_steps / phase_time)
-        if more < 1:
-            break
-        log.info("%d steps done; %d more within the %.0f s budget", run.step, more, seconds)
-        config.optim.max_steps = run.step + more
-        phase_start, before = time.perf_counter(), run.step
-        run = train(config, resume=run.run_dir, data=data, progress=progress)
-        phase_steps, phase_time = run.step - before, time.perf_counter() - phase_start
-    return run
 
 
 def untrained_mig(
@@ -199,10 +177,7 @@ def run_demo(
     )
     log.info("rendering %s dSprites images", budget.subset or "all")
     data = build_dataset(config.data, progress=progress)
-    if epochs is None and budget.train_minutes is not None:
-        run = train_within(config, data, 60.0 * budget.train_minutes, progress)
-    else:
-        run = train(config, data=data, progress=progress)
+    run = train(config, data=data, progress=progress)
     eval_device = str(next(run.model.parameters()).device)
     metrics = evaluate_run(
         run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data
