@@ -145,3 +145,20 @@ def dense_labels(column: Tensor) -> tuple[Tensor, Tensor]:
         return (torch.cumsum(present, 0) - 1)[column], counts[present]
     _, labels, counts = torch.unique(column, return_inverse=True, return_counts=True)
     return labels, counts
+
+
+def codes_and_labels(
+    codes: ArrayLike,
+    factor_classes: ArrayLike,
+    factor_names: Sequence[str] | None,
+    factors: Sequence[str | int] | None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Checked codes (N, D) float64, the scored factors' labels (N, K) in 0..V_k-1, their names.
+
+    The shared entry of the metrics that train classifiers on codes (numpy, for scikit-learn).
+    """
+    codes_t = as_float_matrix(codes, "codes")
+    classes = as_factor_classes(factor_classes, codes_t.shape[0])
+    columns, names = resolve_factors(classes, factor_names, factors)
+    labels = torch.stack([dense_labels(classes[:, k])[0] for k in columns], 1)
+    return codes_t.numpy(), labels.numpy(), names

@@ -1,0 +1,61 @@
+"""How the classifier-based metrics draw points from an encoded data set.
+
+disentanglement_lib samples factor values uniformly (with replacement) and renders and encodes each
+sample. Our data sets are factor grids held in memory and encoded once, so a draw picks *rows* of
+the encoded data set instead: on a full grid, a uniform row is exactly a uniform factor
+combination, and the encoder is never called again.
+
+* :func:`draw_rows`: independent uniform draws with replacement, so a training and a test draw
+  may share points, as in disentanglement_lib (DCI, SAP, modularity and explicitness).
+* :class:`FactorGroups`: rows that share the value of one factor, for the intervention-based
+  scores (BetaVAE, FactorVAE). With one factor fixed, the other factors of a uniform row among
+  those sharing the value are uniform on a full grid, as when disentanglement_lib fixes one
+  factor and resamples the rest; on a partial grid they follow the data's conditional
+  distribution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+def draw_rows(num_rows: int, num_points: int, rng: np.random.Generator) -> np.ndarray:
+    """``num_points`` row indices drawn uniformly with replacement from ``range(num_rows)``."""
+    return rng.integers(0, num_rows, size=int(num_points))
+
+
+@dataclass(frozen=True)
+class FactorGroups:
+    """The rows of each value of each factor, for drawing rows that share a factor value.
+
+    labels (N, K) in 0..V_k-1. For factor k, ``order[k]`` lists the rows sorted by value, and the
+    rows of value v are ``order[k][start[k][v] : start[k][v] + count[k][v]]``.
+    """
+
+    labels: np.ndarray
+    order: tuple[np.ndarray, ...]
+    start: tuple[np.ndarray, ...]
+    count: tuple[np.ndarray, ...]
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray) -> FactorGroups:
+        order, start, count = [], [], []
+        for column in labels.T:
+            counts = np.bincount(column)
+            order.append(np.argsort(column, kind="stable"))
+            start.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
+            count.append(counts)
+        return cls(labels, tuple(order), tuple(start), tuple(count))
+
+    def sharing(self, factor: np.ndarray, anchors: np.ndarray, rng: np.random.Generator):
+        """For each anchor row, one row drawn uniformly among those whose factor ``factor``
+        (same shape as anchors, one factor index each) takes the anchor's value."""
+        out = np.empty(anchors.shape, dtype=np.int64)
+        for k in np.unique(factor):
+            pick = factor == k
+            value = self.labels[anchors[pick], k]
+            offset = np.floor(rng.random(value.shape) * self.count[k][value]).astype(np.int64)
+            out[pick] = self.order[k][self.start[k][value] + offset]
+        return out
