@@ -294,7 +294,9 @@ def test_double_backward_matches_gradgradcheck(family, monkeypatch):
     )
 
 
-def test_log_qz_is_exact_in_float32_when_z_is_far_from_its_own_posterior():
+@pytest.mark.parametrize("block", [10**9, 4 * 4 * 30])  # one block; blocks of 4 rows
+def test_log_qz_is_exact_in_float32_when_z_is_far_from_its_own_posterior(block, monkeypatch):
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", block)
     mean = torch.tensor([[0.0], [1.0]])
     logvar = torch.tensor([[-20.0], [0.0]])
     z = torch.tensor([[1.0], [1.0]])

@@ -39,10 +39,11 @@ ESTIMATORS = ("mss", "mws")
 # elements (4 MiB in float32): small enough to stay in cache between the passes over it, large
 # enough that the per-operation overhead of the Python loop over blocks stays negligible.
 BLOCK_ELEMENTS = 1 << 20
-# A row's logsumexp is read off its own term unless that term's share of the row is below
-# exp(-OWN_TERM_FLOOR); the read-off then loses about eps * |log share| nats, so such rows
-# (z far from its own posterior) take a plain logsumexp instead.
-OWN_TERM_FLOOR = 20.0
+# exp() of float32 numbers below about -87 underflows, and torch's vectorised exp on x86 CPUs
+# takes a slow path for such inputs (10-25 times slower). Terms more than EXP_FLOOR below their
+# row's largest are therefore taken as exp(-EXP_FLOOR) = 1.8e-35 of it: a relative change of at
+# most B * 1.8e-35 in the row's sum, below even float64 precision for any batch size.
+EXP_FLOOR = 80.0
 
 
 class EstimatorError(ValueError):
@@ -135,22 +136,17 @@ def _block(family, constants, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
     return u, lq
 
 
-def _own_logsumexp(values: Tensor, offset: int) -> Tensor:
-    """logsumexp over the last dim of (..., R, B) rows whose own column is offset + row:
-    L[i, own] - log_softmax(L)[i, own], one fused pass (see _MixtureLogDensity).
+def _logsumexp(values: Tensor, scratch: Tensor) -> Tensor:
+    """logsumexp over the last dim of ``values`` (..., B), with ``scratch`` (same shape) for the
+    exponentials: max + log sum exp(values - max), each term floored at exp(-EXP_FLOOR)."""
+    top = values.amax(-1, keepdim=True)
+    torch.sub(values, top, out=scratch)
+    return scratch.clamp_min_(-EXP_FLOOR).exp_().sum(-1).log_().add_(top.squeeze(-1))
 
-    Rows whose own term is negligible (log_softmax below -OWN_TERM_FLOOR, where the read-off
-    loses digits) are recomputed with a plain logsumexp, so the result is exact for any z.
-    """
-    width = values.shape[-2]
-    own = torch.diagonal(values[..., offset : offset + width], dim1=-2, dim2=-1)
-    log_softmax = torch.log_softmax(values, -1)[..., offset : offset + width]
-    own_log_softmax = torch.diagonal(log_softmax, dim1=-2, dim2=-1)
-    lse = own - own_log_softmax
-    far = own_log_softmax < -OWN_TERM_FLOOR
-    if far.any():
-        lse[far] = torch.logsumexp(values[..., offset : offset + width, :][far], -1)
-    return lse
+
+def _softmax_(values: Tensor, lse: Tensor) -> Tensor:
+    """exp(values - lse) in place: the softmax over the last dim, given its logsumexp (...)."""
+    return values.sub_(lse[..., None]).clamp_min_(-EXP_FLOOR).exp_()
 
 
 class _MixtureLogDensity(torch.autograd.Function):
@@ -160,13 +156,8 @@ class _MixtureLogDensity(torch.autograd.Function):
     j; both add log w[i, m] and take a logsumexp over m. Backward: with P the softmax over m,
     the gradient of L is G = g_marg[j, i] P[j, i, m] + g_joint[i] P_joint[i, m], contracted
     with the derivatives listed above; every block is recomputed rather than stored, only the
-    (B, B) joint is kept.
-
-    The logsumexp of a row is read off a fused log-softmax at the row's own index i:
-    lse_i = L[i, i] - log_softmax(L)[i, i], with a rounding error of about eps times
-    |log_softmax(L)[i, i]|. When z_i is a sample of q(z|x_i) its own term is never far below
-    the row's largest, so nothing is lost, and one pass replaces the max, exp, sum and log; the
-    rare rows where it is far below take a plain logsumexp (:func:`_own_logsumexp`).
+    (B, B) joint and the logsumexps are kept, and the backward pass reads the softmax off them
+    as exp(L + log w - lse). Exponentials are floored at exp(-EXP_FLOOR) (see above).
 
     Second derivatives (``create_graph=True``) differentiate a dense recomputation of the
     (B, B, D) pairwise log densities, which needs B^2 D memory but is exact.
@@ -181,26 +172,27 @@ class _MixtureLogDensity(torch.autograd.Function):
         joint = z.new_empty(batch, batch)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
-            lq = _block(family, constants, r0, r1, *buffers)[1]
+            u, lq = _block(family, constants, r0, r1, *buffers)
             torch.sum(lq, 0, out=joint[r0:r1])
-            marginal[:, r0:r1] = _own_logsumexp(lq.add_(log_w[r0:r1]), r0)
+            marginal[:, r0:r1] = _logsumexp(lq.add_(log_w[r0:r1]), scratch=u)
 
         _for_each_block(batch, rows, z, block)
         joint.add_(log_w)
+        joint_lse = _logsumexp(joint, torch.empty_like(joint))
         ctx.family, ctx.rows = family, rows
-        ctx.save_for_backward(z, mean, logvar, log_w, joint)
-        return _own_logsumexp(joint, 0), marginal.T
+        ctx.save_for_backward(z, mean, logvar, log_w, joint, joint_lse, marginal)
+        return joint_lse, marginal.T
 
     @staticmethod
     def backward(ctx, grad_joint, grad_marginal):
-        z, mean, logvar, log_w, joint = ctx.saved_tensors
+        z, mean, logvar, log_w, joint, joint_lse, marginal = ctx.saved_tensors
         family, rows = ctx.family, ctx.rows
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
             return _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal)
         batch, dim = z.shape
         constants = _block_constants(family, z, mean, logvar)
         scale = constants[1]
-        g_joint = torch.softmax(joint, -1).mul_(grad_joint[:, None])  # (B, B)
+        g_joint = _softmax_(joint.clone(), joint_lse).mul_(grad_joint[:, None])  # (B, B)
         g_marg = grad_marginal.T.contiguous()[:, :, None]
         grad_z = z.new_empty(dim, batch)
         ones = z.new_ones(dim, 1, rows)
@@ -213,7 +205,7 @@ class _MixtureLogDensity(torch.autograd.Function):
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
-            prob = torch.softmax(lq.add_(log_w[r0:r1]), -1)
+            prob = _softmax_(lq.add_(log_w[r0:r1]), marginal[:, r0:r1])
             g = torch.addcmul(g_joint[r0:r1], prob, g_marg[:, r0:r1], out=lq)
             ones_r = ones[:, :, : r1 - r0]  # sums over i as batched (1, R) x (R, B) products
             torch.bmm(ones_r, g, out=row_sums[0, index])

@@ -257,7 +257,9 @@ def _train(
     seed = config.run.seed
     seed_everything(seed)
     model = model_from_config(config.model).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
+    # The fused kernel updates every parameter in one pass: several times faster than the
+    # default on CPU, where Adam over the paper's 14 M parameters is a visible part of a step.
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr, fused=True)
     scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
     data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
     sample_gen = torch.Generator(device=device).manual_seed(
