@@ -1,5 +1,10 @@
-"""Training throughput: the tcvae trainer against a plain per-item Dataset/DataLoader loop.
+"""Training throughput: fp32 against bf16 autocast, and the trainer against a per-item loop.
 
+Precision: the tcvae trainer in fp32 and in bf16 autocast (networks only; the estimators and the
+loss stay in fp32), alternating, for the paper's MLP at batch 2048 and for the demo's settings
+(width 256, batch 128, MSS), with the bf16 / fp32 ratio of each.
+
+Data path:
 Both train the same model (the paper's dSprites MLP unless --hidden is given) with the same
 objective (beta-TCVAE, beta = 6, MSS estimator), Adam lr 1e-3 and batch 2048 on the same built-in
 dSprites images. The trainer slices a seeded permutation and gathers each batch from the uint8
@@ -11,15 +16,17 @@ this one run, so contention on a shared CPU affects both alike. The rate of prod
 alone (no model) is printed too.
 
     python benchmarks/bench_training.py [--images 16384] [--steps 5] [--rounds 2] [--hidden H]
-        [--threads N]
+        [--threads N] [--skip-dataloader]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -53,7 +60,10 @@ def baseline_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
     model = model_from_config(config.model)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr)
     loader = DataLoader(
-        PerItemImages(data.images, data.max_value), batch_size=BATCH, shuffle=True, drop_last=True
+        PerItemImages(data.images_uint8(), data.max_value),
+        batch_size=BATCH,
+        shuffle=True,
+        drop_last=True,
     )
     rates, step = [], 0
     while step < warmup + steps:
@@ -74,12 +84,24 @@ def baseline_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
     return rates
 
 
-def trainer_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
+def trainer_rates(config: TrainConfig, steps: int, warmup: int, data=None) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         config.run.run_dir = str(Path(tmp) / "run")
-        config.optim.max_steps = warmup + steps
-        run = train(config)
+        config.optim.max_steps = (warmup + steps) * config.run.log_every  # rows of log_every
+        run = train(config, data=data)
     return [row["images_per_s"] for row in run.history[warmup:]]
+
+
+def precision_rates(
+    make: Callable[[str], TrainConfig], steps: int, warmup: int, rounds: int
+) -> dict[str, float]:
+    """Median trainer images/s in fp32 and bf16, the two alternating ``rounds`` times."""
+    data = build_dataset(make("fp32").data)
+    rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for _ in range(rounds):
+        for precision in rates:
+            rates[precision] += trainer_rates(make(precision), steps, warmup, data)
+    return {k: statistics.median(v) for k, v in rates.items()}
 
 
 def data_path_rates(config: TrainConfig, batches: int) -> tuple[float, float]:
@@ -93,7 +115,10 @@ def data_path_rates(config: TrainConfig, batches: int) -> tuple[float, float]:
         data.batch(perm[j * BATCH : (j + 1) * BATCH])
     gather = batches * BATCH / (time.perf_counter() - start)
     loader = DataLoader(
-        PerItemImages(data.images, data.max_value), batch_size=BATCH, shuffle=True, drop_last=True
+        PerItemImages(data.images_uint8(), data.max_value),
+        batch_size=BATCH,
+        shuffle=True,
+        drop_last=True,
     )
     start, done = time.perf_counter(), 0
     while done < batches:
@@ -112,9 +137,48 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of each loop")
     parser.add_argument("--hidden", type=int, default=None, help="MLP width (default: 1200)")
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
+    parser.add_argument(
+        "--skip-dataloader", action="store_true", help="only the fp32 / bf16 comparison"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
+    print(f"load average {os.getloadavg()[0]:.2f}, {torch.get_num_threads()} threads")
+
+    def precision_config(hidden: int | None, batch: int, estimator: str) -> Callable:
+        def make(precision: str) -> TrainConfig:
+            return TrainConfig(
+                data=DataConfig(source="builtin", subset=args.images),
+                model=ModelConfig(arch="mlp", hidden=hidden),
+                objective=ObjectiveConfig(method="beta-tcvae", beta=6.0, estimator=estimator),
+                optim=OptimConfig(batch_size=batch, epochs=10**6),
+                run=RunConfig(
+                    device="cpu",
+                    precision=precision,
+                    threads=args.threads,
+                    log_every=1 if batch >= 1024 else 20,
+                    checkpoint_every=10**9,
+                    tensorboard=False,
+                ),
+            )
+
+        return make
+
+    for label, hidden, batch, estimator, steps in (
+        ("paper MLP (1200), batch 2048, MWS", None, BATCH, "mws", args.steps),
+        ("demo: MLP 256, batch 128, MSS", 256, 128, "mss", 4),
+    ):
+        per_step = 1 if batch >= 1024 else 20
+        rates = precision_rates(
+            precision_config(hidden, batch, estimator), steps, args.warmup, args.rounds
+        )
+        print(
+            f"{label:36s}: fp32 {rates['fp32']:7.0f} images/s, bf16 {rates['bf16']:7.0f} "
+            f"images/s, bf16 / fp32 {rates['bf16'] / rates['fp32']:.2f}x"
+            + (f"  (rates over {per_step}-step intervals)" if per_step > 1 else "")
+        )
+    if args.skip_dataloader:
+        return
 
     def config() -> TrainConfig:
         return TrainConfig(
