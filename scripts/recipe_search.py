@@ -103,11 +103,7 @@ def train_or_resume(config: TrainConfig, data) -> float:
         "status"
     ] in ("max_steps", "max_minutes", "completed"):
         return 0.0
-    resume = run_dir if list_checkpoints(run_dir) else None
-    if resume is None and (run_dir / CONFIG_FILE).exists():
-        for path in run_dir.iterdir():  # killed before its first checkpoint: start again
-            if path.is_file():
-                path.unlink()
+    resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
     train(config, resume=resume, data=data, progress=True)
     return time.perf_counter() - start
 

@@ -128,7 +128,18 @@ def test_bad_settings_fail_before_training(make_config):
         T.train(config)
 
 
-def test_existing_run_dir_and_missing_checkpoint_are_refused(reference, make_config, tmp_path):
+def test_a_run_stopped_before_its_first_checkpoint_resumes_from_step_0(reference, tmp_path):
+    d = tmp_path / "killed"
+    shutil.copytree(reference.run_dir, d)
+    (d / "model.pt").unlink()
+    shutil.rmtree(d / "checkpoints")  # as if killed before the first checkpoint was written
+    resumed = T.train(resume=d)
+    assert resumed.status == "completed" and resumed.step == 12
+    assert same(params(resumed.model), params(reference.model))
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in reference.history]
+
+
+def test_existing_run_dir_and_missing_config_are_refused(reference, make_config, tmp_path):
     config = make_config()
     config.run.run_dir = str(reference.run_dir)
     with pytest.raises(RunDirError, match="--resume"):

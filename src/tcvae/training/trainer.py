@@ -146,8 +146,6 @@ def _prepare_config(config: TrainConfig | dict | None, resume: str | Path | None
         # stays as it was (so it can start another run).
         return from_dict(to_dict(config or TrainConfig()))
     saved = read_config(resume)
-    if latest_checkpoint(resume) is None:
-        raise RunDirError(f"{resume} has no checkpoint to resume from; start a new run instead")
     saved.run.run_dir = str(resume)  # the directory may have moved since it was written
     if config is not None:
         config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
@@ -474,8 +472,12 @@ def _restore(
     sample_gen: torch.Generator,
     info: D.DistInfo,
 ) -> int:
-    """Load the newest checkpoint into the training state; return its step."""
+    """Load the newest checkpoint into the training state; return its step. A run stopped before
+    its first checkpoint starts again from step 0 with its saved config."""
     path = latest_checkpoint(run_dir)
+    if path is None:
+        log.info("%s has no checkpoint yet: training it from step 0 with its config", run_dir)
+        return 0
     ckpt = load_checkpoint(path)
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
