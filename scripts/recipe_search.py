@@ -88,7 +88,8 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
             seed=seed,
             device="cpu",
             precision=r["precision"],
-            checkpoint_every=10**9,
+            checkpoint_every=2000,  # so an interrupted search resumes with little lost
+            keep_checkpoints=1,
             log_every=50,
             tensorboard=False,
         ),
