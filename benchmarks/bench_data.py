@@ -1,9 +1,17 @@
-"""Built-in dSprites: full-grid render time, cache write, cached load time, and peak memory.
+"""Built-in dSprites: render, cache and load the full grid, train on it, and batch throughput.
 
 Each phase runs in a fresh Python process so that its peak resident set size
-(``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the whole process, torch included) is its own.
+(``resource.getrusage(RUSAGE_SELF).ru_maxrss``, the whole process, torch included) is its own:
 
-    python benchmarks/bench_data.py [--cache-dir DIR] [--threads N]
+* render: render the full grid (bit-packed chunk by chunk) and write the cache;
+* load:   load the full grid from the cache;
+* train:  load it, then train the paper's MLP (batch 2048, beta-TCVAE, MSS) for ``--steps`` steps;
+* batch:  minibatches of 2048 random images as floats, from the packed images (``batch``: one
+          gather of packed rows, one table lookup) and from the same images unpacked to one uint8
+          tensor (the layout before packing: a gather and a conversion), alternating batch by
+          batch in one process so that a busy CPU affects both alike; median of ``--rounds``.
+
+    python benchmarks/bench_data.py [--cache-dir DIR] [--threads N] [--steps 12] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -11,11 +19,14 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+BATCH = 2048
 
 
 def peak_rss_mib() -> float:
@@ -28,20 +39,20 @@ def cpu_s() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def phase_render(cache_dir: Path) -> dict:
+def phase_render(args: argparse.Namespace) -> dict:
     from tcvae.data.cache import save_binary_images
     from tcvae.data.dsprites import BUILTIN_FILENAME, BUILTIN_VERSION
-    from tcvae.data.sprites import dsprites_grid, render_dsprites
+    from tcvae.data.sprites import dsprites_grid, render_dsprites_packed
 
     classes = dsprites_grid().all_classes()
     start, cpu_start = time.perf_counter(), cpu_s()
-    images = render_dsprites(classes)
+    images = render_dsprites_packed(classes)
     rendered, cpu_rendered = time.perf_counter(), cpu_s()
-    path = cache_dir / BUILTIN_FILENAME
+    path = args.cache_dir / BUILTIN_FILENAME
     save_binary_images(path, images, BUILTIN_VERSION)
     saved = time.perf_counter()
     return {
-        "images": int(images.shape[0]),
+        "images": len(images),
         "render_s": rendered - start,
         "render_cpu_s": cpu_rendered - cpu_start,
         "write_s": saved - rendered,
@@ -50,24 +61,84 @@ def phase_render(cache_dir: Path) -> dict:
     }
 
 
-def phase_load(cache_dir: Path) -> dict:
+def phase_load(args: argparse.Namespace) -> dict:
+    import torch
+
     from tcvae.data import load_dataset
 
     start, cpu_start = time.perf_counter(), cpu_s()
-    data = load_dataset("dsprites", source="builtin", cache_dir=cache_dir)
+    data = load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)
     loaded = time.perf_counter()
     return {
         "images": len(data),
+        "memory_mib": data.nbytes / 2**20,
         "load_s": loaded - start,
         "load_cpu_s": cpu_s() - cpu_start,
-        "mean_pixel": float(data.images[::97].float().mean()),
+        "mean_pixel": float(data.batch(torch.arange(0, len(data), 97)).mean()),
         "peak_rss_mib": peak_rss_mib(),
     }
 
 
-def run_phase(name: str, cache_dir: Path, threads: int) -> dict:
+def phase_train(args: argparse.Namespace) -> dict:
+    from tcvae.data import load_dataset
+    from tcvae.training import train
+
+    data = load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        config = {
+            "optim": {"batch_size": BATCH, "max_steps": args.steps},
+            "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
+            "run": {"run_dir": f"{tmp}/run", "device": "cpu", "log_every": 1, "tensorboard": False},
+        }
+        start = time.perf_counter()
+        train(config, data=data)
+        elapsed = time.perf_counter() - start
+        log = Path(tmp, "run", "train_log.jsonl").read_text().splitlines()
+        rates = [json.loads(row)["images_per_s"] for row in log[2:]]  # warm-up steps dropped
+    return {
+        "steps": args.steps,
+        "train_s": elapsed,
+        "median_images_per_s": statistics.median(rates),
+        "peak_rss_mib": peak_rss_mib(),
+    }
+
+
+def phase_batch(args: argparse.Namespace) -> dict:
+    import torch
+
+    from tcvae.data import load_dataset
+
+    data = load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)
+    unpacked = data.images_uint8()  # the layout before packing: one uint8 tensor, 2.8 GiB
+
+    def from_unpacked(index: torch.Tensor) -> torch.Tensor:
+        return unpacked[index].to(torch.float32)
+
+    gen = torch.Generator().manual_seed(0)
+    batches = [torch.randint(len(data), (BATCH,), generator=gen) for _ in range(40)]
+    assert torch.equal(data.batch(batches[0]), from_unpacked(batches[0]))
+    fetchers = {"packed": data.batch, "unpacked": from_unpacked}
+    seconds = {name: [] for name in fetchers}
+    for _ in range(args.rounds):
+        for name in fetchers:
+            seconds[name].append(0.0)
+        for index in batches:  # alternate batch by batch, so both see the same CPU contention
+            for name, fetch in fetchers.items():
+                start = time.perf_counter()
+                fetch(index)
+                seconds[name][-1] += time.perf_counter() - start
+    images = len(batches) * BATCH
+    rates = {name: statistics.median(images / s for s in secs) for name, secs in seconds.items()}
+    return rates | {"rounds": args.rounds}
+
+
+PHASES = {"render": phase_render, "load": phase_load, "train": phase_train, "batch": phase_batch}
+
+
+def run_phase(name: str, args: argparse.Namespace, cache_dir: Path) -> dict:
     cmd = [sys.executable, __file__, "--phase", name, "--cache-dir", str(cache_dir)]
-    done = subprocess.run([*cmd, "--threads", str(threads)], capture_output=True, text=True)
+    cmd += ["--threads", str(args.threads), "--steps", str(args.steps)]
+    done = subprocess.run([*cmd, "--rounds", str(args.rounds)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -77,31 +148,43 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache-dir", type=Path, default=None, help="default: a temporary dir")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: default)")
-    parser.add_argument("--phase", choices=["render", "load"], help=argparse.SUPPRESS)
+    parser.add_argument("--steps", type=int, default=12, help="training steps in phase train")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of the batch comparison")
+    parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         import torch
 
         if args.threads:
             torch.set_num_threads(args.threads)
-        result = (phase_render if args.phase == "render" else phase_load)(args.cache_dir)
-        print(json.dumps(result))
+        print(json.dumps(PHASES[args.phase](args)))
         return
     with tempfile.TemporaryDirectory() as tmp:
         cache_dir = args.cache_dir or Path(tmp)
-        render = run_phase("render", cache_dir, args.threads)
-        load = run_phase("load", cache_dir, args.threads)
+        render = run_phase("render", args, cache_dir)
+        load = run_phase("load", args, cache_dir)
+        fit = run_phase("train", args, cache_dir)
+        batch = run_phase("batch", args, cache_dir)
     full_gib = render["images"] * 64 * 64 / 2**30
-    print(f"dSprites built-in generator, {render['images']:,} images ({full_gib:.2f} GiB as uint8)")
+    print(f"dSprites built-in generator, {render['images']:,} images ({full_gib:.2f} GiB as uint8,")
+    print(f"  held bit-packed: {load['memory_mib']:.0f} MiB)")
     print(
         f"  render full grid      {render['render_s']:7.2f} s wall, "
         f"{render['render_cpu_s']:.2f} s CPU"
     )
     print(f"  write cache           {render['write_s']:7.2f} s  ({render['cache_mib']:.1f} MiB)")
     print(f"  load from cache       {load['load_s']:7.2f} s wall, {load['load_cpu_s']:.2f} s CPU")
-    print(f"  load / render         {load['load_s'] / render['render_s']:7.2f}")
     print(f"  peak RSS render+write {render['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     print(f"  peak RSS load         {load['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
+    print(
+        f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss; MLP, batch "
+        f"{BATCH}, {fit['steps']} steps, median {fit['median_images_per_s']:.0f} images/s)"
+    )
+    print(
+        f"  batches of {BATCH}, images/s: packed {batch['packed']:,.0f}, unpacked "
+        f"{batch['unpacked']:,.0f} (ratio {batch['packed'] / batch['unpacked']:.2f}, median of "
+        f"{batch['rounds']} rounds)"
+    )
     print(f"  mean pixel (check)    {load['mean_pixel']:7.4f}")
 
 

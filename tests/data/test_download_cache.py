@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from tcvae.data import DataError, default_cache_dir, download_dsprites
+from tcvae.data import DataError, PackedImages, default_cache_dir, download_dsprites
 from tcvae.data.cache import cached_binary_images, load_binary_images, save_binary_images
 from tcvae.data.download import ChecksumError
 
@@ -113,8 +113,8 @@ def test_binary_image_cache_round_trip_is_compact(tmp_path):
         torch.uint8
     )
     path = tmp_path / "c.npz"
-    save_binary_images(path, images, version=3)
-    assert torch.equal(load_binary_images(path, version=3), images)
+    save_binary_images(path, PackedImages.pack(images), version=3)
+    assert torch.equal(load_binary_images(path, version=3).unpack(), images)
     assert path.stat().st_size < images.numel() / 8 * 1.1
     with pytest.raises(DataError, match="version 3, not 4"):
         load_binary_images(path, version=4)
@@ -128,23 +128,28 @@ def test_cached_images_render_once_and_recover_from_a_bad_cache(tmp_path, caplog
 
     def render():
         calls.append(1)
-        return torch.eye(8, dtype=torch.uint8).view(1, 1, 8, 8).repeat(3, 1, 1, 1)
+        return PackedImages.pack(
+            torch.eye(8, dtype=torch.uint8).view(1, 1, 8, 8).repeat(3, 1, 1, 1)
+        )
 
     path = tmp_path / "sub" / "c.npz"
     first = cached_binary_images(path, render, version=1)
     second = cached_binary_images(path, render, version=1)
-    assert torch.equal(first, second) and len(calls) == 1
+    assert torch.equal(first.bits, second.bits) and len(calls) == 1
+    assert torch.equal(first.unpack()[0, 0], torch.eye(8, dtype=torch.uint8))
     assert leftovers(path.parent) == ["c.npz"]
     path.write_bytes(b"garbage")
-    assert torch.equal(cached_binary_images(path, render, version=1), first)
+    assert torch.equal(cached_binary_images(path, render, version=1).bits, first.bits)
     assert len(calls) == 2 and "ignoring unusable cache" in caplog.text
-    assert torch.equal(load_binary_images(path, version=1), first)  # rewritten
+    assert torch.equal(load_binary_images(path, version=1).bits, first.bits)  # rewritten
 
 
 def test_unwritable_cache_only_warns(tmp_path, caplog):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     images = cached_binary_images(
-        blocker / "c.npz", lambda: torch.ones(2, 1, 3, 3, dtype=torch.uint8), version=1
+        blocker / "c.npz",
+        lambda: PackedImages.pack(torch.ones(2, 1, 3, 3, dtype=torch.uint8)),
+        version=1,
     )
     assert images.shape == (2, 1, 3, 3) and "could not write the cache" in caplog.text

@@ -16,8 +16,9 @@ def test_loads_official_layout_without_unpickling_metadata(
     save_npz(path, arrays)
     data = load_dsprites_npz(path)
     assert data.name == "dsprites" and data.max_value == 1 and data.is_full_grid
-    assert data.images.shape == (48, 1, 64, 64) and data.images.dtype == torch.uint8
-    assert np.array_equal(data.images[:, 0].numpy(), arrays["imgs"])
+    images = data.images_uint8()
+    assert images.shape == (48, 1, 64, 64) and images.dtype == torch.uint8
+    assert np.array_equal(images[:, 0].numpy(), arrays["imgs"])
     assert torch.equal(data.classes, small_grid.all_classes())
     assert np.allclose(data.factor_values.numpy(), arrays["latents_values"])
     assert unpickled == []

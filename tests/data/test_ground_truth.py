@@ -1,9 +1,17 @@
 import itertools
 
+import numpy as np
 import pytest
 import torch
 
-from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.ground_truth import (
+    DataError,
+    FactorGrid,
+    GroundTruthData,
+    PackedImages,
+    pack_bits,
+    unpack_bits,
+)
 
 
 def small_grid() -> FactorGrid:
@@ -63,3 +71,62 @@ def test_rejects_wrong_image_layout():
         GroundTruthData(
             "bad", grid, torch.zeros(24, 1, 2, 2, dtype=torch.uint8), torch.zeros(24, 2)
         )
+
+
+@pytest.mark.parametrize("shape", [(7, 1, 64, 64), (5, 3, 4, 5), (3, 1, 1, 1)])
+def test_packed_images_round_trip_exactly(shape):
+    gen = torch.Generator().manual_seed(sum(shape))
+    images = (torch.rand(shape, generator=gen) < 0.3).to(torch.uint8)
+    packed = PackedImages.pack(images)
+    pixels = shape[1] * shape[2] * shape[3]
+    assert packed.bits.shape == (shape[0], -(-pixels // 8)) and packed.nbytes == shape[0] * -(
+        -pixels // 8
+    )
+    assert torch.equal(packed.unpack(), images)
+    assert torch.equal(packed[torch.tensor([2, 0])].unpack(), images[[2, 0]])
+    flat = images.reshape(shape[0], -1).numpy()
+    assert np.array_equal(packed.bits.numpy(), np.packbits(flat, axis=1))  # numpy's bit order
+    assert torch.equal(unpack_bits(pack_bits(images), pixels).view(shape), images)
+
+
+def test_binary_data_is_held_packed_and_batches_match_the_pixels():
+    grid = small_grid()
+    images = (torch.rand(24, 1, 8, 3, generator=torch.Generator().manual_seed(1)) < 0.5).to(
+        torch.uint8
+    )
+    data = GroundTruthData("toy", grid, images, grid.all_classes(), max_value=1)
+    assert data.is_packed and data.nbytes == 24 * 3 and data.image_shape == (1, 8, 3)
+    index = torch.tensor([5, 0, 23, 5])
+    x = data.batch(index)
+    assert x.dtype == torch.float32 and torch.equal(x, images[index].float())
+    assert data.batch(index, dtype=torch.float64).dtype == torch.float64
+    assert torch.equal(data.images_uint8(index), images[index])
+    sub = data.subset(index)
+    assert sub.is_packed and torch.equal(sub.images_uint8(), images[index])
+    # what the trainer does on a GPU: move the storage, rebuild the data set around it
+    moved = GroundTruthData(data.name, grid, data.images.to("cpu"), data.classes, data.max_value)
+    assert torch.equal(moved.batch(index), x) and torch.equal(moved.images, images)
+    with pytest.raises(DataError, match="pass max_value=255"):
+        GroundTruthData("toy", grid, images * 255, grid.all_classes(), max_value=1)
+    with pytest.raises(DataError, match="max_value must be 1"):
+        GroundTruthData("toy", grid, data.images, grid.all_classes(), max_value=255)
+
+
+def test_full_grid_check_counts_distinct_points():
+    grid = small_grid()
+    images = torch.zeros(24, 1, 2, 2, dtype=torch.uint8)
+    classes = grid.all_classes()
+    assert GroundTruthData("toy", grid, images, classes.flip(0)).is_full_grid
+    repeated = classes.clone()
+    repeated[1] = repeated[0]  # 24 images, but only 23 distinct points
+    data = GroundTruthData("toy", grid, images, repeated)
+    assert not data.is_full_grid
+    with pytest.raises(DataError, match="sweeps needs every point .* 24 images of 23 distinct"):
+        data.require_full_grid("sweeps")
+    shuffled = GroundTruthData(
+        "toy",
+        grid,
+        torch.arange(24, dtype=torch.uint8).view(24, 1, 1, 1),
+        classes[torch.tensor([3, 1, 2, 0, *range(4, 24)])],
+    )
+    assert shuffled.rows_of(classes[:4]).tolist() == [3, 1, 2, 0]

@@ -189,7 +189,7 @@ def test_subset_is_a_ground_truth_data_set():
     data = builtin_dsprites_subset(classes.int())
     assert data.name == "dsprites" and data.max_value == 1 and len(data) == 3
     assert data.classes.dtype == torch.long and torch.equal(data.classes, classes)
-    assert torch.equal(data.images, render_dsprites(classes))
+    assert torch.equal(data.images_uint8(), render_dsprites(classes))
     assert float(data.batch(torch.tensor([2])).max()) == 1.0
     assert data.factor_values[2].tolist() == [1.0, 3.0, 1.0, 0.0, 15 / 31, 15 / 31]
 

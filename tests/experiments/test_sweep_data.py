@@ -35,7 +35,7 @@ def test_correlated_training_set_and_full_evaluation_grid(tmp_path):
     pick = torch.tensor([0, 777, len(full) - 1])
     _, base_index = strided_grid(dsprites_grid(), STRIDE)
     expected = render_dsprites(dsprites_grid().index_to_classes(base_index[pick]))
-    assert torch.equal(full.images[pick], expected)
+    assert torch.equal(full.images_uint8(pick), expected)
     # training: the requested size, no excluded combination, the recorded correlation is real
     assert len(train) == info["train_images"] == 20_000
     k = {n: full.grid.factor_index(n) for n in ("shape", "posX", "posY")}
@@ -46,7 +46,9 @@ def test_correlated_training_set_and_full_evaluation_grid(tmp_path):
     assert corr == pytest.approx(info["empirical_correlation"], abs=1e-9)
     # the exclusion of one shape's left half lowers the pair's correlation a little, not much
     assert corr == pytest.approx(0.6, abs=0.04) and info["pmf_correlation"] == pytest.approx(0.6)
-    assert torch.equal(train.images, full.images[full.grid.classes_to_index(train.classes)])
+    assert torch.equal(
+        train.images_uint8(), full.images_uint8(full.grid.classes_to_index(train.classes))
+    )
     # prepared once: a second call reads the facts back without rebuilding
     assert prepare_sweep_data(spec.data, tmp_path) == info
 

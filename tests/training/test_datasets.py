@@ -31,7 +31,7 @@ def test_builtin_dataset_renders_exactly_the_selected_images():
     config = DataConfig(source="builtin", subset=40, filters={"shape": [2, 2]})
     data = build_dataset(config)
     assert len(data) == 40 and bool((data.classes[:, 1] == 2).all())
-    assert torch.equal(data.images, render_dsprites(data.classes))
+    assert torch.equal(data.images_uint8(), render_dsprites(data.classes))
 
 
 @pytest.mark.parametrize(

@@ -68,7 +68,7 @@ def run_preview(args: argparse.Namespace) -> int:
         grid = data.grid
 
         def images_of(classes: torch.Tensor) -> torch.Tensor:
-            return data.images[grid.classes_to_index(classes)]
+            return data.images_uint8(data.rows_of(classes))
     else:
         grid, images_of = dsprites_grid(), render_dsprites  # only the sweeps are rendered
     base = torch.tensor(grid.sizes) // 2

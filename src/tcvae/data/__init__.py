@@ -7,15 +7,16 @@ from tcvae.data.dsprites import (
     load_dsprites,
     load_dsprites_npz,
 )
-from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData, PackedImages
 from tcvae.data.registry import DATASETS, load_dataset
-from tcvae.data.sprites import dsprites_grid, render_dsprites
+from tcvae.data.sprites import dsprites_grid, render_dsprites, render_dsprites_packed
 
 __all__ = [
     "DATASETS",
     "DataError",
     "FactorGrid",
     "GroundTruthData",
+    "PackedImages",
     "builtin_dsprites_subset",
     "default_cache_dir",
     "download_dsprites",
@@ -24,4 +25,5 @@ __all__ = [
     "load_dsprites",
     "load_dsprites_npz",
     "render_dsprites",
+    "render_dsprites_packed",
 ]

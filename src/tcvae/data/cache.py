@@ -1,7 +1,9 @@
-"""Where data sets live on disk, and the compact on-disk cache of binary image stacks.
+"""Where data sets live on disk, and the on-disk caches of rendered images.
 
-Binary image stacks are stored compactly: eight pixels per byte (``np.packbits`` along each image
-row) in a zlib-compressed ``.npz``; dSprites' 3 GB of 0/1 pixels become a few tens of MB.
+Binary image stacks are stored as they are held in memory, eight pixels per byte
+(:class:`~tcvae.data.ground_truth.PackedImages`), in a zlib-compressed ``.npz``; dSprites' 2.8 GiB
+of 0/1 pixels become a few tens of MB on disk, 360 MiB in memory. 8-bit images are cached as plain
+``.npy`` files, read back in one call.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tcvae.data.ground_truth import DataError
+from tcvae.data.ground_truth import DataError, PackedImages
 from tcvae.files import atomic_write
 
 CACHE_ENV_VAR = "TCVAE_CACHE_DIR"
@@ -37,17 +39,23 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
-def save_binary_images(path: Path, images: Tensor, version: int) -> None:
-    """Store a uint8 {0, 1} tensor (N, C, H, W) bit-packed and compressed, written atomically."""
-    packed = np.packbits(images.numpy(), axis=-1)  # nonzero -> 1, no bool copy
+def save_binary_images(path: Path, images: PackedImages, version: int) -> None:
+    """Store packed binary images, compressed, written atomically."""
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
         np.savez_compressed(
-            f, packed=packed, shape=np.asarray(images.shape, dtype=np.int64), version=version
+            f,
+            packed=images.bits.numpy(),
+            shape=np.asarray(images.shape, dtype=np.int64),
+            version=version,
         )
 
 
-def load_binary_images(path: Path, version: int) -> Tensor:
-    """Read what :func:`save_binary_images` wrote: uint8 (N, C, H, W). Raises DataError if stale."""
+def load_binary_images(path: Path, version: int) -> PackedImages:
+    """Read what :func:`save_binary_images` wrote, still packed. Raises DataError if stale.
+
+    Also reads the earlier layout that packed each image row separately (bits (N, C, H, W / 8)),
+    which holds the same bytes when the width is a multiple of 8.
+    """
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored_version = int(npz["version"])
@@ -57,14 +65,17 @@ def load_binary_images(path: Path, version: int) -> Tensor:
         raise DataError(f"cannot read image cache {path}: {err}") from err
     if stored_version != version:
         raise DataError(f"{path} holds cache format version {stored_version}, not {version}")
-    if len(shape) != 4 or packed.shape != (*shape[:-1], (shape[-1] + 7) // 8):
-        raise DataError(f"image cache {path} is inconsistent: packed {packed.shape} for {shape}")
-    images = np.unpackbits(packed, axis=-1, count=shape[-1])
-    del packed
-    return torch.from_numpy(images)
+    if len(shape) == 4 and shape[-1] % 8 == 0 and packed.shape == (*shape[:-1], shape[-1] // 8):
+        packed = packed.reshape(shape[0], -1)
+    try:
+        return PackedImages(torch.from_numpy(packed), shape)
+    except DataError as err:
+        raise DataError(f"image cache {path} is inconsistent: {err}") from err
 
 
-def cached_binary_images(path: Path, render: Callable[[], Tensor], version: int) -> Tensor:
+def cached_binary_images(
+    path: Path, render: Callable[[], PackedImages], version: int
+) -> PackedImages:
     """Images from the cache file ``path`` if it is readable and current, else ``render()`` them
     and cache the result (a cache that cannot be written only costs a warning)."""
     if path.exists():
@@ -75,6 +86,41 @@ def cached_binary_images(path: Path, render: Callable[[], Tensor], version: int)
     images = render()
     try:
         save_binary_images(path, images, version)
+        log.info("cached %d images in %s", len(images), path)
+    except OSError as err:
+        log.warning("could not write the cache %s (%s); continuing without it", path, err)
+    return images
+
+
+def save_uint8_images(path: Path, images: Tensor) -> None:
+    """Store a uint8 image tensor as a plain ``.npy`` file (fast to read back), atomically."""
+    with atomic_write(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, images.contiguous().numpy(), allow_pickle=False)
+
+
+def load_uint8_images(path: Path, shape: tuple[int, ...]) -> Tensor:
+    """Read what :func:`save_uint8_images` wrote; DataError unless it is uint8 of ``shape``."""
+    try:
+        images = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as err:
+        raise DataError(f"cannot read image cache {path}: {err}") from err
+    if images.dtype != np.uint8 or images.shape != tuple(shape):
+        raise DataError(
+            f"image cache {path} holds {images.dtype} {images.shape}, expected uint8 {shape}"
+        )
+    return torch.from_numpy(images)
+
+
+def cached_uint8_images(path: Path, render: Callable[[], Tensor], shape: tuple[int, ...]) -> Tensor:
+    """Like :func:`cached_binary_images`, for 8-bit images of a known shape."""
+    if path.exists():
+        try:
+            return load_uint8_images(path, shape)
+        except DataError as err:
+            log.warning("ignoring unusable cache (%s); rendering again", err)
+    images = render()
+    try:
+        save_uint8_images(path, images)
         log.info("cached %d images in %s", images.shape[0], path)
     except OSError as err:
         log.warning("could not write the cache %s (%s); continuing without it", path, err)

@@ -19,8 +19,9 @@ from torch import Tensor
 
 from tcvae.data.cache import cached_binary_images, resolve_cache_dir
 from tcvae.data.download import download_file, file_md5
-from tcvae.data.ground_truth import DataError, GroundTruthData
-from tcvae.data.sprites import IMAGE_SIZE, dsprites_grid, render_dsprites
+from tcvae.data.ground_truth import DataError, GroundTruthData, PackedImages, pack_bits
+from tcvae.data.npz import iter_npz_rows
+from tcvae.data.sprites import IMAGE_SIZE, dsprites_grid, render_dsprites_packed
 
 DSPRITES_FILENAME = "dsprites_ndarray_co1sh3sc6or40x32y32_64x64.npz"
 DSPRITES_URL = f"https://github.com/deepmind/dsprites-dataset/raw/master/{DSPRITES_FILENAME}"
@@ -30,6 +31,7 @@ URL_ENV_VAR = "TCVAE_DSPRITES_URL"
 BUILTIN_VERSION = 1
 BUILTIN_FILENAME = f"dsprites_builtin_v{BUILTIN_VERSION}.npz"
 SOURCES = ("auto", "builtin", "file")
+READ_CHUNK = 8192  # images read from the file at a time (32 MiB unpacked)
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +59,8 @@ def load_dsprites_npz(path: str | os.PathLike) -> GroundTruthData:
     """Load the official dSprites npz, checking keys, shapes, dtypes, classes and values.
 
     The ``metadata`` entry is a pickle and is never read (``allow_pickle=False``): everything in
-    it is known from :func:`dsprites_grid`. Images are kept as one uint8 (N, 1, 64, 64) tensor
-    sharing memory with the loaded array.
+    it is known from :func:`dsprites_grid`. The images are read in chunks and bit-packed as they
+    arrive (:class:`PackedImages`, 360 MiB), so the 2.8 GiB of unpacked pixels are never held.
     """
     path = Path(path).expanduser()
     if not path.is_file():
@@ -76,7 +78,7 @@ def load_dsprites_npz(path: str | os.PathLike) -> GroundTruthData:
     try:
         with np.load(path, allow_pickle=False) as npz:
             _check_layout(npz, expected, path)
-            imgs, values, classes = (npz[key] for key in expected)
+            values, classes = npz["latents_values"], npz["latents_classes"]
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         if isinstance(err, DataError):
             raise
@@ -92,10 +94,13 @@ def load_dsprites_npz(path: str | os.PathLike) -> GroundTruthData:
         )
     if not np.allclose(values, grid.classes_to_values(classes_t).numpy(), atol=1e-6):
         raise DataError(f"{path}: latents_values do not match the dSprites factor values")
-    top = int(imgs.max(initial=0))
-    if top > 1:
-        raise DataError(f"{path}: imgs must be binary (0/1), found values up to {top}")
-    images: Tensor = torch.from_numpy(imgs).unsqueeze(1)
+    bits = torch.empty(n, IMAGE_SIZE * IMAGE_SIZE // 8, dtype=torch.uint8)
+    for start, chunk in iter_npz_rows(path, "imgs", READ_CHUNK):
+        top = int(chunk.max(initial=0))
+        if top > 1:
+            raise DataError(f"{path}: imgs must be binary (0/1), found values up to {top}")
+        bits[start : start + chunk.shape[0]] = pack_bits(chunk)
+    images = PackedImages(bits, (n, 1, IMAGE_SIZE, IMAGE_SIZE))
     return GroundTruthData("dsprites", grid, images, classes_t, max_value=1)
 
 
@@ -133,16 +138,16 @@ def builtin_dsprites(
     classes = grid.all_classes()
     path = resolve_cache_dir(cache_dir) / BUILTIN_FILENAME
     images = cached_binary_images(
-        path, lambda: render_dsprites(classes, progress=progress), BUILTIN_VERSION
+        path, lambda: render_dsprites_packed(classes, progress=progress), BUILTIN_VERSION
     )
-    if images.shape != (grid.num_points, 1, IMAGE_SIZE, IMAGE_SIZE):
+    if tuple(images.shape) != (grid.num_points, 1, IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(f"{path} holds images of shape {tuple(images.shape)}; delete it")
     return GroundTruthData("dsprites", grid, images, classes, max_value=1)
 
 
 def builtin_dsprites_subset(classes: Tensor) -> GroundTruthData:
     """Render only the grid points ``classes`` (M, 6) long, e.g. a correlated-factor sample."""
-    images = render_dsprites(classes)
+    images = render_dsprites_packed(classes)
     return GroundTruthData("dsprites", dsprites_grid(), images, torch.as_tensor(classes), 1)
 
 

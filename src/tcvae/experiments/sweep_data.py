@@ -4,8 +4,8 @@ The *evaluation grid* is the data set's full factor grid, optionally coarsened b
 k-th class of some factors (``[data] stride``; a coarse grid keeps the factor values it holds, so
 metrics normalised by factor entropy stay exact). The *training set* is that grid when the spec
 asks for no bias, else grid points drawn by :mod:`tcvae.experiments.factor_sampling`. Both are
-written once to ``SWEEP_DIR/data`` (the grid as one uint8 tensor, the training set as indices into
-it) and memory-mapped by every cell, so nothing is rendered twice.
+written once to ``SWEEP_DIR/data`` (the grid as one uint8 tensor, bit-packed when binary; the
+training set as indices into it) and memory-mapped by every cell, so nothing is rendered twice.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData, PackedImages
 from tcvae.experiments.factor_sampling import (
     empirical_correlation,
     grid_weights,
@@ -49,25 +49,22 @@ def _full_grid_data(spec: DataSpec, progress: bool) -> GroundTruthData:
     data = load_dataset(
         spec.dataset, source=spec.source, cache_dir=spec.cache_dir, progress=progress
     )
-    if not data.is_full_grid:
-        raise DataError(f"data set {spec.dataset!r} does not hold its full factor grid")
+    data.require_full_grid(f"a sweep's evaluation grid over {spec.dataset!r}")
     return data
 
 
 def evaluation_grid(spec: DataSpec, progress: bool = False) -> GroundTruthData:
     """Every point of the (strided) factor grid, in flat-index order of the coarse grid."""
     if spec.dataset == "dsprites" and spec.source == "builtin":
-        from tcvae.data.sprites import dsprites_grid, render_dsprites
+        from tcvae.data.sprites import dsprites_grid, render_dsprites_packed
 
         base = dsprites_grid()
         grid, base_index = strided_grid(base, spec.stride)
-        images = render_dsprites(base.index_to_classes(base_index), progress=progress)
+        images = render_dsprites_packed(base.index_to_classes(base_index), progress=progress)
         return GroundTruthData("dsprites", grid, images, grid.all_classes(), max_value=1)
     full = _full_grid_data(spec, progress)
     grid, base_index = strided_grid(full.grid, spec.stride)
-    position = torch.empty(len(full), dtype=torch.long)
-    position[full.grid.classes_to_index(full.classes)] = torch.arange(len(full))
-    rows = position[base_index]
+    rows = full.rows_of(full.grid.index_to_classes(base_index))
     return GroundTruthData(full.name, grid, full.images[rows], grid.all_classes(), full.max_value)
 
 
@@ -112,7 +109,9 @@ def prepare_sweep_data(spec: DataSpec, data_dir: str | Path, progress: bool = Fa
             "name": data.name,
             "names": list(data.grid.names),
             "values": list(data.grid.values),
-            "images": data.images,
+            # binary images as their packed bits, with the shape they unpack to
+            "images": data.images.bits if data.is_packed else data.images,
+            "packed_shape": list(data.image_shape) if data.is_packed else None,
             "max_value": data.max_value,
         },
         data_dir / GRID_FILE,
@@ -129,8 +128,9 @@ def load_sweep_data(data_dir: str | Path) -> tuple[GroundTruthData, GroundTruthD
         raise DataError(f"{data_dir} holds no prepared sweep data (missing {INFO_FILE})")
     saved = torch.load(data_dir / GRID_FILE, mmap=True, weights_only=True)
     grid = FactorGrid(tuple(saved["names"]), tuple(saved["values"]))
-    full = GroundTruthData(
-        saved["name"], grid, saved["images"], grid.all_classes(), saved["max_value"]
-    )
+    images = saved["images"]
+    if saved.get("packed_shape") is not None:
+        images = PackedImages(images, (images.shape[0], *saved["packed_shape"]))
+    full = GroundTruthData(saved["name"], grid, images, grid.all_classes(), saved["max_value"])
     index = torch.load(data_dir / TRAIN_INDEX_FILE, weights_only=True)
     return full.subset(index), full
