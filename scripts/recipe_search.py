@@ -105,7 +105,8 @@ def train_or_resume(config: TrainConfig, data) -> float:
     ] in ("max_steps", "max_minutes", "completed"):
         return 0.0
     resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
-    train(config, resume=resume, data=data, progress=True)
+    if train(config, resume=resume, data=data, progress=True).status == "interrupted":
+        raise SystemExit(f"interrupted; run the same command again to continue {run_dir}")
     return time.perf_counter() - start
 
 
