@@ -45,3 +45,28 @@ def test_errors_are_one_line(run_dir, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown factor 'hue'" in err and "Traceback" not in err
     assert main(["evaluate", str(tmp_path / "missing")]) == 2
+
+
+def test_all_metrics_are_written_and_labelled(run_dir, capsys):
+    from tcvae.evaluation.run import METRICS, SECTIONS
+
+    argv = ["evaluate", str(run_dir), "--metrics", "all", "--samples", "200", "--no-progress"]
+    # two factors with few classes keep the boosted trees (one per class and stage) cheap
+    argv += ["--factors", "shape,scale", "--num-train", "100", "--num-test", "60"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "DCI disentanglement (fast)" in out and "MIG-sup" in out
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics) == {"run_dir", "dataset", "points", *SECTIONS.values()}
+    assert len(SECTIONS) == len(METRICS)
+    for section in set(SECTIONS.values()) - {"decomposition"}:
+        assert metrics[section]["protocol"], section
+    assert metrics["dci"]["protocol"] != metrics["dci_fast"]["protocol"]
+    assert metrics["dci"]["num_train"] == 100 and metrics["sap"]["num_test"] == 60
+    for section, key in (("beta_vae", "beta_vae"), ("factor_vae", "factor_vae"), ("sap", "sap")):
+        assert 0.0 <= metrics[section][key] <= 1.0
+    assert metrics["dci"]["factor_names"] == ["shape", "scale"] == metrics["sap"]["factor_names"]
+    for key in ("disentanglement", "completeness", "informativeness"):
+        assert 0.0 <= metrics["dci"][key] <= 1.0
+    assert 0.0 <= metrics["modularity_explicitness"]["explicitness"] <= 1.0
+    assert 0.0 <= metrics["mig_sup"]["mig_sup"] <= 1.0

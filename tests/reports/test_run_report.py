@@ -160,3 +160,22 @@ def test_report_renders_in_headless_chromium(reported_run, tmp_path):
     if artifacts:
         Path(artifacts).mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, Path(artifacts) / "report-screenshot.png")
+
+
+def test_suite_metrics_present_in_metrics_json_get_a_row_with_range_and_meaning():
+    metrics = {
+        "dci_fast": {
+            "protocol": "dci-fast (histogram boosting)",
+            "disentanglement": 0.61,
+            "completeness": 0.52,
+            "informativeness": 0.9,
+        },
+        "sap": {"protocol": "sap (1-D LinearSVC)", "sap": 0.27},
+    }
+    numbers = run_report.headline_numbers(metrics)
+    assert numbers["DCI disentanglement (fast)"] == (0.61, None) and numbers["SAP"] == (0.27, None)
+    assert not any("reference" in label or "BetaVAE" in label for label in numbers)
+    section = run_report._metrics_section(metrics)
+    assert "DCI completeness (fast)" in section and "dci-fast (histogram boosting)" in section
+    assert "perfect codes about 0.3-0.5" in section and "0.27" in section
+    assert "BetaVAE" not in section and "MIG-sup" not in section

@@ -14,25 +14,44 @@ Metrics:
   mig            Mutual Information Gap, the paper's protocol (dSprites: scale, orientation,
                  posX, posY); deterministic by default, --estimator monte-carlo for the paper's
   mig-discrete   discretised MIG, disentanglement_lib's protocol (not comparable with mig)
+
+The wider suite, on the posterior means, with disentanglement_lib's protocols (10,000 training
+and 5,000 test points by default, --num-train/--num-test; every varying factor by default):
+  beta-vae       BetaVAE score (Higgins et al. 2017), in [0, 1]: accuracy of a linear classifier
+                 telling which factor a batch of pairs shares from mean |z1 - z2|
+  factor-vae     FactorVAE score (Kim & Mnih 2018), in [0, 1]: majority-vote accuracy of the
+                 dimension of least normalised variance when one factor is fixed
+  dci            DCI (Eastwood & Williams 2018), each in [0, 1]: disentanglement, completeness
+                 from gradient-boosted-tree importances, informativeness = test accuracy;
+                 reference protocol (one GradientBoostingClassifier per factor: slow, minutes)
+  dci-fast       DCI from histogram gradient boosting (seconds; tracks dci, labelled apart)
+  sap            SAP (Kumar et al. 2018), in [0, 1]: mean gap between the two dimensions that
+                 best predict each factor (1-D linear SVM accuracy; perfect codes reach ~0.3-0.5)
+  modularity     modularity and explicitness (Ridgeway & Mozer 2018), in [0, 1]: does each
+                 dimension inform about one factor; test ROC-AUC of a logistic regression
+  mig-sup        MIG-sup (Li et al. 2020), in [0, 1]: per dimension, the gap between the two
+                 factors it informs most about (discretised estimates, as mig-discrete)
+  all            every metric above
 """
 
 
 def _metrics(text: str) -> list[str]:
-    from tcvae.evaluation.run import METRICS
+    from tcvae.evaluation.run import ALL, METRICS
 
     chosen = [m.strip() for m in text.split(",") if m.strip()]
-    bad = [m for m in chosen if m not in METRICS]
+    bad = [m for m in chosen if m not in (*METRICS, ALL)]
     if bad or not chosen:
         raise argparse.ArgumentTypeError(
-            f"--metrics takes a comma-separated subset of {','.join(METRICS)}, got {text!r}"
+            f"--metrics takes a comma-separated subset of {','.join(METRICS)}, or {ALL}; "
+            f"got {text!r}"
         )
-    return chosen
+    return list(METRICS) if ALL in chosen else chosen
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "evaluate",
-        help="score a trained run: ELBO decomposition, MIG, discretised MIG",
+        help="score a trained run: ELBO decomposition, MIG and the wider metric suite",
         description="Score a trained run; writes RUN_DIR/metrics.json and prints a table.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -42,7 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--metrics",
         type=_metrics,
         default=["decomposition", "mig", "mig-discrete"],
-        help="comma-separated metrics to compute (default: decomposition,mig,mig-discrete)",
+        help="comma-separated metrics to compute, or all (default: decomposition,mig,"
+        "mig-discrete; see below)",
     )
     p.add_argument(
         "--samples",
@@ -64,10 +84,40 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--factors",
         default=None,
-        help="comma-separated factors for MIG (default: the data set's paper set)",
+        help="comma-separated factors every metric scores (default: the data set's paper set "
+        "for mig, every varying factor for the others)",
+    )
+    p.add_argument(
+        "--num-train",
+        type=int,
+        default=10_000,
+        help="training points (examples, votes) of the classifier-based metrics (default 10000)",
+    )
+    p.add_argument(
+        "--num-test",
+        type=int,
+        default=5_000,
+        help="test points (examples, votes) of the classifier-based metrics (default 5000)",
     )
     add_progress_option(p)
     p.set_defaults(func=run)
+
+
+# Headline rows of the wider suite: (section of metrics.json, label, key).
+SUITE_ROWS = (
+    ("beta_vae", "BetaVAE score", "beta_vae"),
+    ("factor_vae", "FactorVAE score", "factor_vae"),
+    ("dci", "DCI disentanglement (reference)", "disentanglement"),
+    ("dci", "DCI completeness (reference)", "completeness"),
+    ("dci", "DCI informativeness (reference)", "informativeness"),
+    ("dci_fast", "DCI disentanglement (fast)", "disentanglement"),
+    ("dci_fast", "DCI completeness (fast)", "completeness"),
+    ("dci_fast", "DCI informativeness (fast)", "informativeness"),
+    ("sap", "SAP", "sap"),
+    ("modularity_explicitness", "modularity", "modularity"),
+    ("modularity_explicitness", "explicitness", "explicitness"),
+    ("mig_sup", "MIG-sup", "mig_sup"),
+)
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -99,6 +149,9 @@ def format_table(metrics: dict[str, Any]) -> str:
     discrete = metrics.get("mig_discrete")
     if discrete:
         rows.append(("MIG (discretised, disentanglement_lib)", f"{discrete['mig_discrete']:.4f}"))
+    for section, label, key in SUITE_ROWS:
+        if metrics.get(section):
+            rows.append((label, f"{metrics[section][key]:.4f}"))
     width = max(len(label) for label, _ in rows)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
@@ -117,6 +170,8 @@ def run(args: argparse.Namespace) -> int:
         estimator=args.estimator,
         factors=factors,
         progress=args.progress,
+        num_train=args.num_train,
+        num_test=args.num_test,
     )
     print(format_table(metrics))
     print(f"wrote {args.run_dir.rstrip('/')}/{METRICS_FILE}")

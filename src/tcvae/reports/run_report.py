@@ -41,6 +41,92 @@ RECONSTRUCTIONS = 10
 PRIOR_SAMPLES = 30
 
 
+# The wider metric suite as shown in the report: (section of metrics.json, key, label, range,
+# meaning); a row appears when its section is present.
+SUITE = (
+    (
+        "beta_vae",
+        "beta_vae",
+        "BetaVAE score",
+        "[0, 1]; chance 1/K",
+        "accuracy of a linear classifier telling which factor a batch of pairs shares from the "
+        "mean absolute difference of their codes",
+    ),
+    (
+        "factor_vae",
+        "factor_vae",
+        "FactorVAE score",
+        "[0, 1]; chance about 1/K",
+        "majority-vote accuracy of the dimension of least normalised variance when one factor "
+        "is fixed",
+    ),
+    (
+        "dci",
+        "disentanglement",
+        "DCI disentanglement (reference)",
+        "[0, 1]",
+        "1 - entropy of each dimension's importance across factors, weighted by importance",
+    ),
+    (
+        "dci",
+        "completeness",
+        "DCI completeness (reference)",
+        "[0, 1]",
+        "1 - entropy of each factor's importance across dimensions, weighted by importance",
+    ),
+    (
+        "dci",
+        "informativeness",
+        "DCI informativeness (reference)",
+        "[0, 1]",
+        "test accuracy of the gradient-boosted trees predicting each factor",
+    ),
+    (
+        "dci_fast",
+        "disentanglement",
+        "DCI disentanglement (fast)",
+        "[0, 1]",
+        "as above, from histogram gradient boosting (labelled apart from the reference)",
+    ),
+    ("dci_fast", "completeness", "DCI completeness (fast)", "[0, 1]", "as above, fast protocol"),
+    (
+        "dci_fast",
+        "informativeness",
+        "DCI informativeness (fast)",
+        "[0, 1]",
+        "as above, fast protocol",
+    ),
+    (
+        "sap",
+        "sap",
+        "SAP",
+        "[0, 1]; perfect codes about 0.3-0.5 (discrete factors)",
+        "mean gap between the two dimensions that best predict each factor on their own",
+    ),
+    (
+        "modularity_explicitness",
+        "modularity",
+        "modularity",
+        "[0, 1]; uninformative codes can score high",
+        "whether each dimension informs about one factor at most",
+    ),
+    (
+        "modularity_explicitness",
+        "explicitness",
+        "explicitness",
+        "[0.5, 1]; chance 0.5",
+        "test ROC-AUC of a logistic regression predicting each factor from all dimensions",
+    ),
+    (
+        "mig_sup",
+        "mig_sup",
+        "MIG-sup",
+        "[0, 1]",
+        "per dimension, the normalised gap between the two factors it informs most about",
+    ),
+)
+
+
 class ReportError(ValueError):
     """A run directory cannot be reported on; the message says what to run first."""
 
@@ -93,6 +179,10 @@ def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float
             float(discrete["mig_discrete"]),
             None,
         )
+    for section, key, label, _, _ in SUITE:
+        value = metrics.get(section, {}).get(key) if isinstance(metrics, Mapping) else None
+        if isinstance(value, int | float):
+            out[label] = (float(value), None)
     dec = find_section(metrics, "index_code_mi")
     if dec is not None:
         for label, key in (
@@ -350,7 +440,24 @@ def _metrics_section(metrics: Mapping[str, Any]) -> str:
             "note",
         )
     )
+    parts.append(_suite_table(metrics))
     return "\n".join(parts)
+
+
+def _suite_table(metrics: Mapping[str, Any]) -> str:
+    """One row per metric of the wider suite present in metrics.json: value, range, meaning and
+    protocol."""
+    rows = []
+    for section, key, label, value_range, meaning in SUITE:
+        result = metrics.get(section)
+        if not isinstance(result, Mapping) or not isinstance(result.get(key), int | float):
+            continue
+        rows.append((label, float(result[key]), value_range, meaning, result.get("protocol", "")))
+    if not rows:
+        return ""
+    return "<h3>Other disentanglement metrics (posterior means)</h3>" + html.table(
+        rows, header=("metric", "value", "range", "meaning", "protocol")
+    )
 
 
 def _decomposition_section(metrics: Mapping[str, Any]) -> str:
