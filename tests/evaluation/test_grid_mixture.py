@@ -72,3 +72,21 @@ def test_interpolated_log_density_matches_exact():
 def test_too_fine_a_grid_is_refused_with_advice():
     with pytest.raises(EvaluationError, match="monte-carlo"):
         GridMixtures(torch.tensor([0.0, 100.0]), torch.tensor([1e-12, 1.0]), Normal, 4.0)
+
+
+@pytest.mark.parametrize("spread", [1.0, 1.5, 1e4])
+def test_mixture_entropy_error_against_quadrature_is_within_the_stated_bound(spread):
+    g = torch.Generator().manual_seed(int(spread))
+    n = 40
+    var = 0.8 * spread ** torch.rand(n, generator=g, dtype=torch.float64)
+    mean = 2 * torch.randn(n, generator=g, dtype=torch.float64)
+    got = float(entropy(mean, var)[0])
+    std = var.sqrt()
+    x = torch.linspace(
+        float((mean - 12 * std).min()), float((mean + 12 * std).max()), 200_001, dtype=torch.float64
+    )
+    p = torch.exp(-((x[:, None] - mean) ** 2) / (2 * var)) / torch.sqrt(2 * math.pi * var)
+    p = p.mean(1)
+    q = p[p > 0]
+    reference = float(-(x[1] - x[0]) * (q * q.log()).sum())
+    assert abs(got - reference) < (2e-5 if spread == 1.0 else 1e-3)
