@@ -1,4 +1,4 @@
-"""``tcvae data``: download data sets and look at them."""
+"""``tcvae data``: list, download and preview data sets."""
 
 from __future__ import annotations
 
@@ -8,74 +8,139 @@ from pathlib import Path
 import torch
 
 from tcvae.data.cache import CACHE_ENV_VAR, resolve_cache_dir
-from tcvae.data.dsprites import (
-    DSPRITES_FILENAME,
-    DSPRITES_MD5,
-    SOURCES,
-    URL_ENV_VAR,
-    download_dsprites,
-    load_dsprites_npz,
-    resolve_source,
-)
 from tcvae.data.preview import factor_sweeps, save_sweep_figure
-from tcvae.data.sprites import dsprites_grid, render_dsprites
+from tcvae.data.registry import DATASETS, DatasetSpec, download_dataset, file_status
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="download and preview ground-truth data sets")
+    parser = subparsers.add_parser("data", help="list, download and preview ground-truth data sets")
     commands = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     cache_help = f"cache directory (default: ${CACHE_ENV_VAR}, else the user cache dir /tcvae)"
+    names = sorted(DATASETS)
+
+    listing = commands.add_parser(
+        "list", help="every data set: available here?, size on disk and in memory, factors"
+    )
+    listing.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
+    listing.set_defaults(func=run_list)
 
     download = commands.add_parser("download", help="fetch a data set into the cache, verified")
-    download.add_argument("dataset", choices=["dsprites"], help="data set to fetch")
+    download.add_argument("dataset", choices=names, help="data set to fetch")
     download.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
     download.add_argument(
-        "--url", default=None, help=f"download from here (default: ${URL_ENV_VAR} or the release)"
+        "--url",
+        default=None,
+        help="download from here (default: $TCVAE_<NAME>_URL, else the official location)",
     )
     download.add_argument(
-        "--md5", default=DSPRITES_MD5, help="expected MD5 of the file (default: the official one)"
+        "--file",
+        type=Path,
+        default=None,
+        help="copy this local file into the cache instead of downloading (checked the same way)",
+    )
+    download.add_argument(
+        "--md5",
+        default=None,
+        help="expected MD5 of the file (default: the pinned one; where none is pinned, the "
+        "SHA-256 of the first download is recorded and later copies must match it)",
     )
     download.set_defaults(func=run_download)
 
     preview = commands.add_parser(
         "preview", help="write a PNG of factor sweeps (one row per factor, others fixed)"
     )
-    preview.add_argument("dataset", choices=["dsprites"], help="data set to show")
+    preview.add_argument("dataset", choices=names, help="data set to show")
     preview.add_argument(
         "--source",
-        choices=SOURCES,
+        choices=("auto", "builtin", "file"),
         default="auto",
-        help="builtin generator, the downloaded file, or auto (the file when present)",
+        help="built-in generator, the downloaded file, or auto (the file when present)",
     )
     preview.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
     preview.add_argument(
-        "--out", type=Path, default=Path("dsprites_preview.png"), help="PNG file to write"
+        "--out", type=Path, default=None, help="PNG file to write (default: NAME_preview.png)"
     )
     preview.add_argument("--columns", type=int, default=10, help="images per sweep (at most)")
     preview.set_defaults(func=run_preview)
 
 
+def _size(num_bytes: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if num_bytes < 1024 or unit == "GiB":
+            return f"{num_bytes:.0f} {unit}" if unit == "B" else f"{num_bytes:.1f} {unit}"
+        num_bytes /= 1024
+    raise AssertionError
+
+
+def describe(spec: DatasetSpec, cache_dir: Path | None) -> list[str]:
+    """The lines ``tcvae data list`` prints for one data set."""
+    root = resolve_cache_dir(cache_dir)
+    grid = spec.grid()
+    file_path = root / spec.file.filename
+    cache_path = root / spec.builtin_cache if spec.builtin_cache else None
+    if file_path.is_file():
+        here = f"yes: file {file_path}"
+    elif cache_path is not None and cache_path.is_file():
+        here = f"yes: built-in, rendered and cached in {cache_path}"
+    elif cache_path is not None:
+        here = "yes: built-in (rendered on first use, then cached)"
+    else:
+        here = f"no: run `tcvae data download {spec.name}`"
+    on_disk = sum(
+        p.stat().st_size for p in (file_path, cache_path) if p is not None and p.is_file()
+    )
+    pixels = "1 bit per pixel, packed" if spec.binary else "uint8"
+    channels = "greyscale" if spec.channels == 1 else "RGB"
+    factors = ", ".join(f"{n} {s}" for n, s in zip(grid.names, grid.sizes))
+    return [
+        f"{spec.name}: {spec.summary}",
+        f"  available: {here}",
+        f"  images:    {grid.num_points:,} x {channels} 64x64; in memory {_size(spec.memory_bytes)}"
+        f" ({pixels}); on disk {_size(on_disk) if on_disk else '-'}",
+        f"  factors:   {factors}",
+        f"  file:      {spec.file.filename} ({file_status(spec, cache_dir)})",
+    ]
+
+
+def run_list(args: argparse.Namespace) -> int:
+    print(f"data sets (cache: {resolve_cache_dir(args.cache_dir)})")
+    for name in sorted(DATASETS):
+        print("\n".join(describe(DATASETS[name], args.cache_dir)))
+    print("your own data: pass a path to an .npz (images, factor_classes; see docs/datasets.md)")
+    return 0
+
+
 def run_download(args: argparse.Namespace) -> int:
-    path = download_dsprites(args.cache_dir, url=args.url, md5=args.md5, progress=True)
-    print(f"dSprites ready at {path}")
+    path = download_dataset(
+        args.dataset, args.cache_dir, url=args.url, md5=args.md5, file=args.file, progress=True
+    )
+    print(f"{args.dataset} ready at {path}")
     return 0
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    source = resolve_source(args.source, args.cache_dir)
-    if source == "file":
-        data = load_dsprites_npz(resolve_cache_dir(args.cache_dir) / DSPRITES_FILENAME)
+    spec = DATASETS[args.dataset]
+    source = spec.resolve_source(args.source, args.cache_dir)
+    if source == "builtin" and spec.builtin_subset is not None:
+        grid = spec.grid()  # render only the sweeps
+
+        def images_of(classes: torch.Tensor) -> torch.Tensor:
+            return spec.builtin_subset(classes).images_uint8()
+    else:
+        data = spec.load(source, args.cache_dir, True)
         grid = data.grid
 
         def images_of(classes: torch.Tensor) -> torch.Tensor:
             return data.images_uint8(data.rows_of(classes))
-    else:
-        grid, images_of = dsprites_grid(), render_dsprites  # only the sweeps are rendered
+
     base = torch.tensor(grid.sizes) // 2
-    base[grid.factor_index("orientation")] = 0  # the upright pose, heart point down
+    if "orientation" in grid.names and args.dataset == "dsprites":
+        base[grid.factor_index("orientation")] = 0  # the upright pose, heart point down
     sweeps = factor_sweeps(grid, base, num_columns=args.columns)
     rows = [(name, images_of(classes)) for name, classes in sweeps]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    save_sweep_figure(rows, args.out, max_value=1, title=f"dSprites ({source})")
-    print(f"wrote {args.out}")
+    out = args.out or Path(f"{args.dataset}_preview.png")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    max_value = 1 if spec.binary else 255
+    save_sweep_figure(rows, out, max_value=max_value, title=f"{args.dataset} ({source})")
+    print(f"wrote {out}")
     return 0

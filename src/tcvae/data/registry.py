@@ -1,30 +1,265 @@
-"""Data sets by name: ``load_dataset("dsprites")``. Add a data set by adding its loader here."""
+"""Data sets by name: ``load_dataset("dsprites")``. Add a data set by adding its spec here.
+
+A path ending in ``.npz`` is accepted wherever a name is: your own data in the layout of
+:mod:`tcvae.data.arrays`.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-from tcvae.data.dsprites import load_dsprites
-from tcvae.data.ground_truth import DataError, GroundTruthData
+from torch import Tensor
 
-# name -> loader(source, cache_dir, progress) returning the whole data set.
-DATASETS: dict[str, Callable[[str, str | os.PathLike | None, bool], GroundTruthData]] = {
-    "dsprites": load_dsprites,
+from tcvae.data import dsprites, faces, mpi3d, shapes3d
+from tcvae.data.arrays import load_npz
+from tcvae.data.cache import resolve_cache_dir
+from tcvae.data.download import checksum_record, download_file, file_md5, file_sha256
+from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.heads import faces_grid
+from tcvae.data.sprites import dsprites_grid
+
+FILE_SOURCES = ("auto", "file")
+
+Loader = Callable[[str, "str | os.PathLike | None", bool], GroundTruthData]
+
+
+def file_source(source: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """What ``source`` means for a data set that exists only as a file: always "file"."""
+    if source not in FILE_SOURCES:
+        raise DataError(f"unknown source {source!r} for a file-only data set; use 'auto' or 'file'")
+    return "file"
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """A data set's file in the cache directory and where to fetch it.
+
+    url: None when it cannot be downloaded (give it with ``--file``). md5: the pinned checksum,
+    None when none is known (then the first download's SHA-256 is recorded). verify: checks the
+    file's structure (keys, shapes, dtypes) without loading it.
+    """
+
+    filename: str
+    url: str | None
+    md5: str | None
+    checksum_note: str
+    verify: Callable[[Path], object] | None = None
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """What ``tcvae data list`` says about a data set, and how to load it.
+
+    load(source, cache_dir, progress); builtin_cache: the built-in generator's cache file (None
+    when there is no generator); builtin_subset(classes) renders only those grid points;
+    resolve_source(source, cache_dir) says what "auto" means now ("builtin" or "file");
+    binary: images held bit-packed (1 bit per pixel in memory).
+    """
+
+    name: str
+    summary: str
+    grid: Callable[[], FactorGrid]
+    channels: int
+    binary: bool
+    load: Loader
+    file: DataFile
+    builtin_cache: str | None = None
+    builtin_subset: Callable[[Tensor], GroundTruthData] | None = None
+    resolve_source: Callable[[str, str | os.PathLike | None], str] = file_source
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return ("auto", "builtin", "file") if self.builtin_cache else FILE_SOURCES
+
+    @property
+    def memory_bytes(self) -> int:
+        """Bytes the full grid's pixels take in memory."""
+        pixels = self.grid().num_points * self.channels * 64 * 64
+        return pixels // 8 if self.binary else pixels
+
+
+def _file_only(
+    spec_name: str, read: Callable[[Path, bool], GroundTruthData], filename: str
+) -> Loader:
+    def load(
+        source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
+    ) -> GroundTruthData:
+        if source not in FILE_SOURCES:
+            raise DataError(
+                f"{spec_name} has no built-in generator (source {source!r}); choose one of "
+                f"{list(FILE_SOURCES)} and run `tcvae data download {spec_name}`"
+            )
+        return read(resolve_cache_dir(cache_dir) / filename, progress)
+
+    return load
+
+
+def _mpi3d_spec(variant: str) -> DatasetSpec:
+    name, filename = f"mpi3d_{variant}", mpi3d.mpi3d_filename(variant)
+    return DatasetSpec(
+        name=name,
+        summary=f"MPI3D {variant} (robot arm, 1,036,800 RGB images), your download",
+        grid=mpi3d.mpi3d_grid,
+        channels=3,
+        binary=False,
+        load=_file_only(
+            name, lambda path, progress: mpi3d.load_mpi3d_npz(path, variant, progress), filename
+        ),
+        file=DataFile(
+            filename,
+            mpi3d.MPI3D_URL.format(variant),
+            None,
+            "no published checksum: structure checked, SHA-256 recorded at first download",
+            mpi3d.check_mpi3d_npz,
+        ),
+    )
+
+
+DATASETS: dict[str, DatasetSpec] = {
+    spec.name: spec
+    for spec in (
+        DatasetSpec(
+            name="dsprites",
+            summary="dSprites (2D shapes, binary), the official file or the built-in generator",
+            grid=dsprites_grid,
+            channels=1,
+            binary=True,
+            load=dsprites.load_dsprites,
+            file=DataFile(
+                dsprites.DSPRITES_FILENAME,
+                dsprites.DSPRITES_URL,
+                dsprites.DSPRITES_MD5,
+                "MD5 published with the release",
+            ),
+            builtin_cache=dsprites.BUILTIN_FILENAME,
+            builtin_subset=dsprites.builtin_dsprites_subset,
+            resolve_source=dsprites.resolve_source,
+        ),
+        DatasetSpec(
+            name="faces",
+            summary="3D faces (greyscale): your Basel renders file, or the built-in stand-in",
+            grid=faces_grid,
+            channels=1,
+            binary=False,
+            load=faces.load_faces,
+            file=DataFile(
+                faces.FACES_FILENAME,
+                None,
+                None,
+                "not distributable: give your copy with --file; shape and dtype checked on load",
+                faces.load_faces_file,
+            ),
+            builtin_cache=faces.BUILTIN_FILENAME,
+            builtin_subset=faces.builtin_faces_subset,
+            resolve_source=faces.resolve_source,
+        ),
+        DatasetSpec(
+            name="shapes3d",
+            summary="3D Shapes (RGB scenes), your download; reading it needs h5py",
+            grid=shapes3d.shapes3d_grid,
+            channels=3,
+            binary=False,
+            load=_file_only(
+                "shapes3d",
+                lambda path, progress: shapes3d.load_shapes3d_h5(path, progress),
+                shapes3d.SHAPES3D_FILENAME,
+            ),
+            file=DataFile(
+                shapes3d.SHAPES3D_FILENAME,
+                shapes3d.SHAPES3D_URL,
+                shapes3d.SHAPES3D_MD5,
+                "MD5 as pinned by the disent library (not published by the authors)",
+            ),
+        ),
+        *(_mpi3d_spec(variant) for variant in mpi3d.VARIANTS),
+    )
 }
 
 
+def is_npz_path(name: str | os.PathLike) -> bool:
+    return str(name).lower().endswith(".npz")
+
+
+def get_spec(name: str) -> DatasetSpec:
+    try:
+        return DATASETS[name]
+    except KeyError:
+        raise DataError(
+            f"unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))} "
+            "(or a path to your own .npz)"
+        ) from None
+
+
 def load_dataset(
-    name: str = "dsprites",
+    name: str | os.PathLike = "dsprites",
     source: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> GroundTruthData:
-    """Load data set ``name`` from ``source`` ("auto", "builtin" or "file"; see its loader)."""
-    try:
-        loader = DATASETS[name]
-    except KeyError:
+    """Load data set ``name`` from ``source`` ("auto", "builtin" or "file"; see its loader), or
+    the ``.npz`` file at path ``name`` (:mod:`tcvae.data.arrays`; source "auto" or "file")."""
+    if is_npz_path(name):
+        if source not in FILE_SOURCES:
+            raise DataError(f"{name} is a file: use source 'auto' or 'file', not {source!r}")
+        return load_npz(name)
+    return get_spec(str(name)).load(source, cache_dir, progress)
+
+
+def file_status(spec: DatasetSpec, cache_dir: str | os.PathLike | None = None) -> str:
+    """How the data set's file in the cache is verified: pinned MD5, recorded SHA-256, none."""
+    path = resolve_cache_dir(cache_dir) / spec.file.filename
+    if spec.file.md5:
+        return spec.file.checksum_note
+    record = checksum_record(path)
+    if record:
+        return f"sha256 {record['sha256'][:12]}... recorded at first download"
+    return spec.file.checksum_note
+
+
+def download_dataset(
+    name: str,
+    cache_dir: str | os.PathLike | None = None,
+    url: str | None = None,
+    md5: str | None = None,
+    file: str | os.PathLike | None = None,
+    progress: bool = False,
+) -> Path:
+    """Fetch data set ``name``'s file into the cache (from ``url``, a local ``file``, or the
+    official location), verify it, and return its path. A copy already in the cache that
+    passes the check is kept."""
+    spec = get_spec(name)
+    dest = resolve_cache_dir(cache_dir) / spec.file.filename
+    md5 = md5 or spec.file.md5
+    if file is not None:
+        source = Path(file).expanduser()
+        if not source.is_file():
+            raise DataError(f"no file at {source}")
+        url = source.resolve().as_uri()
+    url = url or os.environ.get(f"TCVAE_{name.upper()}_URL") or spec.file.url
+    if dest.exists() and _verified(dest, md5):
+        return dest
+    if url is None:
         raise DataError(
-            f"unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))}"
-        ) from None
-    return loader(source, cache_dir, progress)
+            f"{name} cannot be downloaded ({spec.file.checksum_note}); give your copy with "
+            f"`tcvae data download {name} --file PATH`"
+        )
+    download_file(url, dest, md5, progress=progress)
+    if spec.file.verify is not None:
+        try:
+            spec.file.verify(dest)
+        except DataError:
+            dest.unlink(missing_ok=True)
+            raise
+    return dest
+
+
+def _verified(path: Path, md5: str | None) -> bool:
+    if md5 is not None:
+        return file_md5(path) == md5.lower()
+    record = checksum_record(path)
+    if not record or path.stat().st_size != record["size"]:
+        return False
+    return file_sha256(path) == record["sha256"]

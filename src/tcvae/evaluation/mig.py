@@ -45,7 +45,7 @@ from tcvae.objectives.distributions import get_distribution
 # The factors each paper experiment scores (shape, identity and constant factors excluded).
 PAPER_FACTORS: dict[str, tuple[str, ...]] = {
     "dsprites": ("scale", "orientation", "posX", "posY"),
-    "faces3d": ("azimuth", "elevation", "lighting"),
+    "faces": ("azimuth", "elevation", "lighting"),
 }
 ESTIMATORS = ("deterministic", "monte-carlo")
 

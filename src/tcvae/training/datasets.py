@@ -2,8 +2,9 @@
 
 Filters keep the images whose factor classes lie in the given inclusive ranges; ``subset`` then
 keeps a uniformly random subset of that size (sorted, so grid order is kept), drawn with
-``subset_seed``. For the built-in dSprites generator the selection is made on the factor grid first
-and only the chosen images are rendered, so quick runs never render all 737,280 images.
+``subset_seed``. For a built-in generator (dSprites, 3D faces) the selection is made on the factor
+grid first and only the chosen images are rendered, so quick runs never render the full grid.
+``config.name`` may also be a path to your own ``.npz`` (:mod:`tcvae.data.arrays`).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from tcvae.data import DATASETS, FactorGrid, GroundTruthData, builtin_dsprites_subset, load_dataset
-from tcvae.data.dsprites import resolve_source
-from tcvae.data.sprites import dsprites_grid
+from tcvae.data import DATASETS, DataError, FactorGrid, GroundTruthData, load_dataset
+from tcvae.data.registry import is_npz_path
 from tcvae.training.config import ConfigError, DataConfig, option_name
 
 
@@ -50,20 +50,27 @@ def select(classes: Tensor, grid: FactorGrid, config: DataConfig) -> Tensor:
 
 def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData:
     """Load (or render) the training set of ``config``; errors name the offending option."""
-    if config.name not in DATASETS:
+    if is_npz_path(config.name):
+        try:
+            data = load_dataset(config.name, source=config.source)
+        except DataError as err:
+            raise ConfigError(f"{option_name('data.name')} {config.name}: {err}") from err
+    elif config.name not in DATASETS:
         raise ConfigError(
             f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
-            f"{sorted(DATASETS)}"
+            f"{sorted(DATASETS)}, or a path to your own .npz"
         )
-    selecting = bool(config.filters) or config.subset is not None
-    if config.name == "dsprites" and selecting:
-        if resolve_source(config.source, config.cache_dir) == "builtin":
-            grid = dsprites_grid()
+    else:
+        spec = DATASETS[config.name]
+        selecting = bool(config.filters) or config.subset is not None
+        builtin = spec.resolve_source(config.source, config.cache_dir) == "builtin"
+        if selecting and builtin and spec.builtin_subset is not None:
+            grid = spec.grid()
             classes = grid.all_classes()
-            return builtin_dsprites_subset(classes[select(classes, grid, config)])
-    data = load_dataset(
-        config.name, source=config.source, cache_dir=config.cache_dir, progress=progress
-    )
-    if selecting:
+            return spec.builtin_subset(classes[select(classes, grid, config)])
+        data = load_dataset(
+            config.name, source=config.source, cache_dir=config.cache_dir, progress=progress
+        )
+    if config.filters or config.subset is not None:
         data = data.subset(select(data.classes, data.grid, config))
     return data
