@@ -54,7 +54,7 @@ def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData
         try:
             data = load_dataset(config.name, source=config.source)
         except DataError as err:
-            raise ConfigError(f"{option_name('data.name')} {config.name}: {err}") from err
+            raise ConfigError(f"{option_name('data.name')}: {err}") from err
     elif config.name not in DATASETS:
         raise ConfigError(
             f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
