@@ -9,6 +9,8 @@ from tcvae.data.ground_truth import (
     FactorGrid,
     GroundTruthData,
     PackedImages,
+    _pack_on_device,
+    _unpack_on_device,
     pack_bits,
     unpack_bits,
 )
@@ -87,6 +89,9 @@ def test_packed_images_round_trip_exactly(shape):
     flat = images.reshape(shape[0], -1).numpy()
     assert np.array_equal(packed.bits.numpy(), np.packbits(flat, axis=1))  # numpy's bit order
     assert torch.equal(unpack_bits(pack_bits(images), pixels).view(shape), images)
+    # the torch code used for GPU tensors gives the same bytes and pixels
+    assert torch.equal(_pack_on_device(images.reshape(shape[0], -1)), packed.bits)
+    assert torch.equal(_unpack_on_device(packed.bits, pixels).view(shape), images)
 
 
 def test_binary_data_is_held_packed_and_batches_match_the_pixels():

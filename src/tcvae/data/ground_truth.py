@@ -117,6 +117,11 @@ def pack_bits(images: Tensor | np.ndarray) -> Tensor:
     flat = images.reshape(images.shape[0], -1)
     if flat.device.type == "cpu":
         return torch.from_numpy(np.packbits(flat.numpy(), axis=1))
+    return _pack_on_device(flat)
+
+
+def _pack_on_device(flat: Tensor) -> Tensor:
+    """:func:`pack_bits` of (N, P) images with torch operations (for GPU tensors)."""
     pad = -flat.shape[1] % 8
     if pad:
         flat = torch.nn.functional.pad(flat, (0, pad))
@@ -134,9 +139,14 @@ def unpack_bits(bits: Tensor, num_pixels: int, dtype: torch.dtype = torch.uint8)
     if bits.device.type == "cpu":
         flat = torch.from_numpy(np.unpackbits(bits.numpy(), axis=1, count=num_pixels))
     else:
-        shifts = torch.arange(7, -1, -1, device=bits.device, dtype=torch.uint8)
-        flat = ((bits.unsqueeze(-1) >> shifts) & 1).view(bits.shape[0], -1)[:, :num_pixels]
+        flat = _unpack_on_device(bits, num_pixels)
     return flat.to(dtype)
+
+
+def _unpack_on_device(bits: Tensor, num_pixels: int) -> Tensor:
+    """:func:`unpack_bits` to uint8 with torch operations (for GPU tensors)."""
+    shifts = torch.arange(7, -1, -1, device=bits.device, dtype=torch.uint8)
+    return ((bits.unsqueeze(-1) >> shifts) & 1).view(bits.shape[0], -1)[:, :num_pixels]
 
 
 def gather_rows(rows: Tensor, index: Tensor | Sequence[int] | slice) -> Tensor:
