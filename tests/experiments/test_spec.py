@@ -74,3 +74,18 @@ def test_presets_are_bundled_and_valid():
     assert {"vae", "beta-vae", "beta-tcvae-mws"} <= set(paper.methods)
     with pytest.raises(SpecError, match="choose from"):
         load_preset("nope")
+
+
+def test_baseline_methods_sweep_over_beta_as_their_main_weight():
+    from tcvae.experiments.grid import expand_grid
+
+    methods = ["factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae", "beta-tcvae-mss"]
+    spec = parse_spec({"grid": {"methods": methods, "betas": [2, 8], "seeds": [0]}})
+    from tcvae.experiments.cell import cell_config
+
+    cells = expand_grid(spec)
+    assert len(cells) == 2 * len(methods)
+    configs = [cell_config(spec, c) for c in cells]
+    trained = {(c.objective.method, c.objective.beta) for c in configs}
+    assert ("factor-vae", 8.0) in trained and ("annealed-vae", 2.0) in trained
+    assert ("dip-vae-ii", 2.0) in trained and ("beta-tcvae", 8.0) in trained

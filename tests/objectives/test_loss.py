@@ -112,7 +112,7 @@ def test_warmups():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(method="factor-vae"), "unknown method 'factor-vae'"),
+        (dict(method="info-vae"), "unknown method 'info-vae'"),
         (dict(estimator="iwae"), "unknown estimator 'iwae'"),
         (dict(beta=-1.0), "beta must be a non-negative"),
         (dict(alpha=-0.1), "alpha must be"),

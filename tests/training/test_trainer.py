@@ -87,7 +87,7 @@ def test_seed_changes_the_result(reference, make_config):
 def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
     seen = []
 
-    def spy(model, x, out, dataset_size, config, step):
+    def spy(model, x, out, dataset_size, config, step, discriminator=None):
         seen.append((dataset_size, x.shape[0], step))
         return compute_loss(model, x, out, dataset_size, config, step)
 
@@ -97,7 +97,7 @@ def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
 
 
 def test_nan_guard_names_step_and_term_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
-    def poisoned(model, x, out, dataset_size, config, step):
+    def poisoned(model, x, out, dataset_size, config, step, discriminator=None):
         result = compute_loss(model, x, out, dataset_size, config, step)
         if step == 7:
             result.terms["tc"] = torch.tensor(float("nan"))
@@ -166,7 +166,7 @@ def test_python_api_accepts_a_partial_dict(tmp_path):
 def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(
     reference, make_config, monkeypatch
 ):
-    def interrupting(model, x, out, dataset_size, config, step):
+    def interrupting(model, x, out, dataset_size, config, step, discriminator=None):
         if step == 2:
             os.kill(os.getpid(), signal.SIGINT)  # as if Ctrl-C were pressed during step 3
         return compute_loss(model, x, out, dataset_size, config, step)
@@ -247,3 +247,48 @@ def test_time_budget_stops_with_a_checkpoint_and_max_steps_repeats_it(make_confi
     assert done.status == "completed" and done.step == 12
     status = json.loads((run.run_dir / "status.json").read_text())
     assert status["status"] == "completed" and status["steps_this_invocation"] == 11
+
+
+@pytest.fixture
+def small_discriminator(monkeypatch):
+    from tcvae.objectives import baselines
+
+    monkeypatch.setattr(baselines, "DISCRIMINATOR_WIDTH", 16)
+
+
+def test_factor_vae_trains_its_discriminator_and_resumes_bitwise(make_config, small_discriminator):
+    def config(name, **optim):
+        c = make_config(name, **optim)
+        c.objective = type(c.objective)(method="factor-vae", beta=10.0)
+        return c
+
+    whole = T.train(config("whole", max_steps=7))
+    ckpt = load_checkpoint(list_checkpoints(whole.run_dir)[-1])
+    assert {"auxiliary", "auxiliary_optimizer"} <= set(ckpt)
+    assert all(
+        "tc_discriminator" in r and "auxiliary_loss" in r and "tc" in r for r in whole.history
+    )
+    first = T.train(config("part", max_steps=3))
+    before = {
+        k: v.clone()
+        for k, v in load_checkpoint(list_checkpoints(first.run_dir)[-1])["auxiliary"].items()
+    }
+    resumed = T.train(config("part", max_steps=7), resume=first.run_dir)
+    assert same(params(resumed.model), params(whole.model))
+    final = load_checkpoint(list_checkpoints(whole.run_dir)[-1])["auxiliary"]
+    again = load_checkpoint(list_checkpoints(resumed.run_dir)[-1])["auxiliary"]
+    assert all(torch.equal(final[k], again[k]) for k in final)
+    assert not all(torch.equal(before[k], final[k]) for k in final)  # the discriminator learned
+
+
+@pytest.mark.parametrize("method", ["dip-vae-i", "dip-vae-ii", "annealed-vae"])
+def test_baselines_train_and_log_the_decomposition(make_config, method):
+    config = make_config(max_steps=2)
+    config.objective = type(config.objective)(method=method, beta=2.0, capacity_steps=10)
+    run = T.train(config)
+    for row in run.history:
+        assert {"mi", "tc", "dwkl", "kl", "log_px"} <= set(row)
+    extra = "capacity" if method == "annealed-vae" else "dip_penalty"
+    assert [r[extra] > 0 for r in run.history] == [
+        method != "annealed-vae" or r["step"] > 1 for r in run.history
+    ]

@@ -120,7 +120,12 @@ OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
     (
         "objective.method",
         ("--method",),
-        {"metavar": "METHOD", "help": "objective: beta-tcvae (default), beta-vae or vae"},
+        {
+            "metavar": "METHOD",
+            "help": "objective: beta-tcvae (default), beta-vae, vae, or the baselines factor-vae, "
+            "dip-vae-i, dip-vae-ii, annealed-vae (--beta is their main weight: FactorVAE's and "
+            "AnnealedVAE's gamma, DIP-VAE's lambda_od)",
+        },
     ),
     (
         "objective.beta",
@@ -163,6 +168,29 @@ OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
         "objective.lambda0",
         ("--lambda0",),
         {"type": float, "help": "initial value of the annealed lambda weight"},
+    ),
+    (
+        "objective.dip_lambda_d",
+        ("--dip-lambda-d",),
+        {
+            "type": float,
+            "help": "DIP-VAE's weight on the diagonal of the covariance (default 10 beta for "
+            "dip-vae-i, beta for dip-vae-ii)",
+        },
+    ),
+    (
+        "objective.capacity_max",
+        ("--capacity-max",),
+        {"type": float, "metavar": "NATS", "help": "AnnealedVAE's final KL capacity (default 25)"},
+    ),
+    (
+        "objective.capacity_steps",
+        ("--capacity-steps",),
+        {
+            "type": int,
+            "metavar": "STEPS",
+            "help": "AnnealedVAE: steps over which the capacity rises from 0 (default 100000)",
+        },
     ),
     ("optim.lr", ("--lr",), {"type": float, "help": "Adam learning rate (default 1e-3)"}),
     (

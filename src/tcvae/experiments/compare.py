@@ -47,7 +47,17 @@ LABELS = {
     TC: "total correlation (nats)",
 }
 BAND = (10.0, 90.0)
-METHOD_ORDER = ("vae", "beta-vae", "beta-tcvae", "beta-tcvae-mws", "beta-tcvae-mss")
+METHOD_ORDER = (
+    "vae",
+    "beta-vae",
+    "beta-tcvae",
+    "beta-tcvae-mws",
+    "beta-tcvae-mss",
+    "factor-vae",
+    "dip-vae-i",
+    "dip-vae-ii",
+    "annealed-vae",
+)
 FIGURE_DIR, PAGE, CLAIMS_FILE = "figures", "compare.html", "claims.json"
 
 

@@ -61,6 +61,10 @@ METHODS: dict[str, tuple[str, str | None]] = {
     "beta-tcvae": ("beta-tcvae", "mws"),
     "beta-tcvae-mws": ("beta-tcvae", "mws"),
     "beta-tcvae-mss": ("beta-tcvae", "mss"),
+    "factor-vae": ("factor-vae", None),
+    "dip-vae-i": ("dip-vae-i", None),
+    "dip-vae-ii": ("dip-vae-ii", None),
+    "annealed-vae": ("annealed-vae", None),
 }
 # Training sections a spec may set under [train]; [train.data] is replaced by the spec's [data].
 TRAIN_SECTIONS = ("model", "objective", "optim", "run")

@@ -23,6 +23,8 @@ from tcvae.objectives.loss import (
     LossResult,
     ObjectiveConfig,
     ObjectiveError,
+    auxiliary_loss,
+    auxiliary_network,
     compute_loss,
 )
 
@@ -38,6 +40,8 @@ __all__ = [
     "Normal",
     "ObjectiveConfig",
     "ObjectiveError",
+    "auxiliary_loss",
+    "auxiliary_network",
     "compute_loss",
     "dimwise_kl",
     "elbo_terms",

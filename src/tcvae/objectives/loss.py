@@ -1,4 +1,4 @@
-"""One objective for the VAE, beta-VAE and beta-TCVAE (REFERENCE.md section 2).
+"""One objective for the VAE, beta-VAE and beta-TCVAE (REFERENCE.md section 2), and the baselines.
 
 Maximised per sample (minimised as its negative batch mean):
 
@@ -6,6 +6,9 @@ Maximised per sample (minimised as its negative batch mean):
 
 Presets: 'vae' (alpha = beta = gamma = 1: the ELBO), 'beta-vae' (all three = beta: the
 reconstruction plus beta times the sampled KL) and 'beta-tcvae' (alpha = gamma = 1, beta free).
+The baselines 'factor-vae', 'dip-vae-i', 'dip-vae-ii' and 'annealed-vae' replace the KL terms by
+their own penalties (:mod:`tcvae.objectives.baselines`), with beta as their main weight; the
+decomposition terms are still estimated and logged for every method, so runs compare alike.
 Optional warm-ups from the reference code (REFERENCE.md section 8), both off by default:
 
     beta_t   = beta * min(1, t / beta_warmup_steps)
@@ -19,8 +22,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
     dimwise_kl,
     elbo_terms,
@@ -32,7 +36,16 @@ from tcvae.objectives.estimators import ESTIMATORS
 if TYPE_CHECKING:
     from tcvae.models.vae import VAE, VAEOutput
 
-METHODS = ("vae", "beta-vae", "beta-tcvae")
+METHODS = (
+    "vae",
+    "beta-vae",
+    "beta-tcvae",
+    "factor-vae",
+    "dip-vae-i",
+    "dip-vae-ii",
+    "annealed-vae",
+)
+BASELINES = ("factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae")
 
 
 class ObjectiveError(ValueError):
@@ -43,7 +56,11 @@ class ObjectiveError(ValueError):
 class ObjectiveConfig:
     """Which objective to train with; ``alpha``/``gamma`` = None take the method's preset value.
 
-    For 'vae' every weight defaults to 1 and ``beta`` is not used.
+    For 'vae' every weight defaults to 1 and ``beta`` is not used. For the baselines ``beta``
+    is FactorVAE's gamma (TC weight), DIP-VAE's lambda_od, and AnnealedVAE's gamma (1000 in
+    disentanglement_lib); ``dip_lambda_d`` is DIP-VAE's lambda_d (default 10 beta for DIP-VAE-I,
+    beta for DIP-VAE-II), and AnnealedVAE's capacity rises to ``capacity_max`` nats over
+    ``capacity_steps`` steps.
     """
 
     method: str = "beta-tcvae"
@@ -54,6 +71,9 @@ class ObjectiveConfig:
     beta_warmup_steps: int = 0
     lambda_warmup_steps: int = 0
     lambda0: float = 0.95
+    dip_lambda_d: float | None = None
+    capacity_max: float = 25.0
+    capacity_steps: int = 100_000
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
@@ -75,6 +95,14 @@ class ObjectiveConfig:
                 )
         if not 0 <= self.lambda0 <= 1:
             raise ObjectiveError(f"lambda0 must lie in [0, 1], got {self.lambda0!r}")
+        if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
+            raise ObjectiveError(f"dip_lambda_d must be >= 0, got {self.dip_lambda_d!r}")
+        if not self.capacity_max >= 0:
+            raise ObjectiveError(f"capacity_max must be >= 0 nats, got {self.capacity_max!r}")
+        if not isinstance(self.capacity_steps, int) or self.capacity_steps < 0:
+            raise ObjectiveError(
+                f"capacity_steps must be a non-negative integer, got {self.capacity_steps!r}"
+            )
 
     def lambda_at(self, step: int) -> float:
         """lambda_t of the reference code's dimension-wise KL warm-up (0 when it is off)."""
@@ -86,6 +114,9 @@ class ObjectiveConfig:
         """(alpha, beta, gamma) at training step ``step``, warm-ups applied."""
         if self.method == "vae":
             alpha, beta, gamma = 1.0, 1.0, 1.0
+        elif self.method in BASELINES:  # their own penalties; beta is their main weight
+            ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
+            return 1.0, self.beta * ramp, 1.0
         else:
             ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
             beta = self.beta * ramp
@@ -110,17 +141,25 @@ def compute_loss(
     dataset_size: int,
     config: ObjectiveConfig,
     step: int = 0,
+    discriminator: nn.Module | None = None,
 ) -> LossResult:
     """The objective of ``config`` for a minibatch ``x`` (B distinct points of a data set of
-    ``dataset_size``) and the model's output ``out`` on it.
+    ``dataset_size``) and the model's output ``out`` on it; FactorVAE also needs its
+    ``discriminator`` (:func:`auxiliary_network`).
 
     terms: loss, elbo (mean ELBO), log_px, kl (analytic mean KL(q(z|x) || p(z))), mi, tc, dwkl
     (means of the section-2 terms), log_qz_x, log_qz, log_pz, and the weights alpha, beta, gamma,
-    lambda in force at ``step``.
+    lambda in force at ``step``; FactorVAE adds tc_discriminator, AnnealedVAE capacity.
     """
     alpha, beta, gamma = config.weights(step)
+    baseline = config.method in BASELINES
+    if config.method == "factor-vae" and discriminator is None:
+        raise ObjectiveError(
+            "factor-vae needs its discriminator: pass discriminator=auxiliary_network(config, D)"
+        )
     # The estimates of log q(z) and sum_j log q(z_j) enter the objective with weights alpha - beta
-    # and beta - gamma; when both vanish they are only logged and need no gradient.
+    # and beta - gamma; when both vanish (or a baseline has its own penalty) they are only logged
+    # and need no gradient.
     terms = elbo_terms(
         x,
         out.x_params,
@@ -131,12 +170,16 @@ def compute_loss(
         config.estimator,
         model.posterior,
         model.likelihood,
-        with_aggregate=(alpha != beta or beta != gamma),
+        with_aggregate=not baseline and (alpha != beta or beta != gamma),
     )
     mi = index_code_mutual_information(terms)
     tc = total_correlation(terms)
     dwkl = dimwise_kl(terms)
-    loss = -(terms.log_px - alpha * mi - beta * tc - gamma * dwkl).mean()
+    extra: dict[str, Tensor] = {}
+    if baseline:
+        loss, extra = _baseline_loss(model, out, terms, config, beta, step, discriminator)
+    else:
+        loss = -(terms.log_px - alpha * mi - beta * tc - gamma * dwkl).mean()
     with torch.no_grad():
         log = {
             "loss": loss.detach(),
@@ -157,4 +200,35 @@ def compute_loss(
             ("lambda", config.lambda_at(step)),
         ):
             log[name] = torch.tensor(value, dtype=loss.dtype)
+        log.update({k: v.detach() for k, v in extra.items()})
     return LossResult(loss, log)
+
+
+def _baseline_loss(model, out, terms, config, beta, step, discriminator):
+    """The loss of a baseline method and its extra logged terms (see baselines)."""
+    kl = model.posterior.kl_to_prior(out.mean, out.logvar).sum(1)  # (B,)
+    if config.method == "factor-vae":
+        tc_d = B.discriminator_tc(discriminator(out.z))
+        return -(terms.log_px - kl - beta * tc_d).mean(), {"tc_discriminator": tc_d.mean()}
+    if config.method == "annealed-vae":
+        c = B.capacity(step, config.capacity_max, config.capacity_steps)
+        loss = -terms.log_px.mean() + beta * (kl.mean() - c).abs()
+        return loss, {"capacity": torch.tensor(c)}
+    variant = config.method.rsplit("-", 1)[1]  # 'i' or 'ii'
+    lambda_d = config.dip_lambda_d
+    if lambda_d is None:
+        lambda_d = 10.0 * beta if variant == "i" else beta
+    penalty = B.dip_penalty(B.dip_covariance(out.mean, out.logvar, variant), beta, lambda_d)
+    return -(terms.log_px - kl).mean() + penalty, {"dip_penalty": penalty}
+
+
+def auxiliary_network(config: ObjectiveConfig, latent_dim: int) -> nn.Module | None:
+    """The extra network an objective trains beside the VAE (FactorVAE's discriminator), or None."""
+    return B.discriminator(latent_dim) if config.method == "factor-vae" else None
+
+
+def auxiliary_loss(
+    config: ObjectiveConfig, network: nn.Module, out: VAEOutput, generator: torch.Generator | None
+) -> Tensor:
+    """The loss the auxiliary network minimises on this minibatch (its own optimiser's)."""
+    return B.discriminator_loss(network, out.z, generator)

@@ -31,7 +31,8 @@ from torch import nn
 from tqdm import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
-from tcvae.objectives import compute_loss
+from tcvae.objectives import auxiliary_loss, auxiliary_network, compute_loss
+from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
 from tcvae.training import distributed as D
 from tcvae.training.checkpoint import (
     atomic_save,
@@ -259,6 +260,15 @@ def _train(
     # default on CPU, where Adam over the paper's 14 M parameters is a visible part of a step.
     optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr, fused=True)
     scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
+    # An objective may train a network of its own (FactorVAE's discriminator) with its own Adam.
+    auxiliary = auxiliary_network(config.objective, config.model.latent_dim)
+    stateful: dict[str, Any] = {"model": model, "optimizer": optimizer, "scaler": scaler}
+    if auxiliary is not None:
+        auxiliary.to(device)
+        stateful["auxiliary"] = auxiliary
+        stateful["auxiliary_optimizer"] = torch.optim.Adam(
+            auxiliary.parameters(), lr=DISCRIMINATOR_LR, betas=DISCRIMINATOR_BETAS, fused=True
+        )
     data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
     sample_gen = torch.Generator(device=device).manual_seed(
         stream_seed(seed, SAMPLE_STREAM, info.rank)
@@ -266,7 +276,7 @@ def _train(
 
     if resuming:
         run_dir = Path(config.run.run_dir)
-        step = _restore(run_dir, config, model, optimizer, scaler, data_gen, sample_gen, info)
+        step = _restore(run_dir, config, stateful, data_gen, sample_gen, info)
     else:
         run_dir = _agree_on_new_run_dir(config, info)
         config.run.run_dir = str(run_dir)
@@ -276,11 +286,12 @@ def _train(
         write_config(run_dir, config)
     D.barrier(info)
 
-    forward = model
+    forward, aux_forward = model, auxiliary
     if info.enabled:
-        forward = nn.parallel.DistributedDataParallel(
-            model, device_ids=[device.index] if device.type == "cuda" else None
-        )
+        device_ids = [device.index] if device.type == "cuda" else None
+        forward = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
+        if auxiliary is not None:
+            aux_forward = nn.parallel.DistributedDataParallel(auxiliary, device_ids=device_ids)
 
     b, spe = config.optim.batch_size, n // config.optim.batch_size
     total = spe * config.optim.epochs
@@ -320,7 +331,7 @@ def _train(
 
     def save() -> Path:
         order = data_gen.get_state() if step % spe == 0 else epoch_start
-        return _save(run_dir, step, spe, config, model, optimizer, scaler, order, sample_gen, info)
+        return _save(run_dir, step, spe, config, stateful, order, sample_gen, info)
 
     try:
         with StopSignals() as stop, threads:
@@ -334,7 +345,10 @@ def _train(
                 index = D.shard(perm[pos * b : (pos + 1) * b], info).to(device)
                 x = data.batch(index, device)
                 out = forward(x, generator=sample_gen, amp_dtype=amp_dtype)
-                result = compute_loss(model, x, out, n, config.objective, step)
+                result = compute_loss(model, x, out, n, config.objective, step, aux_forward)
+                if auxiliary is not None:
+                    aux_loss = auxiliary_loss(config.objective, aux_forward, out, sample_gen)
+                    result.terms["auxiliary_loss"] = aux_loss.detach()
 
                 names = list(result.terms)
                 terms = torch.stack([result.terms[k].detach().float().to(device) for k in names])
@@ -355,6 +369,10 @@ def _train(
                 scaler.scale(result.loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+                if auxiliary is not None:  # after the VAE's step, on the same minibatch
+                    stateful["auxiliary_optimizer"].zero_grad(set_to_none=True)
+                    aux_loss.backward()
+                    stateful["auxiliary_optimizer"].step()
                 step += 1
                 bar.update(1)
 
@@ -433,9 +451,7 @@ def _save(
     step: int,
     steps_per_epoch: int,
     config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
+    stateful: dict[str, Any],
     data_order: torch.Tensor,
     sample_gen: torch.Generator,
     info: D.DistInfo,
@@ -448,9 +464,7 @@ def _save(
             "format": CHECKPOINT_FORMAT,
             "step": step,
             "epoch": step / steps_per_epoch,
-            "model": model.state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "scaler": scaler.state_dict(),
+            **{name: obj.state_dict() for name, obj in stateful.items()},
             "rng": capture_rng_state(),
             "data_order": data_order,
             "sample": sample_states,
@@ -465,9 +479,7 @@ def _save(
 def _restore(
     run_dir: Path,
     config: TrainConfig,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    scaler: torch.amp.GradScaler,
+    stateful: dict[str, Any],
     data_gen: torch.Generator,
     sample_gen: torch.Generator,
     info: D.DistInfo,
@@ -479,10 +491,9 @@ def _restore(
         log.info("%s has no checkpoint yet: training it from step 0 with its config", run_dir)
         return 0
     ckpt = load_checkpoint(path)
-    model.load_state_dict(ckpt["model"])
-    optimizer.load_state_dict(ckpt["optimizer"])
-    if ckpt["scaler"]:
-        scaler.load_state_dict(ckpt["scaler"])
+    for name, obj in stateful.items():
+        if ckpt.get(name):  # an unused GradScaler's state is empty
+            obj.load_state_dict(ckpt[name])
     restore_rng_state(ckpt["rng"])
     data_gen.set_state(ckpt["data_order"])
     step = int(ckpt["step"])

@@ -1,0 +1,86 @@
+"""The penalties of the baseline methods beta-TCVAE is compared with.
+
+Each is added to the negative reconstruction term -log p(x|z) of a minibatch; ``beta`` is the
+method's main weight, so that a sweep over beta sweeps every method.
+
+* FactorVAE (Kim & Mnih 2018, eq. 2): KL(q(z|x) || p(z)) + beta * TC, with the total correlation
+  estimated by a discriminator D(z) -> logits (joint, product) trained to tell samples of q(z)
+  from samples of prod_j q(z_j) (the minibatch's z with each dimension permuted independently
+  across the batch): TC ~ E_q[logit_joint(z) - logit_product(z)] (the density-ratio trick).
+  The discriminator is an MLP of ``DISCRIMINATOR_LAYERS`` hidden layers of
+  ``DISCRIMINATOR_WIDTH`` units with LeakyReLU(0.2), trained by Adam (lr 1e-4, betas 0.5, 0.9)
+  on the cross-entropy of that classification (Kim & Mnih, appendix; disentanglement_lib).
+* DIP-VAE (Kumar et al. 2018, eqs. 6-7): KL + lambda_od sum_{i != j} C_ij^2
+  + lambda_d sum_i (C_ii - 1)^2, with C = Cov_batch[mu(x)] (DIP-VAE-I) or
+  C = Cov_batch[mu(x)] + E_batch[diag sigma^2(x)] (DIP-VAE-II); lambda_od = beta and
+  lambda_d = ``dip_lambda_d`` (default 10 beta for I and beta for II, disentanglement_lib's).
+* AnnealedVAE (Burgess et al. 2018, eq. 8): beta * |KL - C_t| with the capacity
+  C_t = capacity_max * min(1, t / capacity_steps) nats.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+DISCRIMINATOR_WIDTH = 1000
+DISCRIMINATOR_LAYERS = 6
+DISCRIMINATOR_LR = 1e-4
+DISCRIMINATOR_BETAS = (0.5, 0.9)
+
+
+def discriminator(latent_dim: int) -> nn.Module:
+    """FactorVAE's discriminator: z (B, D) -> logits (B, 2) of (joint, product)."""
+    layers: list[nn.Module] = []
+    width = latent_dim
+    for _ in range(DISCRIMINATOR_LAYERS):
+        layers += [nn.Linear(width, DISCRIMINATOR_WIDTH), nn.LeakyReLU(0.2)]
+        width = DISCRIMINATOR_WIDTH
+    layers.append(nn.Linear(width, 2))
+    return nn.Sequential(*layers)
+
+
+def permute_dims(z: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """Samples of prod_j q(z_j): each column of z (B, D) permuted independently over the batch."""
+    batch, dim = z.shape
+    keys = torch.rand(batch, dim, generator=generator, device=z.device)
+    return torch.gather(z, 0, keys.argsort(0))
+
+
+def discriminator_tc(logits: Tensor) -> Tensor:
+    """Per-sample TC estimate logit_joint - logit_product, (B,), from logits (B, 2) of z ~ q."""
+    return logits[:, 0] - logits[:, 1]
+
+
+def discriminator_loss(disc: nn.Module, z: Tensor, generator: torch.Generator | None) -> Tensor:
+    """Cross-entropy of telling z ~ q(z) (class 0) from permuted z ~ prod_j q(z_j) (class 1)."""
+    z = z.detach()
+    logits = torch.cat([disc(z), disc(permute_dims(z, generator))])
+    labels = torch.cat(
+        [z.new_zeros(len(z), dtype=torch.long), z.new_ones(len(z), dtype=torch.long)]
+    )
+    return nn.functional.cross_entropy(logits, labels)
+
+
+def dip_covariance(mean: Tensor, logvar: Tensor, variant: str) -> Tensor:
+    """(D, D) covariance penalised by DIP-VAE: Cov[mu] (variant 'i') or Cov[mu] + E[diag
+    sigma^2] (variant 'ii'), over the batch (biased covariance, as in the paper)."""
+    centred = mean - mean.mean(0)
+    cov = centred.T @ centred / mean.shape[0]
+    if variant == "ii":
+        cov = cov + torch.diag(logvar.exp().mean(0))
+    return cov
+
+
+def dip_penalty(cov: Tensor, lambda_od: float, lambda_d: float) -> Tensor:
+    """lambda_od sum_{i != j} C_ij^2 + lambda_d sum_i (C_ii - 1)^2, a scalar."""
+    diag = torch.diagonal(cov)
+    off = cov - torch.diag(diag)
+    return lambda_od * (off**2).sum() + lambda_d * ((diag - 1) ** 2).sum()
+
+
+def capacity(step: int, capacity_max: float, capacity_steps: int) -> float:
+    """AnnealedVAE's target KL C_t in nats, rising linearly to capacity_max."""
+    if capacity_steps == 0:
+        return capacity_max
+    return capacity_max * min(1.0, step / capacity_steps)

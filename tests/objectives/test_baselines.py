@@ -1,0 +1,147 @@
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from tcvae.models import build_model
+from tcvae.objectives import (
+    Bernoulli,
+    Normal,
+    ObjectiveConfig,
+    ObjectiveError,
+    auxiliary_network,
+    compute_loss,
+    estimate_log_qz,
+)
+from tcvae.objectives import baselines as B
+
+
+@pytest.fixture(scope="module")
+def batch():
+    torch.manual_seed(0)
+    model = build_model("mlp", latent_dim=4, hidden=16)
+    x = (torch.rand(12, 1, 64, 64) > 0.5).float()
+    out = model(x, generator=torch.Generator().manual_seed(0))
+    return model, x, out
+
+
+def _recon_and_kl(model, x, out):
+    return Bernoulli.log_likelihood(x, out.x_params), Normal.kl_to_prior(out.mean, out.logvar).sum(
+        1
+    )
+
+
+def test_permute_dims_permutes_each_column_independently():
+    g = torch.Generator().manual_seed(0)
+    base = torch.randn(4000, 1, generator=g)
+    z = base.repeat(1, 3)  # three identical columns
+    permuted = B.permute_dims(z, generator=g)
+    for j in range(3):
+        assert torch.equal(permuted[:, j].sort().values, z[:, j].sort().values)
+    corr = np.corrcoef(permuted.T.numpy())
+    assert np.abs(corr[np.triu_indices(3, 1)]).max() < 0.1  # the pairing is broken
+
+
+def test_dip_covariance_and_penalty_by_hand():
+    g = torch.Generator().manual_seed(1)
+    mean = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    logvar = torch.randn(50, 3, generator=g, dtype=torch.float64)
+    cov_i = B.dip_covariance(mean, logvar, "i")
+    np.testing.assert_allclose(cov_i.numpy(), np.cov(mean.numpy().T, bias=True), rtol=1e-12)
+    cov_ii = B.dip_covariance(mean, logvar, "ii")
+    expected = np.cov(mean.numpy().T, bias=True) + np.diag(np.exp(logvar.numpy()).mean(0))
+    np.testing.assert_allclose(cov_ii.numpy(), expected, rtol=1e-12)
+    cov = torch.tensor([[2.0, 0.5], [0.5, 1.0]])
+    # off-diagonal: 2 * 0.5^2 = 0.5; diagonal: (2 - 1)^2 + (1 - 1)^2 = 1
+    assert float(B.dip_penalty(cov, lambda_od=3.0, lambda_d=7.0)) == pytest.approx(3 * 0.5 + 7)
+
+
+def test_capacity_rises_linearly_then_holds():
+    assert [B.capacity(t, 20.0, 100) for t in (0, 50, 100, 400)] == [0.0, 10.0, 20.0, 20.0]
+    assert B.capacity(0, 20.0, 0) == 20.0
+
+
+@pytest.mark.parametrize("variant", ["i", "ii"])
+def test_dip_vae_loss_is_recon_kl_and_the_penalty(batch, variant):
+    model, x, out = batch
+    config = ObjectiveConfig(f"dip-vae-{variant}", beta=3.0)
+    result = compute_loss(model, x, out, 100, config)
+    log_px, kl = _recon_and_kl(model, x, out)
+    lambda_d = 30.0 if variant == "i" else 3.0
+    penalty = B.dip_penalty(B.dip_covariance(out.mean, out.logvar, variant), 3.0, lambda_d)
+    torch.testing.assert_close(result.loss, -(log_px - kl).mean() + penalty)
+    assert {"mi", "tc", "dwkl", "dip_penalty"} <= set(result.terms)
+    custom = compute_loss(model, x, out, 100, ObjectiveConfig("dip-vae-i", beta=3, dip_lambda_d=1))
+    penalty = B.dip_penalty(B.dip_covariance(out.mean, out.logvar, "i"), 3.0, 1.0)
+    torch.testing.assert_close(custom.loss, -(log_px - kl).mean() + penalty)
+
+
+def test_annealed_vae_loss_follows_the_capacity(batch):
+    model, x, out = batch
+    config = ObjectiveConfig("annealed-vae", beta=1000.0, capacity_max=10.0, capacity_steps=100)
+    log_px, kl = _recon_and_kl(model, x, out)
+    for step in (0, 50, 200):
+        c = min(10.0, step / 10)
+        result = compute_loss(model, x, out, 100, config, step)
+        torch.testing.assert_close(result.loss, -log_px.mean() + 1000 * (kl.mean() - c).abs())
+        assert float(result.terms["capacity"]) == c
+
+
+def test_factor_vae_loss_uses_the_discriminator(batch, monkeypatch):
+    model, x, out = batch
+    config = ObjectiveConfig("factor-vae", beta=10.0)
+    with pytest.raises(ObjectiveError, match="discriminator"):
+        compute_loss(model, x, out, 100, config)
+    monkeypatch.setattr(B, "DISCRIMINATOR_WIDTH", 8)
+    disc = auxiliary_network(config, latent_dim=4)
+    result = compute_loss(model, x, out, 100, config, discriminator=disc)
+    log_px, kl = _recon_and_kl(model, x, out)
+    logits = disc(out.z)
+    tc = logits[:, 0] - logits[:, 1]
+    torch.testing.assert_close(result.loss, -(log_px - kl - 10.0 * tc).mean())
+    torch.testing.assert_close(result.terms["tc_discriminator"], tc.mean().detach())
+    assert auxiliary_network(ObjectiveConfig("beta-tcvae"), 4) is None
+
+
+def test_discriminator_tc_agrees_with_the_mss_estimate_on_correlated_latents(monkeypatch):
+    """Latents from a strongly correlated aggregate posterior (rho = 0.9, true TC 0.83 nats):
+    the trained discriminator's density-ratio estimate and the MSS estimate agree in sign and
+    rough size."""
+    monkeypatch.setattr(B, "DISCRIMINATOR_WIDTH", 64)
+    monkeypatch.setattr(B, "DISCRIMINATOR_LAYERS", 3)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # small matrices: one thread is fastest, and immune to a busy CPU
+    try:
+        _train_and_compare()
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train_and_compare():
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    rho, n, batch = 0.9, 100_000, 512
+    chol = torch.linalg.cholesky(torch.tensor([[1.0, rho], [rho, 1.0]]))
+    logvar = torch.full((batch, 2), math.log(0.01))
+
+    def draw():
+        mean = torch.randn(batch, 2, generator=g) @ chol.T
+        return mean, Normal.rsample(mean, logvar, g)
+
+    disc = B.discriminator(2)
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    for _ in range(400):
+        loss = B.discriminator_loss(disc, draw()[1], g)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    mean, z = draw()
+    with torch.no_grad():
+        tc_disc = float(B.discriminator_tc(disc(z)).mean())
+        log_qz, log_qz_j = estimate_log_qz(z, mean, logvar, n, "mss")
+        tc_mss = float((log_qz - log_qz_j.sum(1)).mean())
+    truth = -0.5 * math.log(1 - rho**2 / (1.01**2))  # q(z) = N(0, Sigma + 0.01 I)
+    assert tc_disc > 0 and tc_mss > 0
+    assert 0.5 < tc_disc / tc_mss < 2.0
+    assert 0.5 * truth < tc_disc < 2.0 * truth
