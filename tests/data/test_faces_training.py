@@ -5,8 +5,8 @@ import json
 
 from tcvae.cli.main import main
 
-TRAIN = ["train", "--data", "faces", "--data-source", "builtin", "--subset", "96"]
-TRAIN += ["--arch", "conv", "--hidden", "4", "--latent-dim", "3", "--batch-size", "32"]
+TRAIN = ["train", "--preset", "faces", "--data-source", "builtin", "--subset", "96"]
+TRAIN += ["--hidden", "4", "--latent-dim", "3", "--batch-size", "32"]
 TRAIN += ["--epochs", "1", "--device", "cpu", "--no-tensorboard", "-q"]
 
 
@@ -16,6 +16,8 @@ def test_conv_training_on_faces_and_the_faces_protocol(tmp_path, cache_dir):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"]["name"] == "faces" and config["model"]["arch"] == "conv"
     assert config["model"]["image_shape"] == [1, 64, 64]
+    assert config["objective"]["estimator"] == "mws"  # the faces preset's
+    assert config["objective"]["beta_warmup_steps"] == 2500
     rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 3  # 96 images, batch 32, one epoch
     assert not cache_dir.exists()  # only the 96 chosen faces were rendered, nothing cached

@@ -26,6 +26,9 @@ Presets:
   paper-dsprites  the paper's dSprites set-up: MLP 4096-1200-1200, D = 10, Bernoulli, Adam lr 1e-3,
                   batch 2048, 50 epochs, beta-TCVAE with beta = 6 and the paper's default MWS
                   estimator (pass --estimator mss for the unbiased stratified one)
+  faces           the paper's 3D-faces set-up: conv networks, D = 10, beta-TCVAE with beta = 6 and
+                  MWS, beta warm-up over 2500 steps, batch 2048, 50 epochs (built-in stand-in
+                  renders, or your Basel file: tcvae data list)
   cpu-small       minutes on a laptop CPU: 20,000 random dSprites images, hidden width 256,
                   batch 256, 5 epochs, beta-TCVAE with beta = 6 and MSS
 
@@ -56,14 +59,23 @@ def _filter(text: str) -> tuple[str, list[int]]:
 
 # (config key, flags, argparse keyword arguments); every option of TrainConfig appears once.
 OPTIONS: list[tuple[str, tuple[str, ...], dict[str, Any]]] = [
-    ("data.name", ("--data",), {"metavar": "NAME", "help": "data set (default dsprites)"}),
+    (
+        "data.name",
+        ("--data",),
+        {
+            "metavar": "NAME",
+            "help": "data set: dsprites (default), faces, shapes3d, mpi3d_toy, mpi3d_realistic, "
+            "mpi3d_real, or a path to your own .npz (see tcvae data list, docs/datasets.md)",
+        },
+    ),
     (
         "data.source",
         ("--data-source",),
         {
             "choices": DATA_SOURCES,
             "help": "where images come from: the data set file if cached, else the built-in "
-            "generator (auto, default); always the generator (builtin); the official file (file)",
+            "generator (auto, default); always the generator (builtin); the official file "
+            "(file). Built-in generators exist for dsprites and faces",
         },
     ),
     (
