@@ -24,14 +24,15 @@ Protocols (``protocol=``):
   bins and builds trees from gradient histograms; R is the total split gain of each dimension
   over all trees, normalised per factor to sum to 1 like ``feature_importances_``. The same
   boosting on the same points, so the scores track the reference: on the benchmark's 10,000
-  dSprites codes (``benchmarks/bench_metrics.py``) disentanglement within 0.03 at about a
-  thirtieth of the CPU time. Its gains weigh splits by the loss's curvature, which grows on the
-  near-pure nodes of an overfitting model, so where a model memorises few repeated points and
-  fits uninformative dimensions the two can differ by 0.1 or more. scikit-learn does not
-  publish these gains, so they are read from its fitted trees (``_predictors``); this is
-  checked, and an error says to use the reference protocol if a release changes it. Its trees
-  use OpenMP threads: on a machine whose cores are busy, limit them (``OMP_NUM_THREADS=1`` or
-  ``threadpoolctl``), or the threads wait on each other.
+  dSprites codes (``benchmarks/bench_metrics.py``) disentanglement and completeness within
+  0.03 at a twentieth of the CPU time (17 s against 335 s). Its gains weigh splits by the
+  loss's curvature, which grows on the near-pure nodes of an overfitting model, so where a
+  model memorises few repeated points and fits uninformative dimensions the two can differ by
+  0.1 or more. scikit-learn does not publish these gains, so they are read from its fitted
+  trees (``_predictors``); this is checked, and an error says to use the reference protocol if
+  a release changes it. Its trees use OpenMP threads, all cores by default: on a machine whose
+  cores are busy the threads wait on each other (tens of times slower), so pass ``threads=1``
+  there (or set ``OMP_NUM_THREADS=1``).
 
 Points are rows drawn uniformly with replacement from the encoded data set, training and test
 draws independent (they may overlap, as in disentanglement_lib; :mod:`tcvae.evaluation.sampling`);
@@ -43,6 +44,7 @@ equally good splits). disentanglement_lib adds 1e-11 to R before taking entropie
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,12 +138,14 @@ def dci(
     num_test: int = 5_000,
     protocol: str = "reference",
     seed: int = 0,
+    threads: int | None = None,
 ) -> DCIResult:
     """DCI scores of codes (N, D) against factor classes (N, K).
 
     factors: names or indices to score, default every factor with more than one value (K >= 2);
     protocol: ``"reference"`` (disentanglement_lib) or ``"fast"``; seed: the row draws and the
-    classifiers' tie-breaking.
+    classifiers' tie-breaking; threads: OpenMP threads of the fast protocol's boosting during
+    this call (default scikit-learn's: every core).
     """
     if protocol not in PROTOCOLS:
         raise EvaluationError(f"unknown DCI protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
@@ -152,6 +156,8 @@ def dci(
             "DCI weighs each code's importance across factors and each factor's across codes, so "
             f"it needs D >= 2 code dimensions and K >= 2 factors, got D={d}, factors {names}"
         )
+    if threads is not None and int(threads) < 1:
+        raise EvaluationError(f"threads must be >= 1 or None, got {threads}")
     if int(num_train) < 2 or int(num_test) < 1:
         raise EvaluationError(
             f"DCI needs num_train >= 2 and num_test >= 1, got {num_train} and {num_test}"
@@ -168,9 +174,10 @@ def dci(
                 f"factor {name!r} takes one value in the {num_train} training points; "
                 "raise num_train"
             )
-        model, importance[:, k] = _fit(protocol, x[train], y_train, int(seed))
-        accuracy[0, k] = np.mean(model.predict(x[train]) == y_train)
-        accuracy[1, k] = np.mean(model.predict(x[test]) == y_test)
+        with _thread_limit(threads):
+            model, importance[:, k] = _fit(protocol, x[train], y_train, int(seed))
+            accuracy[0, k] = np.mean(model.predict(x[train]) == y_train)
+            accuracy[1, k] = np.mean(model.predict(x[test]) == y_test)
     disentanglement, per_code, code_weight = disentanglement_from_importance(importance)
     completeness, per_factor, factor_weight = completeness_from_importance(importance)
     return DCIResult(
@@ -191,6 +198,16 @@ def dci(
         seed=int(seed),
         protocol=PROTOCOLS[protocol],
     )
+
+
+def _thread_limit(threads: int | None):
+    """A context capping OpenMP threads at ``threads`` (no cap for None)."""
+    if threads is None:
+        return nullcontext()
+    import sklearn.ensemble  # noqa: F401  (loads its OpenMP runtime first, so the cap reaches it)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=int(threads), user_api="openmp")
 
 
 def _fit(protocol: str, x: np.ndarray, y: np.ndarray, seed: int):
