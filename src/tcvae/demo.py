@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tcvae.data.ground_truth import GroundTruthData
+from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
 from tcvae.objectives import ObjectiveConfig
@@ -38,7 +39,7 @@ DEFAULT_OUT = "tcvae-demo"
 RUN_NAME = "run"
 
 
-class DemoError(ValueError):
+class DemoError(TcvaeError):
     """The demo cannot start as asked (an earlier demo in the way, a bad setting)."""
 
 

@@ -7,13 +7,27 @@ import importlib
 import logging
 import sys
 
+from tcvae.errors import TcvaeError
+
 # Each module defines ``add_parser(subparsers)`` which registers its sub-command(s) and sets
 # ``func`` (a callable taking the parsed args and returning an exit code) as a default.
 COMMAND_MODULES = ["data", "train", "sweep", "compare", "evaluate", "report", "demo"]
 
 
-class CLIError(Exception):
-    """A user-facing error: printed as one line, exit status 2, no traceback."""
+def user_errors() -> tuple[type[Exception], ...]:
+    """The errors shown as one line (exit status 2) instead of a traceback.
+
+    The library's own errors (:class:`TcvaeError`) and the operating system's (a file missing,
+    a disk full); anything else is a bug and keeps its traceback. EstimatorError,
+    NonFiniteLossError, DistributedError and ReportError are listed until they derive from
+    TcvaeError.
+    """
+    from tcvae.objectives.estimators import EstimatorError
+    from tcvae.reports.run_report import ReportError
+    from tcvae.training.distributed import DistributedError
+    from tcvae.training.trainer import NonFiniteLossError
+
+    return (TcvaeError, OSError, EstimatorError, NonFiniteLossError, DistributedError, ReportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,8 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("tcvae: interrupted", file=sys.stderr)
         return 130
-    except (CLIError, ValueError, FileNotFoundError, OSError) as err:
-        # Library code raises specific, actionable errors; show them without a traceback.
+    except user_errors() as err:
         if args.verbose:
             raise
         print(f"tcvae {args.command}: error: {err}", file=sys.stderr)

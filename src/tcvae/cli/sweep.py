@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from tcvae.cli.options import add_progress_option
+from tcvae.errors import TcvaeError
 from tcvae.experiments.backends import BACKENDS, import_ray
 from tcvae.experiments.spec import load_preset, preset_names, read_spec
 
@@ -62,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if (args.spec is None) == (args.preset is None):
-        raise ValueError("give a sweep spec file or --preset NAME (one of them)")
+        raise TcvaeError("give a sweep spec file or --preset NAME (one of them)")
     spec = load_preset(args.preset) if args.preset else read_spec(args.spec)
     if args.backend == "ray":
         import_ray()  # fail now, with the install hint, rather than after preparing data

@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from tcvae.errors import TcvaeError
 
-class DataError(ValueError):
+
+class DataError(TcvaeError):
     """A data set, file or factor specification is not what was expected."""
 
 

@@ -12,10 +12,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from tcvae.errors import TcvaeError
+
 ArrayLike = Tensor | np.ndarray
 
 
-class EvaluationError(ValueError):
+class EvaluationError(TcvaeError):
     """The inputs of a metric are inconsistent or unusable."""
 
 

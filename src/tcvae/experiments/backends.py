@@ -12,12 +12,13 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
+from tcvae.errors import TcvaeError
 from tcvae.experiments.runner import CellOutcome, CellTask, execute_cell
 
 BACKENDS = ("local", "ray")
 
 
-class BackendError(ValueError):
+class BackendError(TcvaeError):
     """A backend cannot be used as asked."""
 
 

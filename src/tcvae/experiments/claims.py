@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from tcvae.errors import TcvaeError
+
 ALPHA = 0.05  # significance level of every claim
 MIN_PAIRS = 5  # fewer pairs (or cells, for claim c) than this: insufficient data
 CONFIDENCE = 0.95  # of the bootstrap interval of the median difference
@@ -51,7 +53,7 @@ SPEARMAN_TEST = (
 )
 
 
-class ClaimsError(ValueError):
+class ClaimsError(TcvaeError):
     """Summary rows cannot be paired as a sweep's rows (two cells claim the same pair slot)."""
 
 

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from tcvae.errors import TcvaeError
 from tcvae.experiments.claims import (
     ALPHA,
     CONFIDENCE,
@@ -61,7 +62,7 @@ METHOD_ORDER = (
 FIGURE_DIR, PAGE, CLAIMS_FILE = "figures", "compare.html", "claims.json"
 
 
-class CompareError(ValueError):
+class CompareError(TcvaeError):
     """A sweep summary cannot be compared (no finished cell, a metric missing)."""
 
 

@@ -44,13 +44,15 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tcvae.errors import TcvaeError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10 only
     import tomli as tomllib
 
 
-class SpecError(ValueError):
+class SpecError(TcvaeError):
     """A sweep specification is invalid; the message names the key and how to fix it."""
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from tcvae.errors import TcvaeError
 from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks
 from tcvae.objectives.distributions import DISTRIBUTIONS, get_distribution
 from tcvae.objectives.likelihoods import LIKELIHOODS, get_likelihood
@@ -23,7 +24,7 @@ LOGVAR_MIN = -20.0
 LOGVAR_MAX = 10.0
 
 
-class ModelError(ValueError):
+class ModelError(TcvaeError):
     """A model was asked for with arguments it cannot support, or given the wrong input."""
 
 
@@ -102,15 +103,25 @@ class VAE(nn.Module):
         x: Tensor,
         generator: torch.Generator | None = None,
         amp_dtype: torch.dtype | None = None,
+        noise_rows: tuple[int, int] | None = None,
     ) -> VAEOutput:
         """Encode, draw z ~ q(z|x) by reparameterisation, decode.
 
         ``amp_dtype`` (torch.bfloat16 or torch.float16) runs the two networks under autocast;
         the posterior parameters, z and the likelihood parameters are float32 either way, so
         the densities, estimators and loss computed from them stay in float32.
+        ``noise_rows=(start, total)``: x is rows start.. of a batch of ``total`` spread over
+        processes; the noise is drawn for the whole batch (the same on every process) and these
+        rows taken, so the sample equals that of one process holding the whole batch.
         """
         mean, logvar = self.encode(x, amp_dtype)
-        z = self.posterior.rsample(mean, logvar, generator)
+        if noise_rows is None:
+            z = self.posterior.rsample(mean, logvar, generator)
+        else:
+            start, total = noise_rows
+            unit = mean.new_zeros(total, mean.shape[1])  # both families scale as exp(logvar / 2)
+            standard = self.posterior.rsample(unit, unit, generator)[start : start + len(x)]
+            z = mean + torch.exp(0.5 * logvar) * standard
         return VAEOutput(mean, logvar, z, self.decode(z, amp_dtype))
 
     @torch.no_grad()

@@ -20,6 +20,8 @@ import math
 import torch
 from torch import Tensor
 
+from tcvae.errors import TcvaeError
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -124,6 +126,6 @@ def get_distribution(name: str) -> type[Normal] | type[Laplace]:
     try:
         return DISTRIBUTIONS[name]
     except KeyError:
-        raise ValueError(
+        raise TcvaeError(
             f"unknown latent distribution {name!r}; choose one of {sorted(DISTRIBUTIONS)}"
         ) from None

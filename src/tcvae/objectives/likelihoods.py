@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from tcvae.errors import TcvaeError
+
 
 class Bernoulli:
     """Independent Bernoulli pixels with the decoder's output as logits (the paper's choice)."""
@@ -74,6 +76,6 @@ def get_likelihood(name: str) -> type[Bernoulli] | type[Gaussian]:
     try:
         return LIKELIHOODS[name]
     except KeyError:
-        raise ValueError(
+        raise TcvaeError(
             f"unknown likelihood {name!r}; choose one of {sorted(LIKELIHOODS)}"
         ) from None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import torch
 from torch import Tensor, nn
 
+from tcvae.errors import TcvaeError
 from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
     dimwise_kl,
@@ -48,7 +49,7 @@ METHODS = (
 BASELINES = ("factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae")
 
 
-class ObjectiveError(ValueError):
+class ObjectiveError(TcvaeError):
     """An objective configuration is invalid."""
 
 
@@ -142,10 +143,12 @@ def compute_loss(
     config: ObjectiveConfig,
     step: int = 0,
     discriminator: nn.Module | None = None,
+    components: tuple[Tensor, Tensor, int] | None = None,
 ) -> LossResult:
     """The objective of ``config`` for a minibatch ``x`` (B distinct points of a data set of
     ``dataset_size``) and the model's output ``out`` on it; FactorVAE also needs its
-    ``discriminator`` (:func:`auxiliary_network`).
+    ``discriminator`` (:func:`auxiliary_network`). ``components``: the whole minibatch's
+    posteriors when it is spread over processes (see :func:`elbo_terms`).
 
     terms: loss, elbo (mean ELBO), log_px, kl (analytic mean KL(q(z|x) || p(z))), mi, tc, dwkl
     (means of the section-2 terms), log_qz_x, log_qz, log_pz, and the weights alpha, beta, gamma,
@@ -171,6 +174,7 @@ def compute_loss(
         model.posterior,
         model.likelihood,
         with_aggregate=not baseline and (alpha != beta or beta != gamma),
+        components=components,
     )
     mi = index_code_mutual_information(terms)
     tc = total_correlation(terms)

@@ -22,6 +22,7 @@ from matplotlib.patches import Rectangle  # noqa: E402
 from torch import Tensor  # noqa: E402
 
 from tcvae.data.ground_truth import FactorGrid  # noqa: E402
+from tcvae.errors import TcvaeError  # noqa: E402
 
 DPI = 110
 # A latent dimension whose average KL(q(z_j|x) || p(z_j)) is below this many nats carries
@@ -31,7 +32,7 @@ ACTIVE_KL_NATS = 0.05
 LOG_BOOKKEEPING = ("step", "epoch", "images_per_s", "images/s", "time", "lr")
 
 
-class PlotError(ValueError):
+class PlotError(TcvaeError):
     """Inputs to a plot have the wrong shape or are empty."""
 
 

@@ -17,13 +17,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from tcvae.errors import TcvaeError
 from tcvae.files import atomic_write
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(TcvaeError):
     """A checkpoint is missing or unreadable."""
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcvae.errors import TcvaeError
 from tcvae.models.networks import ARCHITECTURES
 from tcvae.objectives import ObjectiveConfig
 from tcvae.objectives.distributions import DISTRIBUTIONS
@@ -31,7 +32,7 @@ else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
 
-class ConfigError(ValueError):
+class ConfigError(TcvaeError):
     """A training setting is invalid; the message names the option and how to fix it."""
 
 

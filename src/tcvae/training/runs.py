@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from tcvae.data.ground_truth import GroundTruthData
+from tcvae.errors import TcvaeError
 from tcvae.files import write_json_atomic
 from tcvae.models import build_model
 from tcvae.training.checkpoint import (
@@ -37,7 +38,7 @@ STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
 
 
-class RunDirError(ValueError):
+class RunDirError(TcvaeError):
     """A run directory is missing, incomplete or already in use."""
 
 
