@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from tcvae.experiments.backends import BackendError, plan_workers, run_local
 from tcvae.experiments.grid import expand_grid
-from tcvae.experiments.runner import DONE_FILE, ERROR_FILE, run_cells
+from tcvae.experiments.runner import DONE_FILE, ERROR_FILE, CellTask, execute_cell, run_cells
 from tcvae.experiments.spec import parse_spec
 from tcvae.experiments.summary import collect_summary, read_summary, write_summary
 
@@ -59,6 +60,29 @@ def test_failed_cells_are_recorded_and_finished_cells_skipped(tmp_path):
     runs = [(tmp_path / c.cell_id / "runs.txt").read_text() for c in cells]
     assert runs == ["xx" if c.cell_id in fail else "x" for c in cells]
     assert not (tmp_path / cells[1].cell_id / ERROR_FILE).exists()
+
+
+def test_a_cell_runs_with_its_threads_and_restores_the_process_count(tmp_path):
+    cell = expand_grid(spec())[0]
+    seen = []
+
+    def cell_fn(cell, run_dir, context):
+        seen.append(torch.get_num_threads())
+        if context.get("fail"):
+            raise ValueError("planned failure")
+        return {}
+
+    before = torch.get_num_threads()
+    threads = 2 if before != 2 else 3
+    try:
+        for context, status in (({}, "done"), ({"fail": True}, "failed")):
+            run_dir = tmp_path / f"{cell.cell_id}-{status}"
+            outcome = execute_cell(CellTask(cell_fn, cell, str(run_dir), context, threads))
+            assert outcome.status == status
+            assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [threads, threads]
 
 
 def test_local_pool_runs_cells_in_separate_processes(tmp_path):

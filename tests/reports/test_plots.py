@@ -1,6 +1,9 @@
 """Every plot writes a real picture, and the numbers drawn are the right ones."""
 
 import itertools
+import os
+import subprocess
+import sys
 
 import matplotlib.image
 import numpy as np
@@ -200,3 +203,21 @@ def test_figures_leave_no_pyplot_state():
 
     plots.kl_per_dimension(torch.tensor([1.0, 0.0]))
     assert plt.get_fignums() == []
+
+
+def test_importing_and_saving_plots_leaves_the_matplotlib_backend_alone(tmp_path):
+    # a fresh interpreter with a backend chosen by the user (svg: built in, needs no display)
+    code = (
+        "import matplotlib, torch\n"
+        "before = matplotlib.get_backend()\n"
+        "from tcvae.reports import plots\n"
+        "fig = plots.kl_per_dimension(torch.tensor([1.0, 0.0]))\n"
+        f"plots.save_figure(fig, {str(tmp_path / 'kl.png')!r})\n"
+        "print(before, matplotlib.get_backend())\n"
+    )
+    env = {**os.environ, "MPLBACKEND": "svg", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout.split()
+    assert out == ["svg", "svg"]
+    assert_informative_png(tmp_path / "kl.png")

@@ -73,7 +73,10 @@ def cell_lock(run_dir: Path) -> Iterator[bool]:
 
 
 def execute_cell(task: CellTask) -> CellOutcome:
-    """Run one cell in this process with ``task.threads`` torch threads; never raises."""
+    """Run one cell in this process with ``task.threads`` torch threads; never raises.
+
+    The process's torch thread count is restored when the cell ends.
+    """
     run_dir = Path(task.run_dir)
     with cell_lock(run_dir) as locked:
         if not locked:
@@ -85,7 +88,15 @@ def execute_cell(task: CellTask) -> CellOutcome:
 
 
 def _execute_locked(task: CellTask, run_dir: Path) -> CellOutcome:
+    threads = torch.get_num_threads()
     torch.set_num_threads(task.threads)
+    try:
+        return _run_cell(task, run_dir)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_cell(task: CellTask, run_dir: Path) -> CellOutcome:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / ERROR_FILE).unlink(missing_ok=True)
     start = time.perf_counter()

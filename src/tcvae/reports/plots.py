@@ -11,18 +11,14 @@ import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+from torch import Tensor
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-from torch import Tensor  # noqa: E402
-
-from tcvae.data.ground_truth import FactorGrid  # noqa: E402
-from tcvae.errors import TcvaeError  # noqa: E402
+from tcvae.data.ground_truth import FactorGrid
+from tcvae.errors import TcvaeError
 
 DPI = 110
 # A latent dimension whose average KL(q(z_j|x) || p(z_j)) is below this many nats carries
