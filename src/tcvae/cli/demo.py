@@ -63,7 +63,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tcvae.demo import run_demo
+    from tcvae.experiments.demo import run_demo
 
     result = run_demo(
         args.out,

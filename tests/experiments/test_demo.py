@@ -5,8 +5,8 @@ import re
 
 import pytest
 
-from tcvae import demo
 from tcvae.cli.main import main
+from tcvae.experiments import demo
 from tcvae.training import build_dataset, train
 from tcvae.training.runs import STATUS_FILE, read_config
 
