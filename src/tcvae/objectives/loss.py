@@ -19,7 +19,7 @@ Optional warm-ups from the reference code (REFERENCE.md section 8), both off by 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Protocol
 
 import torch
 from torch import Tensor, nn
@@ -32,10 +32,9 @@ from tcvae.objectives.decomposition import (
     index_code_mutual_information,
     total_correlation,
 )
+from tcvae.objectives.distributions import Laplace, Normal
 from tcvae.objectives.estimators import ESTIMATORS
-
-if TYPE_CHECKING:
-    from tcvae.models.vae import VAE, VAEOutput
+from tcvae.objectives.likelihoods import Bernoulli, Gaussian
 
 METHODS = (
     "vae",
@@ -128,6 +127,34 @@ class ObjectiveConfig:
         return alpha, beta, gamma * (1.0 - self.lambda_at(step))
 
 
+class Model(Protocol):
+    """What the objective reads of a model (:class:`tcvae.models.VAE` is one)."""
+
+    @property
+    def posterior(self) -> type[Normal] | type[Laplace]: ...
+
+    @property
+    def likelihood(self) -> type[Bernoulli] | type[Gaussian]: ...
+
+
+class ModelOutput(Protocol):
+    """One pass of a model (:class:`tcvae.models.VAEOutput` is one): posterior parameters
+    ``mean`` and ``logvar`` (B, D), the sample ``z`` (B, D), likelihood parameters ``x_params``
+    (B, C, H, W)."""
+
+    @property
+    def mean(self) -> Tensor: ...
+
+    @property
+    def logvar(self) -> Tensor: ...
+
+    @property
+    def z(self) -> Tensor: ...
+
+    @property
+    def x_params(self) -> Tensor: ...
+
+
 class LossResult(NamedTuple):
     """``loss``: scalar to minimise; ``terms``: detached scalar tensors for logging."""
 
@@ -136,9 +163,9 @@ class LossResult(NamedTuple):
 
 
 def compute_loss(
-    model: VAE,
+    model: Model,
     x: Tensor,
-    out: VAEOutput,
+    out: ModelOutput,
     dataset_size: int,
     config: ObjectiveConfig,
     step: int = 0,
@@ -232,7 +259,7 @@ def auxiliary_network(config: ObjectiveConfig, latent_dim: int) -> nn.Module | N
 
 
 def auxiliary_loss(
-    config: ObjectiveConfig, network: nn.Module, out: VAEOutput, generator: torch.Generator | None
+    config: ObjectiveConfig, network: nn.Module, out: ModelOutput, generator: torch.Generator | None
 ) -> Tensor:
     """The loss the auxiliary network minimises on this minibatch (its own optimiser's)."""
     return B.discriminator_loss(network, out.z, generator)
