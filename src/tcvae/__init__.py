@@ -1,8 +1,36 @@
-"""tcvae: learn and measure disentangled representations (beta-TCVAE and its baselines)."""
+"""tcvae: learn and measure disentangled representations (beta-TCVAE and its baselines).
+
+The tour of the README needs only ``import tcvae``: train a model, load its data, encode it,
+score it and decompose its ELBO. Everything else lives in the sub-packages (``tcvae.data``,
+``tcvae.models``, ``tcvae.objectives``, ``tcvae.training``, ``tcvae.evaluation``, ...).
+"""
 
 __version__ = "0.1.0"
 
-# The Python API mirror of `tcvae train`.
-from tcvae.training import Run, train  # noqa: E402
+from tcvae.data import load_dataset  # noqa: E402
+from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete  # noqa: E402
+from tcvae.objectives import (  # noqa: E402
+    compute_loss,
+    dimwise_kl,
+    index_code_mutual_information,
+    total_correlation,
+)
+from tcvae.training import Run, build_dataset, load_run, resolve_config, train  # noqa: E402
 
-__all__ = ["Run", "__version__", "train"]
+__all__ = [
+    "Run",
+    "__version__",
+    "build_dataset",
+    "compute_loss",
+    "decompose_elbo",
+    "dimwise_kl",
+    "encode_dataset",
+    "index_code_mutual_information",
+    "load_dataset",
+    "load_run",
+    "mig",
+    "mig_discrete",
+    "resolve_config",
+    "total_correlation",
+    "train",
+]
