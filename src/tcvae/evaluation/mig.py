@@ -76,11 +76,6 @@ class MIGResult:
     conditional_entropy_stderr: np.ndarray | None = None
     protocol: str = "mig (Chen et al. 2018: mixture entropies over all posteriors)"
 
-    @property
-    def normalized_mutual_information(self) -> np.ndarray:
-        """I(z_j; v_k) / H(v_k), (K, D)."""
-        return self.mutual_information / self.factor_entropy[:, None]
-
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as nested lists)."""
         out: dict = {"protocol": self.protocol, "mig": self.mig}
