@@ -312,3 +312,36 @@ def test_log_qz_is_exact_in_float32_when_z_is_far_from_its_own_posterior(block, 
     ours = log_mixture_density(z.float(), mean.float(), logvar.float(), log_w.float())
     for a, ref in zip(ours, _brute_mixture(z, mean, logvar, log_w, Normal)):
         torch.testing.assert_close(a.double(), ref, rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_rows_of_a_minibatch_split_over_processes_match_the_whole(estimator, monkeypatch):
+    """Each process holds some rows z of the minibatch and all B posteriors: its log q(z) and
+    gradients, summed over the processes, are those of one process holding everything."""
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 3 * 12 * 2)  # blocks of 2 rows
+    b, d = 12, 3
+    mean, logvar, g = _posteriors(b, d, seed=37)
+    z = Normal.rsample(mean, logvar, g)
+    upstream_joint, upstream_marg = _upstream(b, d, g)
+
+    def objective(parts):
+        leaves = [t.clone().requires_grad_() for t in (z, mean, logvar)]
+        total, outputs = 0.0, []
+        for start, stop in parts:
+            joint, marg = estimate_log_qz(
+                leaves[0][start:stop], leaves[1], leaves[2], 50, estimator, row_offset=start
+            )
+            outputs.append((joint, marg))
+            total = total + (joint * upstream_joint[start:stop]).sum()
+            total = total + (marg * upstream_marg[start:stop]).sum()
+        total.backward()
+        joint = torch.cat([o[0] for o in outputs]).detach()
+        marg = torch.cat([o[1] for o in outputs]).detach()
+        return joint, marg, *(t.grad for t in leaves)
+
+    whole = objective([(0, b)])
+    split = objective([(0, 5), (5, b)])
+    for a, ref in zip(split, whole):
+        torch.testing.assert_close(a, ref, rtol=1e-12, atol=1e-12)
+    with pytest.raises(EstimatorError, match="row_offset"):
+        estimate_log_qz(z[:5], mean, logvar, 50, estimator, row_offset=8)

@@ -18,9 +18,9 @@ def main(root: str) -> None:
     torch.set_num_threads(1)
     seen = []
 
-    def spy(model, x, out, dataset_size, config, step, discriminator=None):
-        seen.append((dataset_size, x.shape[0]))
-        return compute_loss(model, x, out, dataset_size, config, step)
+    def spy(model, x, out, dataset_size, config, step, *rest):
+        seen.append((dataset_size, x.shape[0], rest[1][0].shape[0]))  # mixture: global batch
+        return compute_loss(model, x, out, dataset_size, config, step, *rest)
 
     trainer.compute_loss = spy
 

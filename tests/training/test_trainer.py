@@ -87,9 +87,9 @@ def test_seed_changes_the_result(reference, make_config):
 def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
     seen = []
 
-    def spy(model, x, out, dataset_size, config, step, discriminator=None):
+    def spy(model, x, out, dataset_size, config, step, *rest):
         seen.append((dataset_size, x.shape[0], step))
-        return compute_loss(model, x, out, dataset_size, config, step)
+        return compute_loss(model, x, out, dataset_size, config, step, *rest)
 
     monkeypatch.setattr(T, "compute_loss", spy)
     T.train(make_config(max_steps=3))
@@ -97,8 +97,8 @@ def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
 
 
 def test_nan_guard_names_step_and_term_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
-    def poisoned(model, x, out, dataset_size, config, step, discriminator=None):
-        result = compute_loss(model, x, out, dataset_size, config, step)
+    def poisoned(model, x, out, dataset_size, config, step, *rest):
+        result = compute_loss(model, x, out, dataset_size, config, step, *rest)
         if step == 7:
             result.terms["tc"] = torch.tensor(float("nan"))
         return result
@@ -166,10 +166,10 @@ def test_python_api_accepts_a_partial_dict(tmp_path):
 def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(
     reference, make_config, monkeypatch
 ):
-    def interrupting(model, x, out, dataset_size, config, step, discriminator=None):
+    def interrupting(model, x, out, dataset_size, config, step, *rest):
         if step == 2:
             os.kill(os.getpid(), signal.SIGINT)  # as if Ctrl-C were pressed during step 3
-        return compute_loss(model, x, out, dataset_size, config, step)
+        return compute_loss(model, x, out, dataset_size, config, step, *rest)
 
     monkeypatch.setattr(T, "compute_loss", interrupting)
     run = T.train(make_config())

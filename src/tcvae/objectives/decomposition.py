@@ -78,6 +78,7 @@ def elbo_terms(
     posterior: type[Normal] | type[Laplace] = Normal,
     likelihood: type[Bernoulli] | type[Gaussian] = Bernoulli,
     with_aggregate: bool = True,
+    components: tuple[Tensor, Tensor, int] | None = None,
 ) -> ElboTerms:
     """log p(x|z), log q(z|x), log q(z), sum_j log q(z_j) and log p(z) per sample, (B,) each.
 
@@ -86,17 +87,20 @@ def elbo_terms(
     of the data set the B distinct minibatch points come from. log q(z) and its marginals are
     estimated by ``estimator`` ('mss' or 'mws', REFERENCE.md section 3). With
     ``with_aggregate=False`` those two estimates are computed without gradient (for logging when
-    the objective does not depend on them).
+    the objective does not depend on them). ``components=(mean, logvar, start)``: the posteriors
+    of the whole minibatch when it is spread over processes, this process's rows starting at
+    ``start``; the estimators then mix over all of them, as on one process.
     """
     _check_shapes(x, x_params, z, mean, logvar)
     if estimator not in ESTIMATORS:
         raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
-    check_batch(z.shape[0], dataset_size)
+    mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
+    check_batch(mix_mean.shape[0], dataset_size)
     log_px = likelihood.log_likelihood(x, x_params)
     log_qz_x = posterior.log_density(z, mean, logvar).sum(1)
     log_pz = posterior.log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
     with torch.set_grad_enabled(with_aggregate and torch.is_grad_enabled()):
         log_qz, log_qz_marginals = estimate_log_qz(
-            z, mean, logvar, dataset_size, estimator, posterior
+            z, mix_mean, mix_logvar, dataset_size, estimator, posterior, start
         )
     return ElboTerms(log_px, log_qz_x, log_qz, log_qz_marginals.sum(1), log_pz)

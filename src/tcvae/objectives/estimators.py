@@ -119,13 +119,13 @@ def _block_constants(family: str, z: Tensor, mean: Tensor, logvar: Tensor) -> tu
 
 
 def _block(family, constants, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
-    """u and L = c - phi(u) for rows r0:r1, (D, R, B) views into the two buffers.
+    """u and L = c - phi(u) for rows r0:r1, (D, R, M) views into the two buffers.
 
     u = z_i s_m - mean_m s_m in one fused pass: its rounding error, about eps |z_i| s_m, is of
     the size already carried by z itself (eps |z_i| on a scale of 1 / s_m).
     """
     zt, scale, shift, const = constants
-    shape = (zt.shape[0], r1 - r0, zt.shape[1])
+    shape = (zt.shape[0], r1 - r0, scale.shape[1])  # (D, rows of the block, components)
     u = buf_u[: math.prod(shape)].view(shape)
     lq = buf_l[: math.prod(shape)].view(shape)
     torch.addcmul(shift[:, None, :], zt[:, r0:r1, None], scale[:, None, :], out=u)
@@ -165,18 +165,18 @@ class _MixtureLogDensity(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z, mean, logvar, log_w, family):
-        batch, dim = z.shape
+        (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
-        rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * batch)))
+        rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * components)))
         marginal = z.new_empty(dim, batch)
-        joint = z.new_empty(batch, batch)
+        joint = z.new_empty(batch, components)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
             torch.sum(lq, 0, out=joint[r0:r1])
             marginal[:, r0:r1] = _logsumexp(lq.add_(log_w[r0:r1]), scratch=u)
 
-        _for_each_block(batch, rows, z, block)
+        _for_each_block(batch, rows, components, z, block)
         joint.add_(log_w)
         joint_lse = _logsumexp(joint, torch.empty_like(joint))
         ctx.family, ctx.rows = family, rows
@@ -189,7 +189,7 @@ class _MixtureLogDensity(torch.autograd.Function):
         family, rows = ctx.family, ctx.rows
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
             return _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal)
-        batch, dim = z.shape
+        (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
         scale = constants[1]
         g_joint = _softmax_(joint.clone(), joint_lse).mul_(grad_joint[:, None])  # (B, B)
@@ -201,7 +201,7 @@ class _MixtureLogDensity(torch.autograd.Function):
         # Each block fills its own slot and the slots are added in a fixed order at the end, so
         # the result does not depend on which thread ran which block.
         n_blocks = -(-batch // rows)
-        row_sums = z.new_empty(3, n_blocks, dim, 1, batch)
+        row_sums = z.new_empty(3, n_blocks, dim, 1, components)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
@@ -215,7 +215,7 @@ class _MixtureLogDensity(torch.autograd.Function):
             torch.sum(g, -1, out=grad_z[:, r0:r1])
             torch.bmm(ones_r, g.mul_(u), out=row_sums[2, index])
 
-        _for_each_block(batch, rows, z, block)
+        _for_each_block(batch, rows, components, z, block)
         g_sum, h_sum, hu_s_sum = row_sums.sum(1).squeeze(2)
         grad_mean = (scale * h_sum).T
         grad_logvar = (0.5 * (hu_s_sum / scale - g_sum)).T
@@ -245,6 +245,7 @@ def _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal):
 def _for_each_block(
     batch: int,
     rows: int,
+    components: int,
     like: Tensor,
     body: Callable[[tuple[Tensor, Tensor], int, int, int], None],
 ) -> None:
@@ -254,7 +255,7 @@ def _for_each_block(
     Each tensor operation uses torch's intra-op threads as configured by the caller; nothing here
     changes process-wide settings, and autograd / inference modes (thread-local) carry over.
     """
-    size = like.shape[1] * rows * batch
+    size = like.shape[1] * rows * components
     buffers = (like.new_empty(size), like.new_empty(size))
     for index, r0 in enumerate(range(0, batch, rows)):
         body(buffers, index, r0, min(batch, r0 + rows))
@@ -269,7 +270,9 @@ def log_mixture_density(
 ) -> tuple[Tensor, Tensor]:
     """Weighted minibatch mixture (REFERENCE.md s. 3), without materialising (B, B, D) arrays.
 
-    ``z``, ``mean``, ``logvar``: (B, D); ``log_w``: (B, B) log weights (no gradient). Returns
+    ``z``: (B, D) samples; ``mean``, ``logvar``: (M, D) mixture components (the same B points
+    on one process; the whole global batch under data parallelism, where z holds this process's
+    rows); ``log_w``: (B, M) log weights (no gradient). Returns
     log q(z_i) = logsumexp_m (sum_j log q(z_ij | x_m) + log w[i, m]), shape (B,), and
     log q(z_ij) = logsumexp_m (log q(z_ij | x_m) + log w[i, m]), shape (B, D).
     """
@@ -283,9 +286,21 @@ def estimate_log_qz(
     dataset_size: int,
     estimator: str = "mss",
     posterior: type[Normal] | type[Laplace] = Normal,
+    row_offset: int = 0,
 ) -> tuple[Tensor, Tensor]:
     """log q(z_i) (B,) and log q(z_ij) (B, D) by ``estimator`` ('mss' or 'mws') from a minibatch
-    of B distinct points of a data set of ``dataset_size`` points (REFERENCE.md s. 3)."""
-    batch = z.shape[0]
-    log_w = log_weights(estimator, batch, dataset_size, z.dtype, z.device)
+    of distinct points of a data set of ``dataset_size`` points (REFERENCE.md s. 3).
+
+    ``mean``, ``logvar`` (M, D) are the posteriors of the whole minibatch and ``z`` (B, D) the
+    samples of its points ``row_offset .. row_offset + B - 1`` (all of them, M = B, unless the
+    minibatch is spread over several processes).
+    """
+    batch, components = z.shape[0], mean.shape[0]
+    if not 0 <= row_offset <= components - batch:
+        raise EstimatorError(
+            f"rows {row_offset}..{row_offset + batch - 1} of z lie outside the minibatch of "
+            f"{components} posteriors; pass row_offset of this process's share"
+        )
+    log_w = log_weights(estimator, components, dataset_size, z.dtype, z.device)
+    log_w = log_w[row_offset : row_offset + batch]
     return log_mixture_density(z, mean, logvar, log_w, posterior)

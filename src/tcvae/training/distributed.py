@@ -79,6 +79,16 @@ def shard(global_batch: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return global_batch[info.rank * local : (info.rank + 1) * local]
 
 
+def gather_rows(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Every rank's rows of ``t`` concatenated in rank order, differentiably: the gradient
+    reaching another rank's rows is sent back to that rank (identity for one process)."""
+    if not info.enabled:
+        return t
+    from torch.distributed.nn.functional import all_gather
+
+    return torch.cat(all_gather(t))
+
+
 def any_rank(flags: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Elementwise OR of a small 0/1 tensor across ranks (identity for one process)."""
     if info.enabled:

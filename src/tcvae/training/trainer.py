@@ -270,9 +270,9 @@ def _train(
             auxiliary.parameters(), lr=DISCRIMINATOR_LR, betas=DISCRIMINATOR_BETAS, fused=True
         )
     data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
-    sample_gen = torch.Generator(device=device).manual_seed(
-        stream_seed(seed, SAMPLE_STREAM, info.rank)
-    )
+    # One noise stream for the whole global batch, the same on every process (each takes its
+    # rows), so a run on W processes draws the samples of the same run on one.
+    sample_gen = torch.Generator(device=device).manual_seed(stream_seed(seed, SAMPLE_STREAM))
 
     if resuming:
         run_dir = Path(config.run.run_dir)
@@ -344,8 +344,19 @@ def _train(
                     perm = torch.randperm(n, generator=data_gen)
                 index = D.shard(perm[pos * b : (pos + 1) * b], info).to(device)
                 x = data.batch(index, device)
-                out = forward(x, generator=sample_gen, amp_dtype=amp_dtype)
-                result = compute_loss(model, x, out, n, config.objective, step, aux_forward)
+                rows = (info.rank * len(index), b) if info.enabled else None
+                out = forward(x, generator=sample_gen, amp_dtype=amp_dtype, noise_rows=rows)
+                # The estimators mix over the posteriors of the whole global batch.
+                components = None
+                if info.enabled:
+                    components = (
+                        D.gather_rows(out.mean, info),
+                        D.gather_rows(out.logvar, info),
+                        rows[0],
+                    )
+                result = compute_loss(
+                    model, x, out, n, config.objective, step, aux_forward, components
+                )
                 if auxiliary is not None:
                     aux_loss = auxiliary_loss(config.objective, aux_forward, out, sample_gen)
                     result.terms["auxiliary_loss"] = aux_loss.detach()
@@ -498,16 +509,9 @@ def _restore(
     data_gen.set_state(ckpt["data_order"])
     step = int(ckpt["step"])
     states = ckpt["sample"]
-    if len(states) == info.world_size:
-        sample_gen.set_state(states[info.rank])
-    else:
-        log.warning(
-            "checkpoint was written by %d processes, resuming with %d: the sampling noise is "
-            "re-seeded, so the continuation is not bitwise identical",
-            len(states),
-            info.world_size,
-        )
-        sample_gen.manual_seed(stream_seed(config.run.seed, SAMPLE_STREAM, info.rank + step))
+    # Every process draws from one stream (see _train), so any process's state continues it,
+    # whatever the number of processes the checkpoint was written with.
+    sample_gen.set_state(states[info.rank] if len(states) == info.world_size else states[0])
     if info.is_main:
         log.info("resuming %s from %s (step %d)", run_dir, path, step)
     return step
