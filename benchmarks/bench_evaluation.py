@@ -27,7 +27,7 @@ import torch
 from tcvae.data.sprites import dsprites_grid
 from tcvae.evaluation import PAPER_FACTORS, decompose_elbo, mig
 from tcvae.evaluation.exact_mixture import log_mixture_density_per_dim
-from tcvae.objectives.distributions import Normal
+from tcvae.models.distributions import Normal
 
 
 def synthetic_posteriors(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, list]:

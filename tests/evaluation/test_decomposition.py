@@ -5,7 +5,7 @@ import torch
 
 from tcvae.evaluation import EvaluationError, decompose_elbo
 from tcvae.evaluation.decomposition import decomposition_samples
-from tcvae.objectives.distributions import Laplace, Normal, get_distribution
+from tcvae.models.distributions import Laplace, Normal, get_distribution
 
 
 def random_posteriors(n: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import tcvae.evaluation.exact_mixture as exact
-from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.models.distributions import Laplace, Normal
 
 
 @pytest.fixture

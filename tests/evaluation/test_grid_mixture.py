@@ -5,7 +5,7 @@ import torch
 
 from tcvae.evaluation.grid_mixture import GridMixtures
 from tcvae.evaluation.inputs import EvaluationError
-from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.models.distributions import Laplace, Normal
 
 
 def entropy(mean, var, family=Normal, resolution=4.0, labels=None, num=1):

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from tcvae.evaluation import PAPER_FACTORS, EvaluationError, mig
-from tcvae.objectives.distributions import Normal
+from tcvae.models.distributions import Normal
 
 from .conftest import NAMES
 

@@ -4,6 +4,7 @@ import math
 import pytest
 import torch
 
+from tcvae.models.distributions import Laplace, Normal
 from tcvae.objectives import (
     dimwise_kl,
     elbo_terms,
@@ -11,7 +12,6 @@ from tcvae.objectives import (
     index_code_mutual_information,
     total_correlation,
 )
-from tcvae.objectives.distributions import Laplace, Normal
 from tcvae.objectives.estimators import (
     EstimatorError,
     estimate_log_qz,

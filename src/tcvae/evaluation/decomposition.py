@@ -37,7 +37,7 @@ from tcvae.evaluation.exact_mixture import (
 )
 from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, as_posterior_params
-from tcvae.objectives.distributions import get_distribution
+from tcvae.models.distributions import get_distribution
 
 MARGINAL_METHODS = ("auto", "exact", "grid")
 # Above this many S * N * D elementwise log densities, "auto" computes Normal marginals on a grid.

@@ -24,7 +24,7 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from tcvae.objectives.distributions import LOG_2PI, Laplace, Normal
+from tcvae.models.distributions import LOG_2PI, Laplace, Normal
 
 Family = type[Normal] | type[Laplace]
 # Elements of one (S-block x M-block [x D]) temporary: 2^20 float64 values = 8 MiB, small

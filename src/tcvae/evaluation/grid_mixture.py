@@ -33,7 +33,7 @@ import torch
 from torch import Tensor
 
 from tcvae.evaluation.inputs import EvaluationError
-from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.models.distributions import Laplace, Normal
 
 TAIL_STDS = 8.0
 VARIANCE_RATIO = 1.5

@@ -40,7 +40,7 @@ from tcvae.evaluation.inputs import (
     dense_labels,
     resolve_factors,
 )
-from tcvae.objectives.distributions import get_distribution
+from tcvae.models.distributions import get_distribution
 
 # The factors each paper experiment scores (shape, identity and constant factors excluded).
 PAPER_FACTORS: dict[str, tuple[str, ...]] = {

@@ -13,9 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from tcvae.errors import TcvaeError
+from tcvae.models.distributions import DISTRIBUTIONS, get_distribution
+from tcvae.models.likelihoods import LIKELIHOODS, get_likelihood
 from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks
-from tcvae.objectives.distributions import DISTRIBUTIONS, get_distribution
-from tcvae.objectives.likelihoods import LIKELIHOODS, get_likelihood
 
 # Encoder log-variances are squashed smoothly into this range: below -20 the posterior is a
 # point mass for every practical purpose and 1/variance overflows soon after in float32; above
@@ -53,8 +53,8 @@ class VAE(nn.Module):
     """Encoder and decoder networks with a posterior family and a likelihood.
 
     Attributes: ``latent_dim`` (D), ``image_shape`` (C, H, W), ``posterior`` (a distribution
-    class from :mod:`tcvae.objectives.distributions`, whose standard member is also the prior)
-    and ``likelihood`` (a class from :mod:`tcvae.objectives.likelihoods`).
+    class from :mod:`tcvae.models.distributions`, whose standard member is also the prior)
+    and ``likelihood`` (a class from :mod:`tcvae.models.likelihoods`).
     """
 
     def __init__(

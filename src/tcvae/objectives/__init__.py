@@ -1,5 +1,10 @@
-"""tcvae.objectives: latent distributions, likelihoods, log q(z) estimators and the losses."""
+"""tcvae.objectives: log q(z) estimators, the ELBO decomposition and the losses.
 
+The latent distributions and likelihoods live in :mod:`tcvae.models` and are re-exported here.
+"""
+
+from tcvae.models.distributions import Laplace, Normal, get_distribution
+from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
 from tcvae.objectives.decomposition import (
     ElboTerms,
     dimwise_kl,
@@ -7,7 +12,6 @@ from tcvae.objectives.decomposition import (
     index_code_mutual_information,
     total_correlation,
 )
-from tcvae.objectives.distributions import Laplace, Normal, get_distribution
 from tcvae.objectives.estimators import (
     ESTIMATORS,
     EstimatorError,
@@ -17,7 +21,6 @@ from tcvae.objectives.estimators import (
     mss_log_weights,
     mws_log_weights,
 )
-from tcvae.objectives.likelihoods import Bernoulli, Gaussian, get_likelihood
 from tcvae.objectives.loss import (
     METHODS,
     LossResult,

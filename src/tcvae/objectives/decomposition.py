@@ -17,9 +17,9 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from tcvae.objectives.distributions import Laplace, Normal
+from tcvae.models.distributions import Laplace, Normal
+from tcvae.models.likelihoods import Bernoulli, Gaussian
 from tcvae.objectives.estimators import ESTIMATORS, EstimatorError, check_batch, estimate_log_qz
-from tcvae.objectives.likelihoods import Bernoulli, Gaussian
 
 
 class ElboTerms(NamedTuple):

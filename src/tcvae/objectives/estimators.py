@@ -31,7 +31,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from tcvae.objectives.distributions import Laplace, Normal, get_distribution
+from tcvae.models.distributions import Laplace, Normal, get_distribution
 
 ESTIMATORS = ("mss", "mws")
 

@@ -25,6 +25,8 @@ import torch
 from torch import Tensor, nn
 
 from tcvae.errors import TcvaeError
+from tcvae.models.distributions import Laplace, Normal
+from tcvae.models.likelihoods import Bernoulli, Gaussian
 from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
     dimwise_kl,
@@ -32,9 +34,7 @@ from tcvae.objectives.decomposition import (
     index_code_mutual_information,
     total_correlation,
 )
-from tcvae.objectives.distributions import Laplace, Normal
 from tcvae.objectives.estimators import ESTIMATORS
-from tcvae.objectives.likelihoods import Bernoulli, Gaussian
 
 METHODS = (
     "vae",

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from tcvae.errors import TcvaeError
+from tcvae.models.distributions import DISTRIBUTIONS
+from tcvae.models.likelihoods import LIKELIHOODS
 from tcvae.models.networks import ARCHITECTURES
 from tcvae.objectives import ObjectiveConfig
-from tcvae.objectives.distributions import DISTRIBUTIONS
-from tcvae.objectives.likelihoods import LIKELIHOODS
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from tcvae.objectives.distributions import Laplace, Normal, get_distribution
+from tcvae.models.distributions import Laplace, Normal, get_distribution
 
 
 @pytest.mark.parametrize("family", [Normal, Laplace])
