@@ -15,19 +15,10 @@ COMMAND_MODULES = ["data", "train", "sweep", "compare", "evaluate", "report", "d
 
 
 def user_errors() -> tuple[type[Exception], ...]:
-    """The errors shown as one line (exit status 2) instead of a traceback.
-
-    The library's own errors (:class:`TcvaeError`) and the operating system's (a file missing,
-    a disk full); anything else is a bug and keeps its traceback. EstimatorError,
-    NonFiniteLossError, DistributedError and ReportError are listed until they derive from
-    TcvaeError.
-    """
-    from tcvae.objectives.estimators import EstimatorError
-    from tcvae.reports.run_report import ReportError
-    from tcvae.training.distributed import DistributedError
-    from tcvae.training.trainer import NonFiniteLossError
-
-    return (TcvaeError, OSError, EstimatorError, NonFiniteLossError, DistributedError, ReportError)
+    """The errors shown as one line (exit status 2) instead of a traceback: the library's own
+    (:class:`TcvaeError`) and the operating system's (a file missing, a disk full); anything
+    else is a bug and keeps its traceback."""
+    return (TcvaeError, OSError)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,7 +7,6 @@ family is in use. Each answers the same small set of questions:
 * ``rsample(mean, logvar, generator)``            reparameterised sample, (B, D)
 * ``log_density(z, mean, logvar)``                elementwise log density, broadcast
 * ``pairwise_log_density(z, mean, logvar)``       log q(z_b,d | m), (B, M, D)
-* ``joint_pairwise_log_density(z, mean, logvar)`` sum_d of the above, (B, M)
 * ``kl_to_prior(mean, logvar)``                   KL(q || standard prior) per dimension, (B, D)
 
 The standard prior of each family has mean 0 and variance 1.
@@ -46,24 +45,6 @@ class Normal:
         return cls.log_density(z.unsqueeze(1), mean.unsqueeze(0), logvar.unsqueeze(0))
 
     @staticmethod
-    def joint_pairwise_log_density(z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
-        """sum_d log N(z_bd; m_md, v_md), (B, M), as a quadratic form with matrix products.
-
-        sum_d (z_bd - m_md)^2 / v_md = z^2 @ p^T - 2 z @ (m p)^T + sum_d m^2 p,  p = 1/v.
-        The expansion cancels large terms when variances are tiny, so it is accumulated in
-        float64 (D is small, the cost is three (B, D) x (D, M) products) and cast back.
-        """
-        z64, m64, lv64 = z.double(), mean.double(), logvar.double()
-        prec = torch.exp(-lv64)
-        quad = (
-            (z64 * z64) @ prec.T
-            - 2.0 * z64 @ (m64 * prec).T
-            + (m64 * m64 * prec).sum(-1).unsqueeze(0)
-        )
-        const = -0.5 * (z.shape[-1] * LOG_2PI + lv64.sum(-1)).unsqueeze(0)
-        return (const - 0.5 * quad.clamp_min(0.0)).to(z.dtype)
-
-    @staticmethod
     def kl_to_prior(mean: Tensor, logvar: Tensor) -> Tensor:
         """KL(N(m, v) || N(0, 1)) = 1/2 (m^2 + v - 1 - log v), per dimension."""
         return 0.5 * (mean.pow(2) + torch.exp(logvar) - 1.0 - logvar)
@@ -97,10 +78,6 @@ class Laplace:
     @classmethod
     def pairwise_log_density(cls, z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
         return cls.log_density(z.unsqueeze(1), mean.unsqueeze(0), logvar.unsqueeze(0))
-
-    @classmethod
-    def joint_pairwise_log_density(cls, z: Tensor, mean: Tensor, logvar: Tensor) -> Tensor:
-        return cls.pairwise_log_density(z, mean, logvar).sum(-1)
 
     @classmethod
     def kl_to_prior(cls, mean: Tensor, logvar: Tensor) -> Tensor:

@@ -31,6 +31,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+from tcvae.errors import TcvaeError
 from tcvae.models.distributions import Laplace, Normal, get_distribution
 
 ESTIMATORS = ("mss", "mws")
@@ -46,7 +47,7 @@ BLOCK_ELEMENTS = 1 << 20
 EXP_FLOOR = 80.0
 
 
-class EstimatorError(ValueError):
+class EstimatorError(TcvaeError):
     """An estimator was asked for with a name, batch or data set size it cannot support."""
 
 

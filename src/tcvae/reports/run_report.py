@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.data.sprites import SHAPE_NAMES
+from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset
 from tcvae.evaluation.run import evaluate_run
 from tcvae.reports import html, images, plots
@@ -127,7 +128,7 @@ SUITE = (
 )
 
 
-class ReportError(ValueError):
+class ReportError(TcvaeError):
     """A run directory cannot be reported on; the message says what to run first."""
 
 

@@ -16,8 +16,10 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from tcvae.errors import TcvaeError
 
-class DistributedError(ValueError):
+
+class DistributedError(TcvaeError):
     """The distributed environment is inconsistent with the requested settings."""
 
 

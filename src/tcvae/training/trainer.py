@@ -31,6 +31,7 @@ from torch import nn
 from tqdm import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
+from tcvae.errors import TcvaeError
 from tcvae.objectives import auxiliary_loss, auxiliary_network, compute_loss
 from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
 from tcvae.training import distributed as D
@@ -75,7 +76,7 @@ DATA_STREAM, SAMPLE_STREAM = 1, 2
 PROGRESS_TERMS = ("loss", "log_px", "mi", "tc", "dwkl")
 
 
-class NonFiniteLossError(ValueError):
+class NonFiniteLossError(TcvaeError):
     """A loss term became NaN or infinite; training stopped without writing a checkpoint."""
 
 
