@@ -31,7 +31,7 @@ from tcvae.training import (
     train,
 )
 from tcvae.training.runs import CONFIG_FILE, model_from_config
-from tcvae.training.trainer import seed_everything
+from tcvae.training.seeding import seed_everything
 
 log = logging.getLogger(__name__)
 

@@ -9,6 +9,7 @@ previous checkpoint intact.
 
 from __future__ import annotations
 
+import logging
 import random
 import re
 from pathlib import Path
@@ -19,6 +20,8 @@ import torch
 
 from tcvae.errors import TcvaeError
 from tcvae.files import atomic_write
+from tcvae.training import distributed as D
+from tcvae.training.config import TrainConfig, to_dict
 
 CHECKPOINT_DIR = "checkpoints"
 _NAME = re.compile(r"^step-(\d+)\.pt$")
@@ -26,6 +29,11 @@ _NAME = re.compile(r"^step-(\d+)\.pt$")
 
 class CheckpointError(TcvaeError):
     """A checkpoint is missing or unreadable."""
+
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = 1
 
 
 def atomic_save(obj: Any, path: str | Path) -> Path:
@@ -112,3 +120,64 @@ def restore_rng_state(state: dict[str, Any]) -> None:
     )
     p = state["python"]
     random.setstate((p["version"], tuple(int(v) for v in p["internal"].tolist()), p["gauss_next"]))
+
+
+def save_training_state(
+    run_dir: Path,
+    step: int,
+    steps_per_epoch: int,
+    config: TrainConfig,
+    stateful: dict[str, Any],
+    data_order: torch.Tensor,
+    sample_gen: torch.Generator,
+    info: D.DistInfo,
+) -> Path:
+    """Write a checkpoint of the training state from rank 0: every object of ``stateful``
+    (model, optimisers, ...) by its state_dict, the RNG states, the data order and every rank's
+    noise-generator state."""
+    sample_states = D.gather(sample_gen.get_state(), info)
+    path = checkpoint_path(run_dir, step)
+    if info.is_main:
+        state = {
+            "format": CHECKPOINT_FORMAT,
+            "step": step,
+            "epoch": step / steps_per_epoch,
+            **{name: obj.state_dict() for name, obj in stateful.items()},
+            "rng": capture_rng_state(),
+            "data_order": data_order,
+            "sample": sample_states,
+            "world_size": info.world_size,
+            "config": to_dict(config),
+        }
+        atomic_save(state, path)
+        prune_checkpoints(run_dir, config.run.keep_checkpoints)
+    return path
+
+
+def restore_training_state(
+    run_dir: Path,
+    stateful: dict[str, Any],
+    data_gen: torch.Generator,
+    sample_gen: torch.Generator,
+    info: D.DistInfo,
+) -> int:
+    """Load the newest checkpoint into the training state; return its step. A run stopped before
+    its first checkpoint starts again from step 0 with its saved config."""
+    path = latest_checkpoint(run_dir)
+    if path is None:
+        log.info("%s has no checkpoint yet: training it from step 0 with its config", run_dir)
+        return 0
+    ckpt = load_checkpoint(path)
+    for name, obj in stateful.items():
+        if ckpt.get(name):  # an unused GradScaler's state is empty
+            obj.load_state_dict(ckpt[name])
+    restore_rng_state(ckpt["rng"])
+    data_gen.set_state(ckpt["data_order"])
+    step = int(ckpt["step"])
+    states = ckpt["sample"]
+    # Every process draws from one stream (see _train), so any process's state continues it,
+    # whatever the number of processes the checkpoint was written with.
+    sample_gen.set_state(states[info.rank] if len(states) == info.world_size else states[0])
+    if info.is_main:
+        log.info("resuming %s from %s (step %d)", run_dir, path, step)
+    return step

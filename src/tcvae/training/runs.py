@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +24,25 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.files import write_json_atomic
 from tcvae.models import build_model
+from tcvae.training import distributed as D
 from tcvae.training.checkpoint import (
     CheckpointError,
     checkpoint_path,
     latest_checkpoint,
     load_checkpoint,
 )
-from tcvae.training.config import ModelConfig, TrainConfig, from_dict, to_dict
+from tcvae.training.config import (
+    ModelConfig,
+    TrainConfig,
+    from_dict,
+    merge,
+    resumed_config,
+    to_dict,
+)
 from tcvae.training.datasets import build_dataset
 from tcvae.training.metrics_log import read_log
 
+DEFAULT_RUNS_ROOT = "runs"
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
@@ -153,3 +163,52 @@ def _resolve_checkpoint(run_dir: Path, checkpoint: str | Path | int | None) -> P
             raise CheckpointError(f"{run_dir} has no checkpoint for step {checkpoint}")
         return path
     return Path(checkpoint)
+
+
+def prepare_config(config: TrainConfig | dict | None, resume: str | Path | None) -> TrainConfig:
+    """The validated config of a new run (a copy of ``config``), or of the run in ``resume``
+    (its config.json, with the changes ``config`` may make on resume)."""
+    if isinstance(config, dict):
+        config = from_dict(merge(to_dict(TrainConfig()), config))
+    if resume is None:
+        # A validated copy: the run fills in its directory and image shape, the caller's object
+        # stays as it was (so it can start another run).
+        return from_dict(to_dict(config or TrainConfig()))
+    saved = read_config(resume)
+    saved.run.run_dir = str(resume)  # the directory may have moved since it was written
+    if config is not None:
+        config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
+        config.run.run_dir = saved.run.run_dir
+    return resumed_config(saved, config)
+
+
+def _new_run_dir(config: TrainConfig) -> Path:
+    if config.run.run_dir:
+        run_dir = Path(config.run.run_dir)
+    else:
+        o = config.objective
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        run_dir = (
+            Path(DEFAULT_RUNS_ROOT) / f"{stamp}-{o.method}-beta{o.beta:g}-seed{config.run.seed}"
+        )
+    if (run_dir / CONFIG_FILE).exists():
+        raise RunDirError(
+            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
+            "--run-dir"
+        )
+    return run_dir
+
+
+def agree_on_new_run_dir(config: TrainConfig, info: D.DistInfo) -> Path:
+    """Rank 0 names the run directory (its clock sets the default name); every rank gets the name,
+    or the same error, so no rank is left waiting."""
+    choice: tuple[Path | None, str | None] = (None, None)
+    if info.is_main:
+        try:
+            choice = (_new_run_dir(config), None)
+        except RunDirError as err:
+            choice = (None, str(err))
+    run_dir, error = D.broadcast(choice, info)
+    if error is not None:
+        raise RunDirError(error)
+    return run_dir

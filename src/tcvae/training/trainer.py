@@ -7,9 +7,11 @@ incomplete batch is dropped so the minibatch estimators always see B distinct po
 gather per batch (``GroundTruthData.batch``), never from a per-item loader.
 
 Every source of randomness is an explicit generator whose state goes into each checkpoint: the
-data order, the reparameterisation noise (one stream per rank) and the global torch / numpy /
-Python states. Resuming restores them all, so on CPU a run resumed from any checkpoint ends bitwise
-equal to an uninterrupted run with the same seed.
+data order, the reparameterisation noise (one stream for the global batch) and the global torch /
+numpy / Python states. Seeds, signals, run directories and checkpoint state live in their own
+modules (seeding, signals, runs, checkpoint); this one holds the loop. Resuming restores them
+all, so on CPU a run resumed from any checkpoint ends bitwise equal to an uninterrupted run with
+the same seed.
 """
 
 from __future__ import annotations
@@ -18,14 +20,11 @@ import contextlib
 import logging
 import math
 import signal
-import threading
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 from tqdm import tqdm
@@ -37,42 +36,28 @@ from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
 from tcvae.training import distributed as D
 from tcvae.training.checkpoint import (
     atomic_save,
-    capture_rng_state,
-    checkpoint_path,
     latest_checkpoint,
-    load_checkpoint,
-    prune_checkpoints,
-    restore_rng_state,
+    restore_training_state,
+    save_training_state,
 )
-from tcvae.training.config import (
-    ConfigError,
-    TrainConfig,
-    from_dict,
-    merge,
-    option_name,
-    resumed_config,
-    to_dict,
-)
+from tcvae.training.config import ConfigError, TrainConfig, option_name
 from tcvae.training.datasets import build_dataset
 from tcvae.training.hardware import AMP_DTYPES, resolve_device, resolve_precision
 from tcvae.training.metrics_log import MetricsLogger, read_log
 from tcvae.training.runs import (
-    CONFIG_FILE,
     MODEL_FILE,
-    RunDirError,
+    agree_on_new_run_dir,
     model_from_config,
-    read_config,
+    prepare_config,
     write_config,
     write_status,
 )
+from tcvae.training.seeding import DATA_STREAM, SAMPLE_STREAM, seed_everything, stream_seed
+from tcvae.training.signals import StopSignals
 from tcvae.training.threads import ThreadPolicy
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = 1
-DEFAULT_RUNS_ROOT = "runs"
-# Independent random streams derived from the run seed.
-DATA_STREAM, SAMPLE_STREAM = 1, 2
 PROGRESS_TERMS = ("loss", "log_px", "mi", "tc", "dwkl")
 
 
@@ -99,92 +84,6 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     final_terms: dict[str, float] = field(default_factory=dict)
     signal: int | None = None
-
-
-def stream_seed(seed: int, stream: int, rank: int = 0) -> int:
-    """A 64-bit seed for one random stream, decorrelated from the others by SeedSequence."""
-    return int(np.random.SeedSequence([seed, stream, rank]).generate_state(1, np.uint64)[0] >> 1)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed the global torch, numpy and Python generators (model initialisation uses them)."""
-    import random
-
-    random.seed(seed)
-    np.random.seed(seed)  # noqa: NPY002 (third-party code may draw from it)
-    torch.manual_seed(seed)
-
-
-class StopSignals:
-    """While active, SIGINT / SIGTERM set ``signum`` so the loop can checkpoint and stop at the end
-    of the current step; a second SIGINT interrupts at once. Only the main thread installs handlers.
-    """
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self._previous: dict[int, Any] = {}
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.signum = signum
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():
-            for s in (signal.SIGINT, signal.SIGTERM):
-                self._previous[s] = signal.signal(s, self._handle)
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        for s, handler in self._previous.items():
-            signal.signal(s, handler)
-
-
-def _prepare_config(config: TrainConfig | dict | None, resume: str | Path | None) -> TrainConfig:
-    if isinstance(config, dict):
-        config = from_dict(merge(to_dict(TrainConfig()), config))
-    if resume is None:
-        # A validated copy: the run fills in its directory and image shape, the caller's object
-        # stays as it was (so it can start another run).
-        return from_dict(to_dict(config or TrainConfig()))
-    saved = read_config(resume)
-    saved.run.run_dir = str(resume)  # the directory may have moved since it was written
-    if config is not None:
-        config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
-        config.run.run_dir = saved.run.run_dir
-    return resumed_config(saved, config)
-
-
-def _new_run_dir(config: TrainConfig) -> Path:
-    if config.run.run_dir:
-        run_dir = Path(config.run.run_dir)
-    else:
-        o = config.objective
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = (
-            Path(DEFAULT_RUNS_ROOT) / f"{stamp}-{o.method}-beta{o.beta:g}-seed{config.run.seed}"
-        )
-    if (run_dir / CONFIG_FILE).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
-            "--run-dir"
-        )
-    return run_dir
-
-
-def _agree_on_new_run_dir(config: TrainConfig, info: D.DistInfo) -> Path:
-    """Rank 0 names the run directory (its clock sets the default name); every rank gets the name,
-    or the same error, so no rank is left waiting."""
-    choice: tuple[Path | None, str | None] = (None, None)
-    if info.is_main:
-        try:
-            choice = (_new_run_dir(config), None)
-        except RunDirError as err:
-            choice = (None, str(err))
-    run_dir, error = D.broadcast(choice, info)
-    if error is not None:
-        raise RunDirError(error)
-    return run_dir
 
 
 def _check_sizes(config: TrainConfig, n: int, info: D.DistInfo) -> None:
@@ -232,7 +131,7 @@ def train(
     training starts) and :class:`NonFiniteLossError`.
     """
     info = D.info_from_env()
-    config = _prepare_config(config, resume)
+    config = prepare_config(config, resume)
     device = resolve_device(config.run.device, info)
     config.run.precision = resolve_precision(config.run.precision, device)
     D.init_process_group(info, device)
@@ -277,9 +176,9 @@ def _train(
 
     if resuming:
         run_dir = Path(config.run.run_dir)
-        step = _restore(run_dir, config, stateful, data_gen, sample_gen, info)
+        step = restore_training_state(run_dir, stateful, data_gen, sample_gen, info)
     else:
-        run_dir = _agree_on_new_run_dir(config, info)
+        run_dir = agree_on_new_run_dir(config, info)
         config.run.run_dir = str(run_dir)
         step = 0
     if info.is_main:
@@ -332,7 +231,7 @@ def _train(
 
     def save() -> Path:
         order = data_gen.get_state() if step % spe == 0 else epoch_start
-        return _save(run_dir, step, spe, config, stateful, order, sample_gen, info)
+        return save_training_state(run_dir, step, spe, config, stateful, order, sample_gen, info)
 
     try:
         with StopSignals() as stop, threads:
@@ -456,63 +355,3 @@ def _non_finite(step: int, names: list[str], terms: torch.Tensor, run_dir: Path)
         f"non-finite loss at step {step}: {where}. Training stopped; {kept}. Try a lower --lr, "
         "a beta warm-up (--beta-warmup-steps) or --precision fp32."
     )
-
-
-def _save(
-    run_dir: Path,
-    step: int,
-    steps_per_epoch: int,
-    config: TrainConfig,
-    stateful: dict[str, Any],
-    data_order: torch.Tensor,
-    sample_gen: torch.Generator,
-    info: D.DistInfo,
-) -> Path:
-    """Write a checkpoint from rank 0 (every rank contributes its noise-generator state)."""
-    sample_states = D.gather(sample_gen.get_state(), info)
-    path = checkpoint_path(run_dir, step)
-    if info.is_main:
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "step": step,
-            "epoch": step / steps_per_epoch,
-            **{name: obj.state_dict() for name, obj in stateful.items()},
-            "rng": capture_rng_state(),
-            "data_order": data_order,
-            "sample": sample_states,
-            "world_size": info.world_size,
-            "config": to_dict(config),
-        }
-        atomic_save(state, path)
-        prune_checkpoints(run_dir, config.run.keep_checkpoints)
-    return path
-
-
-def _restore(
-    run_dir: Path,
-    config: TrainConfig,
-    stateful: dict[str, Any],
-    data_gen: torch.Generator,
-    sample_gen: torch.Generator,
-    info: D.DistInfo,
-) -> int:
-    """Load the newest checkpoint into the training state; return its step. A run stopped before
-    its first checkpoint starts again from step 0 with its saved config."""
-    path = latest_checkpoint(run_dir)
-    if path is None:
-        log.info("%s has no checkpoint yet: training it from step 0 with its config", run_dir)
-        return 0
-    ckpt = load_checkpoint(path)
-    for name, obj in stateful.items():
-        if ckpt.get(name):  # an unused GradScaler's state is empty
-            obj.load_state_dict(ckpt[name])
-    restore_rng_state(ckpt["rng"])
-    data_gen.set_state(ckpt["data_order"])
-    step = int(ckpt["step"])
-    states = ckpt["sample"]
-    # Every process draws from one stream (see _train), so any process's state continues it,
-    # whatever the number of processes the checkpoint was written with.
-    sample_gen.set_state(states[info.rank] if len(states) == info.world_size else states[0])
-    if info.is_main:
-        log.info("resuming %s from %s (step %d)", run_dir, path, step)
-    return step
