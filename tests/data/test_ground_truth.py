@@ -61,8 +61,12 @@ def test_batch_subset_and_where():
     sub = data.where(a=1, c=(1, 2))
     assert len(sub) == 6 and not sub.is_full_grid
     assert bool((sub.classes[:, 0] == 1).all()) and set(sub.classes[:, 2].tolist()) == {1, 2}
-    with pytest.raises(DataError, match="no image matches"):
+    with pytest.raises(DataError, match=r"range \[5, 6\] for 'b' exceeds its 3 classes"):
         data.where(b=(5, 6))
+    with pytest.raises(DataError, match="no image matches"):
+        sub.where(a=0)
+    with pytest.raises(DataError, match="unknown factor 'hue'"):
+        data.where(hue=0)
 
 
 def test_rejects_wrong_image_layout():

@@ -380,11 +380,35 @@ class GroundTruthData:
 
     def where(self, **ranges: tuple[int, int] | int) -> GroundTruthData:
         """Filter by factor classes: ``where(shape=0, posX=(0, 15))`` keeps classes in [lo, hi]."""
-        mask = torch.ones(len(self), dtype=torch.bool)
-        for fname, r in ranges.items():
-            k = self.grid.factor_index(fname)
-            lo, hi = (r, r) if isinstance(r, int) else r
-            mask &= (self.classes[:, k] >= lo) & (self.classes[:, k] <= hi)
-        if not bool(mask.any()):
-            raise DataError(f"no image matches the factor filter {ranges}")
-        return self.subset(mask)
+        return self.subset(factor_filter(self.classes, self.grid, ranges))
+
+
+def factor_filter(
+    classes: Tensor, grid: FactorGrid, ranges: dict[str, tuple[int, int] | list[int] | int]
+) -> Tensor:
+    """Increasing indices of the rows of ``classes`` (N, K) whose class of each named factor lies
+    in its inclusive range [lo, hi] (or equals an int)."""
+    mask = torch.ones(classes.shape[0], dtype=torch.bool)
+    for name, r in ranges.items():
+        if name not in grid.names:
+            raise DataError(f"unknown factor {name!r}; the factors are {list(grid.names)}")
+        k = grid.names.index(name)
+        lo, hi = (r, r) if isinstance(r, int) else r
+        if hi >= grid.sizes[k]:
+            raise DataError(
+                f"range [{lo}, {hi}] for {name!r} exceeds its {grid.sizes[k]} classes "
+                f"(0..{grid.sizes[k] - 1})"
+            )
+        mask &= (classes[:, k] >= lo) & (classes[:, k] <= hi)
+    index = mask.nonzero().squeeze(1)
+    if index.numel() == 0:
+        raise DataError(f"no image matches the factor filter {dict(ranges)}")
+    return index
+
+
+def random_subset(index: Tensor, size: int, seed: int) -> Tensor:
+    """``size`` entries of ``index`` drawn uniformly without replacement by ``seed``, in order."""
+    if size > index.numel():
+        raise DataError(f"{size} is larger than the {index.numel()} images available")
+    chosen = torch.randperm(index.numel(), generator=torch.Generator().manual_seed(seed))[:size]
+    return index[chosen.sort().values]

@@ -9,43 +9,27 @@ grid first and only the chosen images are rendered, so quick runs never render t
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor
 
 from tcvae.data import DATASETS, DataError, FactorGrid, GroundTruthData, load_dataset
+from tcvae.data.ground_truth import factor_filter, random_subset
 from tcvae.data.registry import is_npz_path
 from tcvae.training.config import ConfigError, DataConfig, option_name
 
 
 def select(classes: Tensor, grid: FactorGrid, config: DataConfig) -> Tensor:
-    """Indices (into ``classes`` (N, K)) kept by the filters and the subset, in increasing order."""
-    mask = torch.ones(classes.shape[0], dtype=torch.bool)
-    for name, (lo, hi) in config.filters.items():
-        if name not in grid.names:
-            raise ConfigError(
-                f"{option_name('data.filters')} names unknown factor {name!r}; factors of "
-                f"{config.name}: {list(grid.names)}"
-            )
-        k = grid.names.index(name)
-        if hi >= grid.sizes[k]:
-            raise ConfigError(
-                f"{option_name('data.filters')} range [{lo}, {hi}] for {name!r} exceeds its "
-                f"{grid.sizes[k]} classes (0..{grid.sizes[k] - 1})"
-            )
-        mask &= (classes[:, k] >= lo) & (classes[:, k] <= hi)
-    index = mask.nonzero().squeeze(1)
-    if index.numel() == 0:
-        raise ConfigError(f"{option_name('data.filters')} {config.filters} match no image")
-    if config.subset is not None:
-        if config.subset > index.numel():
-            raise ConfigError(
-                f"{option_name('data.subset')} {config.subset} is larger than the "
-                f"{index.numel()} images available after filtering"
-            )
-        gen = torch.Generator().manual_seed(config.subset_seed)
-        chosen = torch.randperm(index.numel(), generator=gen)[: config.subset]
-        index = index[chosen.sort().values]
-    return index
+    """Indices (into ``classes`` (N, K)) kept by the filters and the subset, in increasing order;
+    the selection itself is the data layer's, errors name the option."""
+    try:
+        index = factor_filter(classes, grid, config.filters)
+    except DataError as err:
+        raise ConfigError(f"{option_name('data.filters')}: {err}") from err
+    if config.subset is None:
+        return index
+    try:
+        return random_subset(index, config.subset, config.subset_seed)
+    except DataError as err:
+        raise ConfigError(f"{option_name('data.subset')} {err} after filtering") from err
 
 
 def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData:
