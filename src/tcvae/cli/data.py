@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from tcvae.data.cache import CACHE_ENV_VAR, resolve_cache_dir
+from tcvae.data.ground_truth import SOURCES
 from tcvae.data.preview import factor_sweeps, save_sweep_figure
 from tcvae.data.registry import DATASETS, DatasetSpec, download_dataset, file_status
 
@@ -52,7 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     preview.add_argument("dataset", choices=names, help="data set to show")
     preview.add_argument(
         "--source",
-        choices=("auto", "builtin", "file"),
+        choices=SOURCES,
         default="auto",
         help="built-in generator, the downloaded file, or auto (the file when present)",
     )

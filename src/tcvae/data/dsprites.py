@@ -19,7 +19,13 @@ from torch import Tensor
 
 from tcvae.data.cache import cached_binary_images, resolve_cache_dir
 from tcvae.data.download import download_file, file_md5
-from tcvae.data.ground_truth import DataError, GroundTruthData, PackedImages, pack_bits
+from tcvae.data.ground_truth import (
+    SOURCES,
+    DataError,
+    GroundTruthData,
+    PackedImages,
+    pack_bits,
+)
 from tcvae.data.npz import iter_npz_rows
 from tcvae.data.sprites import IMAGE_SIZE, dsprites_grid, render_dsprites_packed
 
@@ -30,7 +36,6 @@ URL_ENV_VAR = "TCVAE_DSPRITES_URL"
 # Bump when the generator's pictures change, so stale caches are rendered again.
 BUILTIN_VERSION = 1
 BUILTIN_FILENAME = f"dsprites_builtin_v{BUILTIN_VERSION}.npz"
-SOURCES = ("auto", "builtin", "file")
 READ_CHUNK = 8192  # images read from the file at a time (32 MiB unpacked)
 
 log = logging.getLogger(__name__)

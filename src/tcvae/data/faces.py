@@ -17,14 +17,13 @@ from pathlib import Path
 import torch
 
 from tcvae.data.cache import cached_uint8_images, resolve_cache_dir
-from tcvae.data.ground_truth import DataError, GroundTruthData
+from tcvae.data.ground_truth import SOURCES, DataError, GroundTruthData
 from tcvae.data.heads import IMAGE_SIZE, faces_grid, render_faces
 
 FACES_FILENAME = "basel_face_renders.pth"
 # Bump when the renderer's pictures change, so stale caches are rendered again.
 BUILTIN_VERSION = 1
 BUILTIN_FILENAME = f"faces_builtin_v{BUILTIN_VERSION}.npy"
-SOURCES = ("auto", "builtin", "file")
 
 
 def load_faces_file(path: str | os.PathLike) -> GroundTruthData:

@@ -21,6 +21,10 @@ from torch import Tensor
 
 from tcvae.errors import TcvaeError
 
+# Where a data set's images come from: its file if available else the built-in generator
+# (auto), always the generator (builtin), or the file (file).
+SOURCES = ("auto", "builtin", "file")
+
 
 class DataError(TcvaeError):
     """A data set, file or factor specification is not what was expected."""

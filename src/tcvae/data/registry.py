@@ -17,7 +17,7 @@ from tcvae.data import dsprites, faces, mpi3d, shapes3d
 from tcvae.data.arrays import load_npz
 from tcvae.data.cache import resolve_cache_dir
 from tcvae.data.download import checksum_record, download_file, file_md5, file_sha256
-from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.ground_truth import SOURCES, DataError, FactorGrid, GroundTruthData
 from tcvae.data.heads import faces_grid
 from tcvae.data.sprites import dsprites_grid
 
@@ -72,7 +72,7 @@ class DatasetSpec:
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return ("auto", "builtin", "file") if self.builtin_cache else FILE_SOURCES
+        return SOURCES if self.builtin_cache else FILE_SOURCES
 
     @property
     def memory_bytes(self) -> int:

@@ -44,6 +44,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from tcvae.data.ground_truth import SOURCES
 from tcvae.errors import TcvaeError
 
 if sys.version_info >= (3, 11):
@@ -72,7 +73,6 @@ METHODS: dict[str, tuple[str, str | None]] = {
 TRAIN_SECTIONS = ("model", "objective", "optim", "run")
 # Options the sweep itself sets per cell, so a spec may not fix or sweep them.
 CELL_KEYS = ("objective.method", "objective.beta", "run.seed", "run.run_dir")
-DATA_SOURCES = ("auto", "builtin", "file")
 _TOP_KEYS = ("name", "description", "grid", "data", "train", "evaluation")
 _GRID_KEYS = ("methods", "betas", "seeds", "options")
 _DATA_KEYS = ("dataset", "source", "cache_dir", "stride", "size", "seed", "correlation", "exclude")
@@ -209,8 +209,8 @@ def _parse_data(data: Any) -> DataSpec:
         raise _fail("[data]", "must be a table")
     _unknown(data, _DATA_KEYS, "[data]")
     source = data.get("source", "builtin")
-    if source not in DATA_SOURCES:
-        raise _fail("data.source", f"must be one of {list(DATA_SOURCES)}, got {source!r}")
+    if source not in SOURCES:
+        raise _fail("data.source", f"must be one of {list(SOURCES)}, got {source!r}")
     stride = data.get("stride", {})
     if not isinstance(stride, dict) or not all(_is_int(v) and v >= 1 for v in stride.values()):
         raise _fail("data.stride", f"must map factor names to integers >= 1, got {stride!r}")

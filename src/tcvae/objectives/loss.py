@@ -35,6 +35,7 @@ from tcvae.objectives.decomposition import (
     total_correlation,
 )
 from tcvae.objectives.estimators import ESTIMATORS
+from tcvae.options import option
 
 METHODS = (
     "vae",
@@ -49,7 +50,11 @@ BASELINES = ("factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae")
 
 
 class ObjectiveError(TcvaeError):
-    """An objective configuration is invalid."""
+    """An objective configuration is invalid; ``option`` names the field at fault."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
 
 
 @dataclass(frozen=True)
@@ -63,45 +68,98 @@ class ObjectiveConfig:
     ``capacity_steps`` steps.
     """
 
-    method: str = "beta-tcvae"
-    beta: float = 6.0
-    alpha: float | None = None
-    gamma: float | None = None
-    estimator: str = "mss"
-    beta_warmup_steps: int = 0
-    lambda_warmup_steps: int = 0
-    lambda0: float = 0.95
-    dip_lambda_d: float | None = None
-    capacity_max: float = 25.0
-    capacity_steps: int = 100_000
+    method: str = option(
+        "beta-tcvae",
+        flag="--method",
+        choices=METHODS,
+        help="objective: beta-tcvae (default), beta-vae, vae, or the baselines factor-vae, "
+        "dip-vae-i, dip-vae-ii, annealed-vae (--beta is their main weight: FactorVAE's and "
+        "AnnealedVAE's gamma, DIP-VAE's lambda_od)",
+    )
+    beta: float = option(
+        6.0,
+        flag="--beta",
+        help="weight of the total correlation (beta-TCVAE) or of the whole KL (beta-VAE)",
+    )
+    alpha: float | None = option(
+        None,
+        flag="--alpha",
+        help="weight of the index-code mutual information (default per method)",
+    )
+    gamma: float | None = option(
+        None, flag="--gamma", help="weight of the dimension-wise KL (default per method)"
+    )
+    estimator: str = option(
+        "mss",
+        flag="--estimator",
+        choices=ESTIMATORS,
+        help="minibatch estimator of log q(z): mss (stratified, unbiased) or mws (weighted, the "
+        "paper's default)",
+    )
+    beta_warmup_steps: int = option(
+        0, flag="--beta-warmup-steps", metavar="STEPS", help="ramp beta up from 0 over N steps"
+    )
+    lambda_warmup_steps: int = option(
+        0,
+        flag="--lambda-warmup-steps",
+        metavar="STEPS",
+        help="anneal the lambda weight over N steps",
+    )
+    lambda0: float = option(
+        0.95, flag="--lambda0", help="initial value of the annealed lambda weight"
+    )
+    dip_lambda_d: float | None = option(
+        None,
+        flag="--dip-lambda-d",
+        help="DIP-VAE's weight on the diagonal of the covariance (default 10 beta for "
+        "dip-vae-i, beta for dip-vae-ii)",
+    )
+    capacity_max: float = option(
+        25.0, flag="--capacity-max", metavar="NATS", help="AnnealedVAE's final KL capacity"
+    )
+    capacity_steps: int = option(
+        100_000,
+        flag="--capacity-steps",
+        metavar="STEPS",
+        help="AnnealedVAE: steps over which the capacity rises from 0 (default 100000)",
+    )
 
     def __post_init__(self) -> None:
         if self.method not in METHODS:
-            raise ObjectiveError(f"unknown method {self.method!r}; choose one of {list(METHODS)}")
+            raise ObjectiveError(
+                f"unknown method {self.method!r}; choose one of {list(METHODS)}", "method"
+            )
         if self.estimator not in ESTIMATORS:
             raise ObjectiveError(
-                f"unknown estimator {self.estimator!r}; choose one of {list(ESTIMATORS)}"
+                f"unknown estimator {self.estimator!r}; choose one of {list(ESTIMATORS)}",
+                "estimator",
             )
         for name in ("beta", "alpha", "gamma"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
-                raise ObjectiveError(f"{name} must be a non-negative number, got {value!r}")
+                raise ObjectiveError(f"{name} must be a non-negative number, got {value!r}", name)
         for name in ("beta_warmup_steps", "lambda_warmup_steps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ObjectiveError(
                     f"{name} must be a non-negative integer (0 turns the warm-up off), "
-                    f"got {value!r}"
+                    f"got {value!r}",
+                    name,
                 )
         if not 0 <= self.lambda0 <= 1:
-            raise ObjectiveError(f"lambda0 must lie in [0, 1], got {self.lambda0!r}")
+            raise ObjectiveError(f"lambda0 must lie in [0, 1], got {self.lambda0!r}", "lambda0")
         if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
-            raise ObjectiveError(f"dip_lambda_d must be >= 0, got {self.dip_lambda_d!r}")
+            raise ObjectiveError(
+                f"dip_lambda_d must be >= 0, got {self.dip_lambda_d!r}", "dip_lambda_d"
+            )
         if not self.capacity_max >= 0:
-            raise ObjectiveError(f"capacity_max must be >= 0 nats, got {self.capacity_max!r}")
+            raise ObjectiveError(
+                f"capacity_max must be >= 0 nats, got {self.capacity_max!r}", "capacity_max"
+            )
         if not isinstance(self.capacity_steps, int) or self.capacity_steps < 0:
             raise ObjectiveError(
-                f"capacity_steps must be a non-negative integer, got {self.capacity_steps!r}"
+                f"capacity_steps must be a non-negative integer, got {self.capacity_steps!r}",
+                "capacity_steps",
             )
 
     def lambda_at(self, step: int) -> float:

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tcvae.data.ground_truth import SOURCES
 from tcvae.errors import TcvaeError
 from tcvae.models.distributions import DISTRIBUTIONS
 from tcvae.models.likelihoods import LIKELIHOODS
 from tcvae.models.networks import ARCHITECTURES
 from tcvae.objectives import ObjectiveConfig
+from tcvae.options import check_choices, option, options_of
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,6 +35,24 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 class ConfigError(TcvaeError):
     """A training setting is invalid; the message names the option and how to fix it."""
+
+
+def parse_filter(text: str) -> tuple[str, list[int]]:
+    """'posX=0:15' -> ('posX', [0, 15]); 'shape=0' -> ('shape', [0, 0]) (the --filter flag)."""
+    name, sep, rng = text.partition("=")
+    lo, colon, hi = rng.partition(":")
+    try:
+        if not (sep and name):
+            raise ValueError
+        return name, [int(lo), int(hi if colon else lo)]
+    except ValueError:
+        raise ConfigError(
+            f"--filter expects FACTOR=CLASS or FACTOR=LO:HI (class indices), got {text!r}"
+        ) from None
+
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
@@ -47,24 +66,70 @@ class DataConfig:
     random subset of that many images (drawn with ``subset_seed``) after filtering.
     """
 
-    name: str = "dsprites"
-    source: str = "auto"
-    cache_dir: str | None = None
-    subset: int | None = None
-    subset_seed: int = 0
-    filters: dict[str, list[int]] = field(default_factory=dict)
+    name: str = option(
+        "dsprites",
+        flag="--data",
+        metavar="NAME",
+        help="data set: dsprites (default), faces, shapes3d, mpi3d_toy, mpi3d_realistic, "
+        "mpi3d_real, or a path to your own .npz (see tcvae data list, docs/datasets.md)",
+    )
+    source: str = option(
+        "auto",
+        flag="--data-source",
+        choices=SOURCES,
+        help="where images come from: the data set file if cached, else the built-in generator "
+        "(auto, default); always the generator (builtin); the official file (file). Built-in "
+        "generators exist for dsprites and faces",
+    )
+    cache_dir: str | None = option(
+        None, flag="--cache-dir", metavar="DIR", help="where data set files are kept"
+    )
+    subset: int | None = option(
+        None, flag="--subset", metavar="N", help="train on a seeded random subset of N images"
+    )
+    subset_seed: int = option(
+        0, flag="--subset-seed", metavar="SEED", help="seed of the --subset draw (default 0)"
+    )
+    filters: dict[str, list[int]] = option(
+        flag="--filter",
+        metavar="FACTOR=LO:HI",
+        parse=parse_filter,
+        repeat=True,
+        default_factory=dict,
+        help="keep images whose factor class lies in [LO, HI] (or equals CLASS with "
+        "FACTOR=CLASS); repeat for several factors, e.g. --filter shape=0 --filter posX=0:15",
+    )
 
 
 @dataclass
 class ModelConfig:
     """Arguments of :func:`tcvae.models.build_model`; ``image_shape`` is filled in from the data."""
 
-    arch: str = "mlp"
-    latent_dim: int = 10
-    posterior: str = "normal"
-    likelihood: str = "bernoulli"
-    hidden: int | None = None
-    image_shape: list[int] | None = None
+    arch: str = option(
+        "mlp", flag="--arch", choices=sorted(ARCHITECTURES), help="network architecture"
+    )
+    latent_dim: int = option(
+        10, flag="--latent-dim", metavar="D", help="number of latent dimensions (default 10)"
+    )
+    posterior: str = option(
+        "normal",
+        flag="--posterior",
+        choices=sorted(DISTRIBUTIONS),
+        help="posterior and prior family (default normal)",
+    )
+    likelihood: str = option(
+        "bernoulli",
+        flag="--likelihood",
+        choices=sorted(LIKELIHOODS),
+        help="decoder likelihood p(x|z) (default bernoulli)",
+    )
+    hidden: int | None = option(
+        None,
+        flag="--hidden",
+        metavar="H",
+        help="MLP hidden width (paper: 1200) or conv base channels (paper: 32)",
+    )
+    image_shape: list[int] | None = None  # filled in from the data at train time
 
 
 @dataclass
@@ -76,11 +141,25 @@ class OptimConfig:
     in ``status.json`` so that ``max_steps`` can repeat the run exactly.
     """
 
-    lr: float = 1e-3
-    batch_size: int = 2048
-    epochs: int = 50
-    max_steps: int | None = None
-    max_minutes: float | None = None
+    lr: float = option(1e-3, flag="--lr", help="Adam learning rate (default 1e-3)")
+    batch_size: int = option(
+        2048, flag="--batch-size", metavar="B", help="global batch size (split across processes)"
+    )
+    epochs: int = option(50, flag="--epochs", help="passes over the training set")
+    max_steps: int | None = option(
+        None,
+        flag="--max-steps",
+        metavar="STEPS",
+        help="stop after this many steps in total (resume later with a larger value)",
+    )
+    max_minutes: float | None = option(
+        None,
+        flag="--max-minutes",
+        metavar="MIN",
+        help="stop after this many minutes of training (this invocation), with a checkpoint; "
+        "RUN_DIR/status.json records the step reached, and --max-steps of that step repeats the "
+        "run exactly",
+    )
 
 
 @dataclass
@@ -92,15 +171,47 @@ class RunConfig:
     ``threads``: torch threads on CPU, or None for the policy of :mod:`tcvae.training.threads`.
     """
 
-    run_dir: str | None = None
-    seed: int = 0
-    device: str = "auto"
-    precision: str = "fp32"
-    threads: int | None = None
-    checkpoint_every: int = 500
-    keep_checkpoints: int = 3
-    log_every: int = 10
-    tensorboard: bool = True
+    run_dir: str | None = option(
+        None,
+        flag="--run-dir",
+        metavar="DIR",
+        help="run directory to create (default runs/<time>-<method>-...)",
+    )
+    seed: int = option(0, flag="--seed", help="random seed (default 0)")
+    device: str = option(
+        "auto",
+        flag="--device",
+        metavar="{auto,cpu,cuda,cuda:N}",
+        help=f"device, one of {DEVICES} or cuda:N (default auto)",
+    )
+    precision: str = option(
+        "fp32",
+        flag="--precision",
+        choices=PRECISIONS,
+        help="precision of the networks: fp32 (default without a preset); bf16 autocast (CPU or "
+        "CUDA; about 1.6x fp32 for the paper's MLP on CPUs with AVX512-BF16); fp16 autocast "
+        "(CUDA only); auto (the presets' default) picks bf16 where the device computes it "
+        "natively, else fp32. Posterior parameters, z, the estimators and the loss stay in fp32",
+    )
+    threads: int | None = option(
+        None,
+        flag="--threads",
+        metavar="N",
+        help="torch CPU threads (default: automatic, the cores that other processes leave free, "
+        "revisited every few seconds; at most torch's default or OMP_NUM_THREADS)",
+    )
+    checkpoint_every: int = option(
+        500, flag="--checkpoint-every", metavar="STEPS", help="write a checkpoint every N steps"
+    )
+    keep_checkpoints: int = option(
+        3, flag="--keep-checkpoints", metavar="K", help="keep the newest K checkpoints"
+    )
+    log_every: int = option(
+        10, flag="--log-every", metavar="STEPS", help="log averaged loss terms every N steps"
+    )
+    tensorboard: bool = option(
+        True, flag="--tensorboard", help="write TensorBoard event files under RUN_DIR/tb"
+    )
 
 
 @dataclass
@@ -122,50 +233,12 @@ SECTIONS: dict[str, type] = {
     "run": RunConfig,
 }
 
-# Command-line flag of every option, used by the CLI and in error messages.
+# Command-line flag of every option (``section.name`` -> flag), from the declarations above.
 OPTION_FLAGS: dict[str, str] = {
-    "data.name": "--data",
-    "data.source": "--data-source",
-    "data.cache_dir": "--cache-dir",
-    "data.subset": "--subset",
-    "data.subset_seed": "--subset-seed",
-    "data.filters": "--filter",
-    "model.arch": "--arch",
-    "model.latent_dim": "--latent-dim",
-    "model.posterior": "--posterior",
-    "model.likelihood": "--likelihood",
-    "model.hidden": "--hidden",
-    "model.image_shape": "(from the data)",
-    "objective.method": "--method",
-    "objective.beta": "--beta",
-    "objective.alpha": "--alpha",
-    "objective.gamma": "--gamma",
-    "objective.estimator": "--estimator",
-    "objective.beta_warmup_steps": "--beta-warmup-steps",
-    "objective.lambda_warmup_steps": "--lambda-warmup-steps",
-    "objective.lambda0": "--lambda0",
-    "objective.dip_lambda_d": "--dip-lambda-d",
-    "objective.capacity_max": "--capacity-max",
-    "objective.capacity_steps": "--capacity-steps",
-    "optim.lr": "--lr",
-    "optim.batch_size": "--batch-size",
-    "optim.epochs": "--epochs",
-    "optim.max_steps": "--max-steps",
-    "optim.max_minutes": "--max-minutes",
-    "run.run_dir": "--run-dir",
-    "run.seed": "--seed",
-    "run.device": "--device",
-    "run.precision": "--precision",
-    "run.threads": "--threads",
-    "run.checkpoint_every": "--checkpoint-every",
-    "run.keep_checkpoints": "--keep-checkpoints",
-    "run.log_every": "--log-every",
-    "run.tensorboard": "--tensorboard / --no-tensorboard",
+    f"{section}.{f.name}": f.metadata["flag"]
+    for section, cls in SECTIONS.items()
+    for f in options_of(cls)
 }
-
-DATA_SOURCES = ("auto", "builtin", "file")
-DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 # Presets: partial configs applied over the defaults.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
@@ -180,8 +253,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "optim": {"lr": 1e-3, "batch_size": 2048, "epochs": 50},
         "run": {"precision": "auto"},
     },
-    # A run that finishes in minutes on a laptop CPU: 20,000 random dSprites images, a narrower
-    # MLP (hidden width 256), batch 256, 5 epochs, beta-TCVAE (beta = 6) with the MSS estimator.
     # The paper's 3D-faces set-up (REFERENCE.md section 8): the conv encoder/decoder, D = 10,
     # beta-TCVAE with beta = 6 and MWS, batch 2048, Adam lr 1e-3, 50 epochs, and the reference
     # code's beta warm-up on faces. On the built-in stand-in or the user's Basel renders.
@@ -197,6 +268,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "optim": {"lr": 1e-3, "batch_size": 2048, "epochs": 50},
         "run": {"precision": "auto"},
     },
+    # A run that finishes in minutes on a laptop CPU: 20,000 random dSprites images, a narrower
+    # MLP (hidden width 256), batch 256, 5 epochs, beta-TCVAE (beta = 6) with the MSS estimator.
     "cpu-small": {
         "data": {"name": "dsprites", "subset": 20_000, "filters": {}},
         "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": 256},
@@ -267,9 +340,14 @@ def from_dict(tree: dict[str, dict[str, Any]]) -> TrainConfig:
             )
         try:
             sections[name] = cls(**values)
-        except (TypeError, ValueError) as err:
-            named = [option_name(f"{name}.{k}") for k in known if re.search(rf"\b{k}\b", str(err))]
-            raise ConfigError(f"{', '.join(named) or f'[{name}]'}: {err}") from err
+        except TcvaeError as err:  # a section that validates itself names the field at fault
+            key = f"{name}.{err.option}" if getattr(err, "option", None) else f"[{name}]"
+            raise ConfigError(f"{option_name(key)}: {err}") from err
+        except TypeError as err:
+            raise ConfigError(f"[{name}]: {err}") from err
+        wrong = check_choices(sections[name])
+        if wrong is not None:
+            raise ConfigError(f"{option_name(f'{name}.{wrong[0]}')} {wrong[1]}")
     unknown_sections = sorted(set(tree) - set(SECTIONS))
     if unknown_sections:
         raise ConfigError(f"unknown config section(s) {unknown_sections}; known: {list(SECTIONS)}")
@@ -324,12 +402,11 @@ def _positive_number(value: Any) -> bool:
 
 
 def validate(config: TrainConfig) -> None:
-    """Check every setting that can be checked without loading data; raise :class:`ConfigError`."""
+    """Check every setting that can be checked without loading data; raise :class:`ConfigError`.
+
+    Choices declared with the options are checked by :func:`from_dict`; these are the rest."""
     d, m, o, r = config.data, config.model, config.optim, config.run
     _check(isinstance(d.name, str) and bool(d.name), "data.name", "must name a data set")
-    _check(
-        d.source in DATA_SOURCES, "data.source", f"must be one of {DATA_SOURCES}, got {d.source!r}"
-    )
     _check(
         d.subset is None or _positive_int(d.subset),
         "data.subset",
@@ -348,12 +425,6 @@ def validate(config: TrainConfig) -> None:
             "data.filters",
             f"for factor {fname!r} must be [lo, hi] with 0 <= lo <= hi, got {rng!r}",
         )
-    for key, value, known in (
-        ("model.arch", m.arch, ARCHITECTURES),
-        ("model.posterior", m.posterior, DISTRIBUTIONS),
-        ("model.likelihood", m.likelihood, LIKELIHOODS),
-    ):
-        _check(value in known, key, f"must be one of {sorted(known)}, got {value!r}")
     _check(
         _positive_int(m.latent_dim),
         "model.latent_dim",
@@ -399,11 +470,6 @@ def validate(config: TrainConfig) -> None:
         r.device in DEVICES or str(r.device).startswith("cuda:"),
         "run.device",
         f"must be one of {DEVICES} (or cuda:N), got {r.device!r}",
-    )
-    _check(
-        r.precision in PRECISIONS,
-        "run.precision",
-        f"must be one of {PRECISIONS}, got {r.precision!r}",
     )
     for key in ("checkpoint_every", "keep_checkpoints", "log_every"):
         value = getattr(r, key)

@@ -1,0 +1,65 @@
+"""Settings declared once: a dataclass field that is also a command-line option.
+
+Each field of a configuration dataclass carries its flag, help text and (where they are fixed)
+choices in its metadata; the command line (``tcvae train``), the error messages that name an
+option, and the check of choices are all generated from that one declaration.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+
+def option(
+    default: Any = dataclasses.MISSING,
+    *,
+    flag: str,
+    help: str,
+    choices: Sequence[Any] | None = None,
+    metavar: str | None = None,
+    parse: Callable[[str], Any] | None = None,
+    repeat: bool = False,
+    default_factory: Callable[[], Any] | Any = dataclasses.MISSING,
+) -> Any:
+    """A dataclass field with its command-line ``flag`` and ``help``.
+
+    ``choices``: the allowed values (checked by :func:`check_choices`, listed by ``--help``);
+    ``parse``: how to read one command-line value (default: from the field's type); ``repeat``:
+    the flag may be given several times, each value parsed and collected.
+    """
+    metadata = {
+        "flag": flag,
+        "help": help,
+        "choices": tuple(choices) if choices is not None else None,
+        "metavar": metavar,
+        "parse": parse,
+        "repeat": repeat,
+    }
+    if default_factory is not dataclasses.MISSING:
+        return dataclasses.field(default_factory=default_factory, metadata=metadata)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def options_of(cls: type) -> list[dataclasses.Field]:
+    """The fields of dataclass ``cls`` declared with :func:`option`, in order."""
+    return [f for f in dataclasses.fields(cls) if "flag" in f.metadata]
+
+
+def flag_of(cls: type, name: str) -> str | None:
+    """The command-line flag of field ``name`` of ``cls`` (None if it has none)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return f.metadata.get("flag")
+    return None
+
+
+def check_choices(instance: Any) -> tuple[str, str] | None:
+    """(field name, message) for the first field whose value is not among its choices."""
+    for f in options_of(type(instance)):
+        choices = f.metadata["choices"]
+        value = getattr(instance, f.name)
+        if choices is not None and value not in choices:
+            return f.name, f"must be one of {list(choices)}, got {value!r}"
+    return None
