@@ -11,9 +11,7 @@ suite on the posterior means, disentanglement_lib's protocols: ``beta_vae``, ``f
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +30,7 @@ from tcvae.evaluation.mig_discrete import mig_discrete
 from tcvae.evaluation.mig_sup import mig_sup
 from tcvae.evaluation.modularity import modularity_explicitness
 from tcvae.evaluation.sap import sap
+from tcvae.files import write_json_atomic
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +162,7 @@ def evaluate_run(
             log.info("%s on %d training / %d test points", name, num_train, num_test)
             out[SECTIONS[name]] = compute().to_dict()
 
-    path = run_dir / METRICS_FILE
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(out, indent=2))
-    os.replace(tmp, path)
+    write_json_atomic(run_dir / METRICS_FILE, out)
     return out
 
 

@@ -1,7 +1,7 @@
 """Pictures decoded by a model: latent traversals, reconstructions and samples from the prior.
 
 The model needs ``encode(x) -> (mean, logvar)``, ``decode(z) -> likelihood parameters``,
-``likelihood.mean(params)`` (the expected image in [0, 1]), ``sample(n, generator)`` and
+``likelihood.mean(params)`` (the expected image in [0, 1]), ``reconstruct(x)`` and
 ``latent_dim``, as :class:`tcvae.models.vae.VAE` has. Each function decodes all its images in one
 batch and returns a :class:`matplotlib.figure.Figure` built without pyplot.
 """
@@ -123,8 +123,7 @@ def reconstructions(model: nn.Module, x: Tensor, per_row: int = 10) -> Figure:
     _check_images(model, x)
     was_training = model.training
     model.eval()
-    mean, _ = model.encode(x.to(_device(model)))
-    recon = decode_mean(model, mean)
+    recon = model.reconstruct(x.to(_device(model))).cpu()
     model.train(was_training)
     n = x.shape[0]
     per_row = min(per_row, n)
