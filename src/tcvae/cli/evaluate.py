@@ -49,6 +49,9 @@ def _metrics(text: str) -> list[str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from tcvae.evaluation.run import evaluation_defaults
+
+    defaults = evaluation_defaults()
     p = subparsers.add_parser(
         "evaluate",
         help="score a trained run: ELBO decomposition, MIG and the wider metric suite",
@@ -60,25 +63,33 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--metrics",
         type=_metrics,
-        default=["decomposition", "mig", "mig-discrete"],
+        default=defaults["metrics"],
         help="comma-separated metrics to compute, or all (default: decomposition,mig,"
         "mig-discrete; see below)",
     )
     p.add_argument(
         "--samples",
         type=int,
-        default=10_000,
-        help="Monte Carlo samples for the decomposition and Monte Carlo MIG (default 10000)",
+        default=defaults["samples"],
+        help="Monte Carlo samples for the decomposition and Monte Carlo MIG (default %(default)s)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=defaults["seed"],
+        help="seed of every random draw (default %(default)s)",
+    )
     p.add_argument("--device", default="cpu", help="device to encode on, e.g. cpu or cuda")
     p.add_argument(
-        "--batch-size", type=int, default=2048, help="images per encoder batch (default 2048)"
+        "--batch-size",
+        type=int,
+        default=defaults["batch_size"],
+        help="images per encoder batch (default %(default)s)",
     )
     p.add_argument(
         "--estimator",
         choices=["deterministic", "monte-carlo"],
-        default="deterministic",
+        default=defaults["estimator"],
         help="MIG entropy estimator (default deterministic: numerical integration)",
     )
     p.add_argument(
@@ -90,14 +101,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--num-train",
         type=int,
-        default=10_000,
-        help="training points (examples, votes) of the classifier-based metrics (default 10000)",
+        default=defaults["num_train"],
+        help="training points (examples, votes) of the classifier-based metrics "
+        "(default %(default)s)",
     )
     p.add_argument(
         "--num-test",
         type=int,
-        default=5_000,
-        help="test points (examples, votes) of the classifier-based metrics (default 5000)",
+        default=defaults["num_test"],
+        help="test points (examples, votes) of the classifier-based metrics (default %(default)s)",
     )
     add_progress_option(p)
     p.set_defaults(func=run)

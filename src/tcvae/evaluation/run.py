@@ -11,6 +11,7 @@ suite on the posterior means, disentanglement_lib's protocols: ``beta_vae``, ``f
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -164,6 +165,16 @@ def evaluate_run(
 
     write_json_atomic(run_dir / METRICS_FILE, out)
     return out
+
+
+def evaluation_defaults() -> dict[str, Any]:
+    """The default of every setting of :func:`evaluate_run` (declared once, in its signature)."""
+    skip = ("run_dir", "progress", "data", "device")
+    return {
+        name: list(p.default) if isinstance(p.default, tuple) else p.default
+        for name, p in inspect.signature(evaluate_run).parameters.items()
+        if name not in skip
+    }
 
 
 def _paper_factors(dataset: str, names: list[str], classes: torch.Tensor) -> list[str] | None:
