@@ -61,6 +61,9 @@ RECIPES: dict[str, dict[str, Any]] = {
     "base": {},
     "batch512": {"batch_size": 512},
     "batch512-lr2e-3": {"batch_size": 512, "lr": 2e-3},
+    "batch512-lr3e-3": {"batch_size": 512, "lr": 3e-3},
+    "batch256-lr2e-3": {"batch_size": 256, "lr": 2e-3},
+    "full-grid-batch512-lr2e-3": {"subset": None, "batch_size": 512, "lr": 2e-3},
     "batch1024-lr2e-3": {"batch_size": 1024, "lr": 2e-3},
     "mws-batch512": {"estimator": "mws", "batch_size": 512},
     "full-grid-batch512": {"subset": None, "batch_size": 512},
@@ -148,13 +151,13 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
 
 def search(out: Path, names: list[str], images: int, seed: int) -> None:
     rows_path = out / "rows.jsonl"
-    done = {r["recipe"] for r in read_rows(rows_path)}
+    done = {(r["recipe"], r["seed"]) for r in read_rows(rows_path)}
     datasets: dict[Any, Any] = {}
     for name in names:
-        if name in done:
-            print(f"{name}: already in {rows_path}")
+        if (name, seed) in done:
+            print(f"{name} (seed {seed}): already in {rows_path}")
             continue
-        run_dir = out / "runs" / name
+        run_dir = out / "runs" / (name if seed == 0 else f"{name}-seed{seed}")
         config = recipe_config(name, run_dir, images, seed)
         key = config.data.subset
         if key not in datasets:
@@ -205,16 +208,16 @@ def curve(out: Path, name: str, minutes: float, every_images: int, seed: int) ->
 
 def table(out: Path) -> None:
     print(
-        "| recipe | changes | images seen | train s | img/s | MIG | gaps (scale, orient., posX, "
-        "posY) | TC (logged) | log p(x|z) |"
+        "| recipe | changes | seed | images seen | train s | img/s | MIG | gaps (scale, orient., "
+        "posX, posY) | TC (logged) | log p(x|z) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in read_rows(out / "rows.jsonl"):
         g = r["gaps"]
         changes = ", ".join(f"{k} {v}" for k, v in RECIPES.get(r["recipe"], {}).items()) or "-"
         logged = r["logged_last_100_steps"]
         print(
-            f"| {r['recipe']} | {changes} | {r['images_seen'] / 1e6:.2f} M | "
+            f"| {r['recipe']} | {changes} | {r['seed']} | {r['images_seen'] / 1e6:.2f} M | "
             f"{r['train_seconds']:.0f} | {logged['images_per_s']:.0f} | {r['mig']:.3f} | "
             f"{g['scale']:.2f}, {g['orientation']:.2f}, {g['posX']:.2f}, {g['posY']:.2f} | "
             f"{logged['tc']:.2f} | {logged['log_px']:.1f} |"
