@@ -62,6 +62,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch512": {"batch_size": 512},
     "batch512-lr2e-3": {"batch_size": 512, "lr": 2e-3},
     "batch512-lr3e-3": {"batch_size": 512, "lr": 3e-3},
+    "batch512-lr5e-3": {"batch_size": 512, "lr": 5e-3},
+    "full-grid-batch512-lr3e-3": {"subset": None, "batch_size": 512, "lr": 3e-3},
     "batch256-lr2e-3": {"batch_size": 256, "lr": 2e-3},
     "full-grid-batch512-lr2e-3": {"subset": None, "batch_size": 512, "lr": 2e-3},
     "batch1024-lr2e-3": {"batch_size": 1024, "lr": 2e-3},
