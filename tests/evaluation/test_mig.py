@@ -127,3 +127,22 @@ def test_bad_options_are_rejected_clearly(disentangled, classes):
         mig(*disentangled, classes, estimator="exact")
     with pytest.raises(EvaluationError, match="posterior|distribution"):
         mig(*disentangled, classes, posterior="cauchy")
+
+
+def test_evaluation_falls_back_to_monte_carlo_when_the_grid_would_be_too_large():
+    """Posteriors far narrower than their spread (a diverged run) exceed the deterministic grid;
+    evaluation then uses the Monte Carlo estimator and says so in the result."""
+    from tcvae.evaluation.grid_mixture import GridTooLargeError
+    from tcvae.evaluation.run import mig_falling_back
+
+    classes = torch.stack([torch.arange(200) % 4, torch.arange(200) // 4 % 5], 1)
+    mean = classes * 500.0  # latent j is factor j, spread over 1,500 with std 5e-5
+    logvar = torch.full((200, 2), -20.0)
+    kwargs = dict(factors=["a", "b"], samples=500, seed=0, max_grid_points=1 << 16)
+    with pytest.raises(GridTooLargeError, match="monte-carlo"):
+        mig(mean, logvar, classes, ["a", "b"], estimator="deterministic", **kwargs)
+    result = mig_falling_back(
+        mean, logvar, classes, ["a", "b"], estimator="deterministic", **kwargs
+    )
+    assert result.estimator == "monte-carlo"
+    assert (result.gaps > 0.9).all()  # each latent is one factor, exactly

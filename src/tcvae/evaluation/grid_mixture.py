@@ -45,6 +45,11 @@ DEFAULT_RESOLUTION = {"normal": 4.0, "laplace": 16.0}
 BLOCK_ELEMENTS = 1 << 23
 
 
+class GridTooLargeError(EvaluationError):
+    """The deterministic estimator would need more grid points than allowed (components far
+    narrower than the mixture's span); the Monte Carlo estimator has no such limit."""
+
+
 @dataclass(frozen=True)
 class Grid:
     """Nodes lo + i * step for i = 0 .. size - 1."""
@@ -75,7 +80,7 @@ def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> 
     hi = float((mean + TAIL_STDS * std).max())
     needed = int(math.ceil((hi - lo) / step)) + 2
     if needed > max_points:
-        raise EvaluationError(
+        raise GridTooLargeError(
             f"a 1-D mixture spans [{lo:.4g}, {hi:.4g}] but its narrowest component has standard "
             f"deviation {float(std.min()):.3g}, so the deterministic estimator needs {needed} grid "
             f"points (limit {max_points}); raise max_grid_points, lower resolution, or use "

@@ -25,8 +25,9 @@ from tcvae.evaluation.dci import dci
 from tcvae.evaluation.decomposition import decompose_elbo
 from tcvae.evaluation.encode import encode_dataset, estimate_log_likelihood
 from tcvae.evaluation.factor_vae_score import factor_vae_score
+from tcvae.evaluation.grid_mixture import GridTooLargeError
 from tcvae.evaluation.inputs import EvaluationError
-from tcvae.evaluation.mig import PAPER_FACTORS, mig
+from tcvae.evaluation.mig import PAPER_FACTORS, MIGResult, mig
 from tcvae.evaluation.mig_discrete import mig_discrete
 from tcvae.evaluation.mig_sup import mig_sup
 from tcvae.evaluation.modularity import modularity_explicitness
@@ -122,7 +123,7 @@ def evaluate_run(
     if "mig" in metrics:
         chosen = list(factors) if factors else _paper_factors(data.name, names, data.classes)
         log.info("MIG (%s) over factors %s", estimator, chosen or "all varying")
-        result = mig(
+        result = mig_falling_back(
             mean,
             logvar,
             data.classes,
@@ -165,6 +166,19 @@ def evaluate_run(
 
     write_json_atomic(run_dir / METRICS_FILE, out)
     return out
+
+
+def mig_falling_back(mean, logvar, classes, names, *, estimator: str, **kwargs) -> MIGResult:
+    """:func:`mig`, but when the deterministic estimator's grid would be too large (posteriors
+    far narrower than their spread, as a diverged run can have) it uses the Monte Carlo
+    estimator instead, with a warning; the result records the estimator used."""
+    try:
+        return mig(mean, logvar, classes, names, estimator=estimator, **kwargs)
+    except GridTooLargeError as err:
+        if estimator != "deterministic":
+            raise
+        log.warning("%s; using the Monte Carlo estimator instead", err)
+        return mig(mean, logvar, classes, names, estimator="monte-carlo", **kwargs)
 
 
 def evaluation_defaults() -> dict[str, Any]:
