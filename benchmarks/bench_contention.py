@@ -1,9 +1,10 @@
 """The demo's training step beside busy processes, as a fraction of its fair share.
 
-The trainer runs the demo's settings (MLP width 256, batch 128, beta-TCVAE with MSS, the demo's
-precision) for --seconds of wall-clock time, first alone and then beside K processes that each
-spin one core (K = 1, 2), under two thread policies: the trainer's automatic one (threads for
-the cores other processes leave free) and torch's default (one thread per core, always). The
+The trainer runs the demo's settings (``tcvae.experiments.demo.DEFAULT_BUDGET``: MLP width,
+batch size and learning rate; beta-TCVAE with MSS, auto precision) for --seconds of wall-clock
+time, first alone and then beside K processes that each spin one core (K = 1, 2), under two
+thread policies: the trainer's automatic one (threads for the cores other processes leave free)
+and torch's default (one thread per core, always). The
 figure of each run is the median images/s over its logged intervals after the first.
 
 Fair share: with K busy single-threaded processes on C cores, a process that runs C threads is
@@ -26,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from tcvae.experiments.demo import DEFAULT_BUDGET
 from tcvae.objectives import ObjectiveConfig
 from tcvae.training import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, train
 from tcvae.training.datasets import build_dataset
@@ -39,15 +41,20 @@ def rate(data, threads: int | None, seconds: float, images: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(
             data=DataConfig(source="builtin", subset=images),
-            model=ModelConfig(arch="mlp", hidden=256),
+            model=ModelConfig(arch="mlp", hidden=DEFAULT_BUDGET.hidden),
             objective=ObjectiveConfig(method="beta-tcvae", beta=6.0, estimator="mss"),
-            optim=OptimConfig(batch_size=128, epochs=10**6, max_minutes=seconds / 60),
+            optim=OptimConfig(
+                lr=DEFAULT_BUDGET.lr,
+                batch_size=DEFAULT_BUDGET.batch_size,
+                epochs=10**6,
+                max_minutes=seconds / 60,
+            ),
             run=RunConfig(
                 run_dir=str(Path(tmp) / "run"),
                 device="cpu",
                 precision="auto",
                 threads=threads,
-                log_every=25,
+                log_every=5,
                 checkpoint_every=10**9,
                 tensorboard=False,
             ),
@@ -67,7 +74,8 @@ def main() -> None:
     data = build_dataset(DataConfig(source="builtin", subset=args.images))
     policies = {"auto": None, f"fixed {cores}": cores}
     print(
-        f"demo step (MLP 256, batch 128, MSS), {cores} cores, torch default "
+        f"demo step (MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, MSS), "
+        f"{cores} cores, torch default "
         f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} before"
     )
     idle = {name: rate(data, t, args.seconds, args.images) for name, t in policies.items()}

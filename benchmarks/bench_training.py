@@ -2,7 +2,7 @@
 
 Precision: the tcvae trainer in fp32 and in bf16 autocast (networks only; the estimators and the
 loss stay in fp32), alternating, for the paper's MLP at batch 2048 and for the demo's settings
-(width 256, batch 128, MSS), with the bf16 / fp32 ratio of each.
+(``tcvae.experiments.demo.DEFAULT_BUDGET``, MSS), with the bf16 / fp32 ratio of each.
 
 Data path:
 Both train the same model (the paper's dSprites MLP unless --hidden is given) with the same
@@ -32,6 +32,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from tcvae.experiments.demo import DEFAULT_BUDGET
 from tcvae.objectives import ObjectiveConfig, compute_loss
 from tcvae.training import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, train
 from tcvae.training.datasets import build_dataset
@@ -166,7 +167,13 @@ def main() -> None:
 
     for label, hidden, batch, estimator, steps in (
         ("paper MLP (1200), batch 2048, MWS", None, BATCH, "mws", args.steps),
-        ("demo: MLP 256, batch 128, MSS", 256, 128, "mss", 4),
+        (
+            f"demo: MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, MSS",
+            DEFAULT_BUDGET.hidden,
+            DEFAULT_BUDGET.batch_size,
+            "mss",
+            4,
+        ),
     ):
         per_step = 1 if batch >= 1024 else 20
         rates = precision_rates(
