@@ -4,7 +4,6 @@ import numpy as np
 import pytest
 import torch
 
-from tcvae.models import build_model
 from tcvae.objectives import (
     Bernoulli,
     Normal,
@@ -15,15 +14,6 @@ from tcvae.objectives import (
     estimate_log_qz,
 )
 from tcvae.objectives import baselines as B
-
-
-@pytest.fixture(scope="module")
-def batch():
-    torch.manual_seed(0)
-    model = build_model("mlp", latent_dim=4, hidden=16)
-    x = (torch.rand(12, 1, 64, 64) > 0.5).float()
-    out = model(x, generator=torch.Generator().manual_seed(0))
-    return model, x, out
 
 
 def _recon_and_kl(model, x, out):

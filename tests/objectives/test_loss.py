@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-from tcvae.models import build_model
 from tcvae.objectives import (
     Bernoulli,
     EstimatorError,
@@ -13,15 +12,6 @@ from tcvae.objectives import (
     compute_loss,
     elbo_terms,
 )
-
-
-@pytest.fixture(scope="module")
-def batch():
-    torch.manual_seed(0)
-    model = build_model("mlp", latent_dim=4, hidden=16)
-    x = (torch.rand(12, 1, 64, 64) > 0.5).float()
-    out = model(x, generator=torch.Generator().manual_seed(0))
-    return model, x, out
 
 
 def _recon_and_sampled_kl(model, x, out):

@@ -1,0 +1,16 @@
+"""A tiny model's output on one minibatch, shared by the objective tests."""
+
+import pytest
+import torch
+
+from tcvae.models import build_model
+
+
+@pytest.fixture(scope="module")
+def batch():
+    """(model, x, out): an MLP of width 16 with D = 4 on 12 random binary images."""
+    torch.manual_seed(0)
+    model = build_model("mlp", latent_dim=4, hidden=16)
+    x = (torch.rand(12, 1, 64, 64) > 0.5).float()
+    out = model(x, generator=torch.Generator().manual_seed(0))
+    return model, x, out
