@@ -77,7 +77,6 @@ class ThreadPolicy:
         self.cores = available_cores()
         self.limit = torch.get_num_threads()
         self.threads = self.limit
-        self._restore = self.limit
         self._last: tuple[float, float, float] | None = None
 
     def __enter__(self) -> ThreadPolicy:
@@ -90,7 +89,7 @@ class ThreadPolicy:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self._restore)
+        torch.set_num_threads(self.limit)  # the count it found
 
     def _sample(self) -> tuple[float, float, float] | None:
         busy = machine_busy_seconds(self.stat)
