@@ -138,7 +138,9 @@ def main() -> None:
     sub = (mean[keep], logvar[keep], classes[keep], names)
     det_sub = mig(*sub, factors=factors)
     start = time.perf_counter()
-    ref = mig(*sub, factors=factors, estimator="monte-carlo", samples=args.ref_samples, seed=4)
+    ref = mig(
+        *sub, factors=factors, entropy_estimator="monte-carlo", samples=args.ref_samples, seed=4
+    )
     t_ref = time.perf_counter() - start
     diff_h = max(
         abs(ref.marginal_entropy - det_sub.marginal_entropy).max(),

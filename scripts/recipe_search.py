@@ -120,12 +120,17 @@ def score(run_dir: Path, data, checkpoint: int | None = None) -> dict[str, Any]:
     run = load_run(run_dir, checkpoint=checkpoint)
     mean, logvar = encode_dataset(run.model, data)
     result = mig_falling_back(
-        mean, logvar, data.classes, data.factor_names, factors=FACTORS, estimator="deterministic"
+        mean,
+        logvar,
+        data.classes,
+        data.factor_names,
+        factors=FACTORS,
+        entropy_estimator="deterministic",
     )
     active = int((logvar.exp().mean(0) < 0.5).sum())  # posterior much narrower than the prior
     return {
         "mig": round(float(result.mig), 4),
-        "mig_estimator": result.estimator,
+        "mig_entropy_estimator": result.entropy_estimator,
         "gaps": dict(zip(result.factor_names, np.round(result.gaps, 4).tolist())),
         "latent_of_factor": dict(zip(result.factor_names, result.latent.tolist())),
         "active_latents": active,

@@ -13,7 +13,7 @@ TOUR = [
     "mig_discrete",
     "decompose_elbo",
     "compute_loss",
-    "index_code_mutual_information",
+    "index_code_mi",
     "total_correlation",
     "dimwise_kl",
 ]

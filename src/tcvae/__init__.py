@@ -12,7 +12,7 @@ from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete  
 from tcvae.objectives import (  # noqa: E402
     compute_loss,
     dimwise_kl,
-    index_code_mutual_information,
+    index_code_mi,
     total_correlation,
 )
 from tcvae.training import Run, build_dataset, load_run, resolve_config, train  # noqa: E402
@@ -25,7 +25,7 @@ __all__ = [
     "decompose_elbo",
     "dimwise_kl",
     "encode_dataset",
-    "index_code_mutual_information",
+    "index_code_mi",
     "load_dataset",
     "load_run",
     "mig",

@@ -47,7 +47,7 @@ def test_duplicated_latent_closes_that_factors_gap(disentangled, classes):
 
 def test_monte_carlo_agrees_with_deterministic_within_its_error(disentangled, classes):
     det = mig(*disentangled, classes, NAMES)
-    mc = mig(*disentangled, classes, NAMES, estimator="monte-carlo", samples=4000, seed=1)
+    mc = mig(*disentangled, classes, NAMES, entropy_estimator="monte-carlo", samples=4000, seed=1)
     z_marginal = (mc.marginal_entropy - det.marginal_entropy) / mc.marginal_entropy_stderr
     z_conditional = (
         mc.conditional_entropy - det.conditional_entropy
@@ -84,7 +84,7 @@ def test_laplace_posteriors_agree_between_estimators(disentangled, classes):
         classes,
         posterior="laplace",
         factors=[0],
-        estimator="monte-carlo",
+        entropy_estimator="monte-carlo",
         samples=3000,
     )
     diff = np.abs(mc.marginal_entropy - det.marginal_entropy)
@@ -123,8 +123,8 @@ def test_bad_options_are_rejected_clearly(disentangled, classes):
         mig(*disentangled, constant, factors=[3])
     with pytest.raises(EvaluationError, match="unknown factor"):
         mig(*disentangled, classes, NAMES, factors=["shape"])
-    with pytest.raises(EvaluationError, match="estimator"):
-        mig(*disentangled, classes, estimator="exact")
+    with pytest.raises(EvaluationError, match="entropy_estimator"):
+        mig(*disentangled, classes, entropy_estimator="exact")
     with pytest.raises(EvaluationError, match="posterior|distribution"):
         mig(*disentangled, classes, posterior="cauchy")
 
@@ -140,9 +140,9 @@ def test_evaluation_falls_back_to_monte_carlo_when_the_grid_would_be_too_large()
     logvar = torch.full((200, 2), -20.0)
     kwargs = dict(factors=["a", "b"], samples=500, seed=0, max_grid_points=1 << 16)
     with pytest.raises(GridTooLargeError, match="monte-carlo"):
-        mig(mean, logvar, classes, ["a", "b"], estimator="deterministic", **kwargs)
+        mig(mean, logvar, classes, ["a", "b"], entropy_estimator="deterministic", **kwargs)
     result = mig_falling_back(
-        mean, logvar, classes, ["a", "b"], estimator="deterministic", **kwargs
+        mean, logvar, classes, ["a", "b"], entropy_estimator="deterministic", **kwargs
     )
-    assert result.estimator == "monte-carlo"
+    assert result.entropy_estimator == "monte-carlo"
     assert (result.gaps > 0.9).all()  # each latent is one factor, exactly

@@ -74,15 +74,12 @@ def reported_run(trained_run) -> Path:
     return trained_run
 
 
-def find(tree, key):
-    return run_report.find_section(tree, key)
-
-
-def test_find_section_skips_containers():
-    tree = {"mig": {"mig": 0.5, "mutual_information": [[1]]}, "mig_discrete": {"mig_discrete": 0.2}}
-    assert find(tree, "mig")["mig"] == 0.5
-    assert find(tree, "mig_discrete") == {"mig_discrete": 0.2}
-    assert find(tree, "absent") is None
+def test_section_reads_only_computed_sections():
+    tree = {"mig": {"mig": 0.5, "mutual_information": [[1]]}, "mig_discrete": None, "seed": 3}
+    assert run_report.section(tree, "mig")["mig"] == 0.5
+    assert run_report.section(tree, "mig_discrete") is None
+    assert run_report.section(tree, "seed") is None
+    assert run_report.section(tree, "absent") is None
 
 
 def test_report_has_every_section_figure_and_number(reported_run):

@@ -12,7 +12,8 @@ Metrics:
   decomposition  E[log p(x|z)], index-code MI, total correlation and dimension-wise KL over the
                  whole data set, with standard errors, and the analytic KL they must add up to
   mig            Mutual Information Gap, the paper's protocol (dSprites: scale, orientation,
-                 posX, posY); deterministic by default, --estimator monte-carlo for the paper's
+                 posX, posY); deterministic entropies by default, --entropy-estimator
+                 monte-carlo for the paper's
   mig-discrete   discretised MIG, disentanglement_lib's protocol (not comparable with mig)
 
 The wider suite, on the posterior means, with disentanglement_lib's protocols (10,000 training
@@ -87,9 +88,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="images per encoder batch (default %(default)s)",
     )
     p.add_argument(
-        "--estimator",
+        "--entropy-estimator",
         choices=["deterministic", "monte-carlo"],
-        default=defaults["estimator"],
+        default=defaults["entropy_estimator"],
         help="MIG entropy estimator (default deterministic: numerical integration)",
     )
     p.add_argument(
@@ -116,36 +117,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 # Headline rows of the wider suite: (section of metrics.json, label, key).
-SUITE_ROWS = (
-    ("beta_vae", "BetaVAE score", "beta_vae"),
-    ("factor_vae", "FactorVAE score", "factor_vae"),
-    ("dci", "DCI disentanglement (reference)", "disentanglement"),
-    ("dci", "DCI completeness (reference)", "completeness"),
-    ("dci", "DCI informativeness (reference)", "informativeness"),
-    ("dci_fast", "DCI disentanglement (fast)", "disentanglement"),
-    ("dci_fast", "DCI completeness (fast)", "completeness"),
-    ("dci_fast", "DCI informativeness (fast)", "informativeness"),
-    ("sap", "SAP", "sap"),
-    ("modularity_explicitness", "modularity", "modularity"),
-    ("modularity_explicitness", "explicitness", "explicitness"),
-    ("mig_sup", "MIG-sup", "mig_sup"),
-)
-
-
 def format_table(metrics: dict[str, Any]) -> str:
     """The headline numbers as aligned text lines."""
+    from tcvae.evaluation.labels import DECOMPOSITION_TERMS, SUITE
+
     rows: list[tuple[str, str]] = []
     dec = metrics.get("decomposition")
     if dec:
-        for label, key in (
-            ("E[log p(x|z)]", "log_likelihood"),
-            ("ELBO", "elbo"),
-            ("KL, analytic E_n KL(q(z|x_n)||p(z))", "analytic_kl"),
-            ("KL, sum of the three terms", "kl_estimate"),
-            ("  index-code MI", "index_code_mi"),
-            ("  total correlation", "total_correlation"),
-            ("  dimension-wise KL", "dimwise_kl"),
-        ):
+        for key, label, _ in DECOMPOSITION_TERMS:
+            if dec.get(key) is None:
+                continue
             se = dec.get(f"{key}_stderr")
             rows.append((label, f"{dec[key]:.4f}" + (f" +- {se:.4f}" if se is not None else "")))
         per_dim = zip(dec["analytic_kl_per_dim"], dec["dimwise_kl_per_dim"])
@@ -155,13 +136,13 @@ def format_table(metrics: dict[str, Any]) -> str:
             )
     paper = metrics.get("mig")
     if paper:
-        rows.append(("MIG (paper protocol)", f"{paper['mig']:.4f}  [{paper['estimator']}]"))
+        rows.append(("MIG (paper protocol)", f"{paper['mig']:.4f}  [{paper['entropy_estimator']}]"))
         for name, gap, j in zip(paper["factor_names"], paper["gaps"], paper["latent"]):
             rows.append((f"  {name}", f"gap {gap:.4f} (z{j})"))
     discrete = metrics.get("mig_discrete")
     if discrete:
         rows.append(("MIG (discretised, disentanglement_lib)", f"{discrete['mig_discrete']:.4f}"))
-    for section, label, key in SUITE_ROWS:
+    for section, key, label, _, _ in SUITE:
         if metrics.get(section):
             rows.append((label, f"{metrics[section][key]:.4f}"))
     width = max(len(label) for label, _ in rows)
@@ -179,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
         batch_size=args.batch_size,
-        estimator=args.estimator,
+        entropy_estimator=args.entropy_estimator,
         factors=factors,
         progress=args.progress,
         num_train=args.num_train,

@@ -47,7 +47,7 @@ PAPER_FACTORS: dict[str, tuple[str, ...]] = {
     "dsprites": ("scale", "orientation", "posX", "posY"),
     "faces": ("azimuth", "elevation", "lighting"),
 }
-ESTIMATORS = ("deterministic", "monte-carlo")
+ENTROPY_ESTIMATORS = ("deterministic", "monte-carlo")
 
 
 @dataclass(frozen=True)
@@ -68,7 +68,7 @@ class MIGResult:
     latent: np.ndarray
     marginal_entropy: np.ndarray
     conditional_entropy: np.ndarray
-    estimator: str
+    entropy_estimator: str
     samples: int | None = None
     seed: int | None = None
     resolution: float | None = None
@@ -97,7 +97,7 @@ def mig(
     factor_names: Sequence[str] | None = None,
     factors: Sequence[str | int] | None = None,
     posterior: str = "normal",
-    estimator: str = "deterministic",
+    entropy_estimator: str = "deterministic",
     samples: int = 10_000,
     seed: int = 0,
     resolution: float | None = None,
@@ -127,14 +127,14 @@ def mig(
         raise EvaluationError(str(err)) from None
     groups = [dense_labels(classes[:, k]) for k in columns]
 
-    if estimator == "deterministic":
+    if entropy_estimator == "deterministic":
         resolution = DEFAULT_RESOLUTION[family.name] if resolution is None else float(resolution)
         h_marginal, h_conditional = _grid_entropies(
             mean, logvar, groups, family, resolution, max_grid_points, progress
         )
         se_marginal = se_conditional = None
         samples_used = seed_used = None
-    elif estimator == "monte-carlo":
+    elif entropy_estimator == "monte-carlo":
         if int(samples) < 2:
             raise EvaluationError(f"samples must be >= 2 for Monte Carlo, got {samples}")
         h_marginal, h_conditional, se_marginal, se_conditional = _monte_carlo_entropies(
@@ -142,7 +142,9 @@ def mig(
         )
         samples_used, seed_used, resolution = int(samples), int(seed), None
     else:
-        raise EvaluationError(f"unknown estimator {estimator!r}; choose one of {ESTIMATORS}")
+        raise EvaluationError(
+            f"unknown entropy_estimator {entropy_estimator!r}; choose one of {ENTROPY_ESTIMATORS}"
+        )
 
     factor_entropy = torch.stack([_plugin_entropy(counts) for _, counts in groups])
     info = (h_marginal.unsqueeze(0) - h_conditional).clamp_min(0.0)  # (K, D)
@@ -157,7 +159,7 @@ def mig(
         latent=top.indices[:, 0].numpy(),
         marginal_entropy=h_marginal.numpy(),
         conditional_entropy=h_conditional.numpy(),
-        estimator=estimator,
+        entropy_estimator=entropy_estimator,
         samples=samples_used,
         seed=seed_used,
         resolution=resolution,

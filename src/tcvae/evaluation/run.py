@@ -73,7 +73,7 @@ def evaluate_run(
     seed: int = 0,
     device: str = "cpu",
     batch_size: int = 2048,
-    estimator: str = "deterministic",
+    entropy_estimator: str = "deterministic",
     factors: Sequence[str] | None = None,
     progress: bool = False,
     data: GroundTruthData | None = None,
@@ -122,7 +122,7 @@ def evaluate_run(
         out["decomposition"] = parts.with_log_likelihood(ll, ll_se).to_dict()
     if "mig" in metrics:
         chosen = list(factors) if factors else _paper_factors(data.name, names, data.classes)
-        log.info("MIG (%s) over factors %s", estimator, chosen or "all varying")
+        log.info("MIG (%s) over factors %s", entropy_estimator, chosen or "all varying")
         result = mig_falling_back(
             mean,
             logvar,
@@ -130,7 +130,7 @@ def evaluate_run(
             names,
             factors=chosen,
             posterior=posterior,
-            estimator=estimator,
+            entropy_estimator=entropy_estimator,
             samples=samples,
             seed=seed,
             progress=progress,
@@ -168,17 +168,19 @@ def evaluate_run(
     return out
 
 
-def mig_falling_back(mean, logvar, classes, names, *, estimator: str, **kwargs) -> MIGResult:
+def mig_falling_back(
+    mean, logvar, classes, names, *, entropy_estimator: str, **kwargs
+) -> MIGResult:
     """:func:`mig`, but when the deterministic estimator's grid would be too large (posteriors
     far narrower than their spread, as a diverged run can have) it uses the Monte Carlo
     estimator instead, with a warning; the result records the estimator used."""
     try:
-        return mig(mean, logvar, classes, names, estimator=estimator, **kwargs)
+        return mig(mean, logvar, classes, names, entropy_estimator=entropy_estimator, **kwargs)
     except GridTooLargeError as err:
-        if estimator != "deterministic":
+        if entropy_estimator != "deterministic":
             raise
         log.warning("%s; using the Monte Carlo estimator instead", err)
-        return mig(mean, logvar, classes, names, estimator="monte-carlo", **kwargs)
+        return mig(mean, logvar, classes, names, entropy_estimator="monte-carlo", **kwargs)
 
 
 def evaluation_defaults() -> dict[str, Any]:

@@ -20,7 +20,7 @@ from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
 from tcvae.objectives import ObjectiveConfig
-from tcvae.reports.run_report import find_section, write_report
+from tcvae.reports.run_report import section, write_report
 from tcvae.training import (
     DataConfig,
     ModelConfig,
@@ -185,7 +185,7 @@ def run_demo(
     metrics = evaluate_run(
         run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data
     )
-    trained = find_section(metrics, "mig", "mutual_information")
+    trained = section(metrics, "mig")
     if trained is None:
         raise DemoError(f"the evaluation wrote no paper-protocol MIG to {run.run_dir}")
     baseline = untrained_mig(run.config, data, list(trained["factor_names"]), eval_device)

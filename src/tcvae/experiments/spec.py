@@ -58,10 +58,11 @@ class SpecError(TcvaeError):
 
 
 # Sweep method label -> (objective.method, objective.estimator or None to keep the default).
+# "beta-tcvae" means what ``--method beta-tcvae`` means: the objective's default estimator (MWS).
 METHODS: dict[str, tuple[str, str | None]] = {
     "vae": ("vae", None),
     "beta-vae": ("beta-vae", None),
-    "beta-tcvae": ("beta-tcvae", "mws"),
+    "beta-tcvae": ("beta-tcvae", None),
     "beta-tcvae-mws": ("beta-tcvae", "mws"),
     "beta-tcvae-mss": ("beta-tcvae", "mss"),
     "factor-vae": ("factor-vae", None),

@@ -9,7 +9,7 @@ from tcvae.objectives.decomposition import (
     ElboTerms,
     dimwise_kl,
     elbo_terms,
-    index_code_mutual_information,
+    index_code_mi,
     total_correlation,
 )
 from tcvae.objectives.estimators import (
@@ -51,7 +51,7 @@ __all__ = [
     "estimate_log_qz",
     "get_distribution",
     "get_likelihood",
-    "index_code_mutual_information",
+    "index_code_mi",
     "log_mixture_density",
     "log_weights",
     "mss_log_weights",

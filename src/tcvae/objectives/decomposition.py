@@ -17,8 +17,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from tcvae.models.distributions import Laplace, Normal
-from tcvae.models.likelihoods import Bernoulli, Gaussian
+from tcvae.models.distributions import get_distribution
+from tcvae.models.likelihoods import get_likelihood
 from tcvae.objectives.estimators import ESTIMATORS, EstimatorError, check_batch, estimate_log_qz
 
 
@@ -32,7 +32,7 @@ class ElboTerms(NamedTuple):
     log_pz: Tensor  # log p(z_i)
 
 
-def index_code_mutual_information(terms: ElboTerms) -> Tensor:
+def index_code_mi(terms: ElboTerms) -> Tensor:
     """mi_i = log q(z_i|x_i) - log q(z_i), (B,)."""
     return terms.log_qz_x - terms.log_qz
 
@@ -74,9 +74,9 @@ def elbo_terms(
     mean: Tensor,
     logvar: Tensor,
     dataset_size: int,
-    estimator: str = "mss",
-    posterior: type[Normal] | type[Laplace] = Normal,
-    likelihood: type[Bernoulli] | type[Gaussian] = Bernoulli,
+    estimator: str = "mws",
+    posterior: str = "normal",
+    likelihood: str = "bernoulli",
     with_aggregate: bool = True,
     components: tuple[Tensor, Tensor, int] | None = None,
 ) -> ElboTerms:
@@ -85,7 +85,8 @@ def elbo_terms(
     ``x`` (B, C, H, W) images in [0, 1] and ``x_params`` the decoder output for them; ``z``,
     ``mean``, ``logvar`` (B, D) the sample and posterior parameters; ``dataset_size`` N the size
     of the data set the B distinct minibatch points come from. log q(z) and its marginals are
-    estimated by ``estimator`` ('mss' or 'mws', REFERENCE.md section 3). With
+    estimated by ``estimator`` ('mws' or 'mss', REFERENCE.md section 3); ``posterior``
+    ('normal' or 'laplace') and ``likelihood`` ('bernoulli' or 'gaussian') name the families. With
     ``with_aggregate=False`` those two estimates are computed without gradient (for logging when
     the objective does not depend on them). ``components=(mean, logvar, start)``: the posteriors
     of the whole minibatch when it is spread over processes, this process's rows starting at
@@ -94,13 +95,14 @@ def elbo_terms(
     _check_shapes(x, x_params, z, mean, logvar)
     if estimator not in ESTIMATORS:
         raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
+    family, observation = get_distribution(posterior), get_likelihood(likelihood)
     mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
     check_batch(mix_mean.shape[0], dataset_size)
-    log_px = likelihood.log_likelihood(x, x_params)
-    log_qz_x = posterior.log_density(z, mean, logvar).sum(1)
-    log_pz = posterior.log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
+    log_px = observation.log_likelihood(x, x_params)
+    log_qz_x = family.log_density(z, mean, logvar).sum(1)
+    log_pz = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
     with torch.set_grad_enabled(with_aggregate and torch.is_grad_enabled()):
         log_qz, log_qz_marginals = estimate_log_qz(
-            z, mix_mean, mix_logvar, dataset_size, estimator, posterior, start
+            z, mix_mean, mix_logvar, dataset_size, estimator, family, start
         )
     return ElboTerms(log_px, log_qz_x, log_qz, log_qz_marginals.sum(1), log_pz)

@@ -31,7 +31,7 @@ from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
     dimwise_kl,
     elbo_terms,
-    index_code_mutual_information,
+    index_code_mi,
     total_correlation,
 )
 from tcvae.objectives.estimators import ESTIMATORS
@@ -90,11 +90,11 @@ class ObjectiveConfig:
         None, flag="--gamma", help="weight of the dimension-wise KL (default per method)"
     )
     estimator: str = option(
-        "mss",
+        "mws",
         flag="--estimator",
         choices=ESTIMATORS,
-        help="minibatch estimator of log q(z): mss (stratified, unbiased) or mws (weighted, the "
-        "paper's default)",
+        help="minibatch estimator of log q(z): mws (weighted, biased; the paper's default) or "
+        "mss (stratified, unbiased)",
     )
     beta_warmup_steps: int = option(
         0, flag="--beta-warmup-steps", metavar="STEPS", help="ramp beta up from 0 over N steps"
@@ -256,12 +256,12 @@ def compute_loss(
         out.logvar,
         dataset_size,
         config.estimator,
-        model.posterior,
-        model.likelihood,
+        model.posterior.name,
+        model.likelihood.name,
         with_aggregate=not baseline and (alpha != beta or beta != gamma),
         components=components,
     )
-    mi = index_code_mutual_information(terms)
+    mi = index_code_mi(terms)
     tc = total_correlation(terms)
     dwkl = dimwise_kl(terms)
     extra: dict[str, Tensor] = {}

@@ -1,11 +1,11 @@
 """The report of one run directory: every plot as a PNG and one self-contained ``report.html``.
 
 Inputs are what a run leaves behind (``config.json``, the weights, ``train_log.jsonl``) and its
-``metrics.json`` (written by the evaluation). The metrics are looked up by content rather than by
-position: the paper-protocol MIG is the dict holding ``mig`` and ``mutual_information``, the
-discretised MIG the one holding ``mig_discrete``, the ELBO decomposition the one holding
-``index_code_mi`` (the ``to_dict`` forms of :class:`tcvae.evaluation.MIGResult`,
-:class:`~tcvae.evaluation.DiscreteMIGResult` and :class:`~tcvae.evaluation.ElboDecomposition`).
+``metrics.json`` (written by :func:`tcvae.evaluation.run.evaluate_run`): the sections ``mig``,
+``mig_discrete`` and ``decomposition`` are the ``to_dict`` forms of
+:class:`tcvae.evaluation.MIGResult`, :class:`~tcvae.evaluation.DiscreteMIGResult` and
+:class:`~tcvae.evaluation.ElboDecomposition`; the wider suite's sections are listed in
+:data:`tcvae.evaluation.labels.SUITE`.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.data.sprites import SHAPE_NAMES
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset
-from tcvae.evaluation.run import evaluate_run
+from tcvae.evaluation.labels import DECOMPOSITION_TERMS, SUITE
+from tcvae.evaluation.run import METRICS_FILE, evaluate_run
 from tcvae.reports import html, images, plots
 from tcvae.training.config import flatten, to_dict
 from tcvae.training.runs import LoadedRun, load_run
@@ -34,98 +35,12 @@ log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
 FIGURE_DIR = "report"
-METRICS_FILE = "metrics.json"
-DECOMPOSITION_TERMS = ("mi", "tc", "dwkl", "kl")
+# The training log's names of the KL and its three terms (tcvae.objectives.compute_loss).
+LOGGED_KL_TERMS = ("mi", "tc", "dwkl", "kl")
 # Images shown: seeds of the traversals, reconstructed inputs, prior samples.
 TRAVERSAL_SEEDS = 3
 RECONSTRUCTIONS = 10
 PRIOR_SAMPLES = 30
-
-
-# The wider metric suite as shown in the report: (section of metrics.json, key, label, range,
-# meaning); a row appears when its section is present.
-SUITE = (
-    (
-        "beta_vae",
-        "beta_vae",
-        "BetaVAE score",
-        "[0, 1]; chance 1/K",
-        "accuracy of a linear classifier telling which factor a batch of pairs shares from the "
-        "mean absolute difference of their codes",
-    ),
-    (
-        "factor_vae",
-        "factor_vae",
-        "FactorVAE score",
-        "[0, 1]; chance about 1/K",
-        "majority-vote accuracy of the dimension of least normalised variance when one factor "
-        "is fixed",
-    ),
-    (
-        "dci",
-        "disentanglement",
-        "DCI disentanglement (reference)",
-        "[0, 1]",
-        "1 - entropy of each dimension's importance across factors, weighted by importance",
-    ),
-    (
-        "dci",
-        "completeness",
-        "DCI completeness (reference)",
-        "[0, 1]",
-        "1 - entropy of each factor's importance across dimensions, weighted by importance",
-    ),
-    (
-        "dci",
-        "informativeness",
-        "DCI informativeness (reference)",
-        "[0, 1]",
-        "test accuracy of the gradient-boosted trees predicting each factor",
-    ),
-    (
-        "dci_fast",
-        "disentanglement",
-        "DCI disentanglement (fast)",
-        "[0, 1]",
-        "as above, from histogram gradient boosting (labelled apart from the reference)",
-    ),
-    ("dci_fast", "completeness", "DCI completeness (fast)", "[0, 1]", "as above, fast protocol"),
-    (
-        "dci_fast",
-        "informativeness",
-        "DCI informativeness (fast)",
-        "[0, 1]",
-        "as above, fast protocol",
-    ),
-    (
-        "sap",
-        "sap",
-        "SAP",
-        "[0, 1]; perfect codes about 0.3-0.5 (discrete factors)",
-        "mean gap between the two dimensions that best predict each factor on their own",
-    ),
-    (
-        "modularity_explicitness",
-        "modularity",
-        "modularity",
-        "[0, 1]; uninformative codes can score high",
-        "whether each dimension informs about one factor at most",
-    ),
-    (
-        "modularity_explicitness",
-        "explicitness",
-        "explicitness",
-        "[0.5, 1]; chance 0.5",
-        "test ROC-AUC of a logistic regression predicting each factor from all dimensions",
-    ),
-    (
-        "mig_sup",
-        "mig_sup",
-        "MIG-sup",
-        "[0, 1]",
-        "per dimension, the normalised gap between the two factors it informs most about",
-    ),
-)
 
 
 class ReportError(TcvaeError):
@@ -141,17 +56,10 @@ class Report:
     metrics: dict[str, Any]
 
 
-def find_section(tree: Any, *keys: str) -> dict[str, Any] | None:
-    """The first dict (depth first) in a nested metrics tree holding all of ``keys`` as values
-    that are not themselves dicts."""
-    if isinstance(tree, Mapping):
-        if all(k in tree and not isinstance(tree[k], Mapping) for k in keys):
-            return dict(tree)
-        for value in tree.values():
-            found = find_section(value, *keys)
-            if found is not None:
-                return found
-    return None
+def section(metrics: Any, name: str) -> dict[str, Any] | None:
+    """The section ``name`` of a metrics.json dict, or None when it was not computed."""
+    value = metrics.get(name) if isinstance(metrics, Mapping) else None
+    return value if isinstance(value, Mapping) else None
 
 
 def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
@@ -171,30 +79,23 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
 def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
     """The key numbers of a run as label -> (value, standard error or None)."""
     out: dict[str, tuple[float, float | None]] = {}
-    paper = find_section(metrics, "mig", "mutual_information")
+    paper = section(metrics, "mig")
     if paper is not None:
         out["MIG (paper protocol, Chen et al. 2018)"] = (float(paper["mig"]), None)
-    discrete = find_section(metrics, "mig_discrete")
+    discrete = section(metrics, "mig_discrete")
     if discrete is not None and isinstance(discrete["mig_discrete"], int | float):
         out["MIG (discretised, disentanglement_lib protocol)"] = (
             float(discrete["mig_discrete"]),
             None,
         )
-    for section, key, label, _, _ in SUITE:
-        value = metrics.get(section, {}).get(key) if isinstance(metrics, Mapping) else None
+    for name, key, label, _, _ in SUITE:
+        value = (section(metrics, name) or {}).get(key)
         if isinstance(value, int | float):
             out[label] = (float(value), None)
-    dec = find_section(metrics, "index_code_mi")
+    dec = section(metrics, "decomposition")
     if dec is not None:
-        for label, key in (
-            ("ELBO", "elbo"),
-            ("E[log p(x|z)]", "log_likelihood"),
-            ("E_n KL(q(z|x_n) || p(z)) (analytic)", "analytic_kl"),
-            ("index-code MI I_q(z; n)", "index_code_mi"),
-            ("total correlation", "total_correlation"),
-            ("dimension-wise KL", "dimwise_kl"),
-        ):
-            if dec.get(key) is not None:
+        for key, label, _ in DECOMPOSITION_TERMS:
+            if key != "kl_estimate" and dec.get(key) is not None:
                 se = dec.get(f"{key}_stderr")
                 out[label] = (float(dec[key]), None if se is None else float(se))
     return out
@@ -257,7 +158,7 @@ def report_figures(
     """Every figure of the report as name -> (figure, caption); absent inputs skip a figure."""
     model = run.model
     gen = torch.Generator().manual_seed(seed)
-    dec = find_section(metrics, "index_code_mi")
+    dec = section(metrics, "decomposition")
     if dec is not None and dec.get("analytic_kl_per_dim") is not None:
         kl = torch.tensor(dec["analytic_kl_per_dim"], dtype=torch.float64)
     else:
@@ -290,7 +191,7 @@ def report_figures(
             lambda: plots.kl_per_dimension(kl),
         ),
     ]
-    paper = find_section(metrics, "mig", "mutual_information")
+    paper = section(metrics, "mig")
     if paper is not None:
         steps.append(
             (
@@ -325,7 +226,7 @@ def report_figures(
                 "Training log: every loss term against the step (smoothed line over raw values).",
                 lambda: plots.training_curves(
                     rows,
-                    [k for k in _loss_keys(rows) if k not in DECOMPOSITION_TERMS],
+                    [k for k in _loss_keys(rows) if k not in LOGGED_KL_TERMS],
                     title="Loss terms",
                 ),
             )
@@ -335,17 +236,15 @@ def report_figures(
                 "training_decomposition",
                 "Training log: minibatch estimates of the KL and its decomposition.",
                 lambda: plots.training_curves(
-                    rows, DECOMPOSITION_TERMS, title="KL decomposition during training"
+                    rows, LOGGED_KL_TERMS, title="KL decomposition during training"
                 ),
             )
         )
     if dec is not None:
         terms = {
-            "MI": (dec["index_code_mi"], dec["index_code_mi_stderr"]),
-            "TC": (dec["total_correlation"], dec["total_correlation_stderr"]),
-            "dim-wise KL": (dec["dimwise_kl"], dec["dimwise_kl_stderr"]),
-            "sum": (dec["kl_estimate"], dec["kl_estimate_stderr"]),
-            "analytic KL": (dec["analytic_kl"], 0.0),
+            short: (dec[key], dec.get(f"{key}_stderr") or 0.0)
+            for key, _, short in DECOMPOSITION_TERMS
+            if key not in ("log_likelihood", "elbo")
         }
         steps.append(
             (
@@ -416,21 +315,19 @@ def report_page(
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:
     parts = []
-    for keys, label, value_key in (
-        (("mig", "mutual_information"), "Mutual Information Gap, paper protocol", "mig"),
-        (("mig_discrete",), "Mutual Information Gap, discretised protocol", "mig_discrete"),
+    for name, label in (
+        ("mig", "Mutual Information Gap, paper protocol"),
+        ("mig_discrete", "Mutual Information Gap, discretised protocol"),
     ):
-        section = find_section(metrics, *keys)
-        if section is None or not isinstance(section.get(value_key), int | float):
+        found = section(metrics, name)
+        if found is None or not isinstance(found.get(name), int | float):
             parts.append(html.paragraph(f"{label}: not computed.", "note"))
             continue
-        parts.append(f"<h3>{html.esc(label)}: {section[value_key]:.4f}</h3>")
-        parts.append(html.paragraph(section.get("protocol", ""), "note"))
+        parts.append(f"<h3>{html.esc(label)}: {found[name]:.4f}</h3>")
+        parts.append(html.paragraph(found.get("protocol", ""), "note"))
         rows = [
-            (name, f"z{int(latent)}", float(gap))
-            for name, latent, gap in zip(
-                section["factor_names"], section["latent"], section["gaps"]
-            )
+            (factor, f"z{int(latent)}", float(gap))
+            for factor, latent, gap in zip(found["factor_names"], found["latent"], found["gaps"])
         ]
         parts.append(html.table(rows, header=("factor", "most informative latent", "gap / H(v)")))
     parts.append(
@@ -449,9 +346,9 @@ def _suite_table(metrics: Mapping[str, Any]) -> str:
     """One row per metric of the wider suite present in metrics.json: value, range, meaning and
     protocol."""
     rows = []
-    for section, key, label, value_range, meaning in SUITE:
-        result = metrics.get(section)
-        if not isinstance(result, Mapping) or not isinstance(result.get(key), int | float):
+    for name, key, label, value_range, meaning in SUITE:
+        result = section(metrics, name)
+        if result is None or not isinstance(result.get(key), int | float):
             continue
         rows.append((label, float(result[key]), value_range, meaning, result.get("protocol", "")))
     if not rows:
@@ -462,19 +359,11 @@ def _suite_table(metrics: Mapping[str, Any]) -> str:
 
 
 def _decomposition_section(metrics: Mapping[str, Any]) -> str:
-    dec = find_section(metrics, "index_code_mi")
+    dec = section(metrics, "decomposition")
     if dec is None:
         return html.paragraph("The ELBO decomposition was not computed.", "note")
     rows = []
-    for label, key in (
-        ("E[log p(x|z)]", "log_likelihood"),
-        ("index-code mutual information I_q(z; n)", "index_code_mi"),
-        ("total correlation KL(q(z) || prod_j q(z_j))", "total_correlation"),
-        ("dimension-wise KL sum_j KL(q(z_j) || p(z_j))", "dimwise_kl"),
-        ("sum of the three", "kl_estimate"),
-        ("analytic E_n KL(q(z|x_n) || p(z))", "analytic_kl"),
-        ("ELBO", "elbo"),
-    ):
+    for key, label, _ in DECOMPOSITION_TERMS:
         if dec.get(key) is None:
             continue
         se = dec.get(f"{key}_stderr")
@@ -488,7 +377,7 @@ def _decomposition_section(metrics: Mapping[str, Any]) -> str:
 
 
 def _kl_table(metrics: Mapping[str, Any]) -> str:
-    dec = find_section(metrics, "index_code_mi")
+    dec = section(metrics, "decomposition")
     if dec is None or dec.get("analytic_kl_per_dim") is None:
         return ""
     per_dim = dec["analytic_kl_per_dim"]
