@@ -8,12 +8,18 @@ MIG, the per-factor gaps (scale, orientation, posX, posY), and the logged miniba
 E[log p(x|z)] of the last 100 steps. Recipes already in rows.jsonl are skipped, and a recipe
 interrupted mid-training resumes from its checkpoint, so the script can be re-run until done.
 
-With --curve NAME, the named recipe trains for --minutes of wall-clock time instead, with a
-checkpoint every --curve-every images, and every checkpoint is scored: OUT/curve-NAME.jsonl holds
-MIG against images seen.
+With --curve NAME, the named recipe trains for --minutes of wall-clock time instead (up to
+--curve-images images, when given), with a checkpoint every --curve-every images, and every
+checkpoint is scored: OUT/curve-NAME.jsonl holds MIG against images seen. Running the same command
+again continues training for another --minutes, so a long curve can be made in parts; the
+recipe ``paper`` is the paper's own set-up (the ``paper-dsprites`` preset: full grid, MLP 1200,
+batch 2048, lr 1e-3, MWS, 50 epochs = 36.9 M images).
 
     python scripts/recipe_search.py --out recipe-search [--images 4000000] [--only a b ...]
     python scripts/recipe_search.py --out recipe-search --curve NAME --minutes 30
+    python scripts/recipe_search.py --out paper --curve paper --curve-images 36864000 \
+        --curve-every 2e6 --minutes 100
+    python scripts/recipe_search.py --out paper --curve-table paper   # the curve as Markdown
     python scripts/recipe_search.py --out recipe-search --table     # print the rows as Markdown
 """
 
@@ -72,7 +78,16 @@ RECIPES: dict[str, dict[str, Any]] = {
     "full-grid-batch512": {"subset": None, "batch_size": 512},
     "fp32-batch512": {"precision": "fp32", "batch_size": 512},
     "width1200-batch512": {"hidden": 1200, "batch_size": 512},
+    # the paper-dsprites preset, for --curve (not part of the search: 37 M images take hours)
+    "paper": {
+        "subset": None,
+        "hidden": 1200,
+        "batch_size": 2048,
+        "lr": 1e-3,
+        "estimator": "mws",
+    },
 }
+SEARCHED = [name for name in RECIPES if name != "paper"]
 FACTORS = PAPER_FACTORS["dsprites"]
 
 
@@ -108,7 +123,7 @@ def train_or_resume(config: TrainConfig, data) -> float:
     start = time.perf_counter()
     if (run_dir / STATUS_FILE).is_file() and json.loads((run_dir / STATUS_FILE).read_text())[
         "status"
-    ] in ("max_steps", "max_minutes", "completed"):
+    ] in ("max_steps", "completed"):
         return 0.0
     resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
     if train(config, resume=resume, data=data, progress=True).status == "interrupted":
@@ -137,8 +152,12 @@ def score(run_dir: Path, data, checkpoint: int | None = None) -> dict[str, Any]:
     }
 
 
-def logged_means(run_dir: Path, last_steps: int = 100) -> dict[str, float]:
+def logged_means(
+    run_dir: Path, last_steps: int = 100, until_step: int | None = None
+) -> dict[str, float]:
     rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+    if until_step is not None:
+        rows = [r for r in rows if r["step"] <= until_step] or rows[:1]
     final = rows[-1]["step"]
     recent = [r for r in rows if r["step"] > final - last_steps] or rows[-1:]
     return {
@@ -196,10 +215,11 @@ def search(out: Path, names: list[str], images: int, seed: int) -> None:
         print(json.dumps(row))
 
 
-def curve(out: Path, name: str, minutes: float, every_images: int, seed: int) -> None:
+def curve(
+    out: Path, name: str, minutes: float, every_images: int, seed: int, images: int | None
+) -> None:
     run_dir = out / "runs" / f"curve-{name}"
-    config = recipe_config(name, run_dir, None, seed)
-    config.optim.max_steps = None
+    config = recipe_config(name, run_dir, images, seed)
     config.optim.max_minutes = minutes
     config.run.checkpoint_every = max(1, every_images // config.optim.batch_size)
     config.run.keep_checkpoints = 1000
@@ -213,6 +233,7 @@ def curve(out: Path, name: str, minutes: float, every_images: int, seed: int) ->
             continue
         row = {"recipe": name, "step": step, "images_seen": step * config.optim.batch_size}
         row.update(score(run_dir, data, checkpoint=step))
+        row["logged_last_100_steps"] = logged_means(run_dir, until_step=step)
         append_row(path, row)
         print(json.dumps(row))
 
@@ -235,26 +256,48 @@ def table(out: Path) -> None:
         )
 
 
+def curve_table(out: Path, name: str) -> None:
+    print(
+        "| images seen | MIG | gaps (scale, orient., posX, posY) | active latents | TC (logged) "
+        "| log p(x|z) (logged) |"
+    )
+    print("|---|---|---|---|---|---|")
+    for r in sorted(read_rows(out / f"curve-{name}.jsonl"), key=lambda r: r["step"]):
+        g, logged = r["gaps"], r.get("logged_last_100_steps", {})
+        print(
+            f"| {r['images_seen'] / 1e6:.1f} M | {r['mig']:.3f} | {g['scale']:.2f}, "
+            f"{g['orientation']:.2f}, {g['posX']:.2f}, {g['posY']:.2f} | {r['active_latents']} | "
+            f"{logged.get('tc', float('nan')):.2f} | {logged.get('log_px', float('nan')):.1f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("recipe-search"), help="output folder")
     parser.add_argument("--images", type=float, default=4e6, help="images seen per recipe")
-    parser.add_argument("--only", nargs="*", choices=sorted(RECIPES), help="recipes to run")
+    parser.add_argument("--only", nargs="*", choices=SEARCHED, help="recipes to run")
     parser.add_argument("--seed", type=int, default=0, help="seed of the runs and the subset")
     parser.add_argument("--curve", choices=sorted(RECIPES), help="MIG against images seen")
     parser.add_argument("--minutes", type=float, default=30.0, help="--curve training time")
     parser.add_argument(
         "--curve-every", type=float, default=1e6, help="--curve: images between checkpoints"
     )
+    parser.add_argument(
+        "--curve-images", type=float, default=None, help="--curve: stop after this many images"
+    )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
+    parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.table:
         table(args.out)
+    elif args.curve_table:
+        curve_table(args.out, args.curve_table)
     elif args.curve:
-        curve(args.out, args.curve, args.minutes, int(args.curve_every), args.seed)
+        images = None if args.curve_images is None else int(args.curve_images)
+        curve(args.out, args.curve, args.minutes, int(args.curve_every), args.seed, images)
     else:
-        search(args.out, args.only or list(RECIPES), int(args.images), args.seed)
+        search(args.out, args.only or SEARCHED, int(args.images), args.seed)
 
 
 if __name__ == "__main__":
