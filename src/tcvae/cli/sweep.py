@@ -17,12 +17,6 @@ from tcvae.experiments.backends import BACKENDS, import_ray
 from tcvae.experiments.spec import load_preset, preset_names, read_spec
 
 EPILOG = """\
-Presets (--preset NAME, no spec file needed):
-  mini            CPU-sized: a coarse dSprites grid, VAE / beta-VAE / beta-TCVAE, 3 betas, 3 seeds;
-                  about an hour on 2 cores; shows whether beta-TCVAE beats beta-VAE on MIG
-  paper-dsprites  the paper's set-up (full dSprites, 50 epochs, batch 2048) over betas 1..10,
-                  every method, 5 seeds: for GPUs or a cluster (--backend ray)
-
 Re-running the same command continues a sweep: finished cells are skipped, failed and
 interrupted cells run again (from their last checkpoint). Then draw the figures with:
   tcvae compare SWEEP_DIR
@@ -31,12 +25,20 @@ With Ray across several machines, SWEEP_DIR must be on a file system every node 
 """
 
 
+def presets_epilog() -> str:
+    """One line per bundled preset (its spec's description), then :data:`EPILOG`."""
+    names = preset_names()
+    width = max(len(n) for n in names)
+    lines = [f"  {n:<{width}}  {load_preset(n).description}" for n in names]
+    return "Presets (--preset NAME, no spec file needed):\n" + "\n".join(lines) + "\n\n" + EPILOG
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "sweep",
         help="train and evaluate a grid of methods x betas x seeds",
         description="Train and evaluate every cell of a sweep spec; safe to re-run to continue.",
-        epilog=EPILOG,
+        epilog=presets_epilog(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("spec", nargs="?", type=Path, help="sweep spec TOML file (or use --preset)")
