@@ -75,6 +75,10 @@ def test_fixed_threads_and_the_callers_limit(monkeypatch):
         with TH.ThreadPolicy(3):
             assert torch.get_num_threads() == 3
         assert torch.get_num_threads() == 1
+        with TH.ThreadPolicy(3, enabled=False) as policy:  # off the CPU: torch's count untouched
+            policy.update(force=True)
+            assert torch.get_num_threads() == 1
+        assert torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 

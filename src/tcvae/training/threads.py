@@ -68,9 +68,18 @@ class ThreadPolicy:
 
     ``threads``: a fixed count, or None for the auto policy described in the module docstring.
     Call :meth:`update` once per step; it costs a clock read except every ``interval`` seconds.
+    ``enabled=False`` (training off the CPU, where torch's threads only feed the device) leaves
+    the thread count alone.
     """
 
-    def __init__(self, threads: int | None, interval: float = 5.0, stat: Path = PROC_STAT):
+    def __init__(
+        self,
+        threads: int | None,
+        interval: float = 5.0,
+        stat: Path = PROC_STAT,
+        enabled: bool = True,
+    ):
+        self.enabled = enabled
         self.fixed = threads
         self.interval = interval
         self.stat = stat
@@ -80,6 +89,8 @@ class ThreadPolicy:
         self._last: tuple[float, float, float] | None = None
 
     def __enter__(self) -> ThreadPolicy:
+        if not self.enabled:
+            return self
         if self.fixed is not None:
             self._set(self.fixed)
         elif self.limit > 1:  # with a limit of one thread there is nothing to choose
@@ -89,7 +100,8 @@ class ThreadPolicy:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self.limit)  # the count it found
+        if self.enabled:
+            torch.set_num_threads(self.limit)  # the count it found
 
     def _sample(self) -> tuple[float, float, float] | None:
         busy = machine_busy_seconds(self.stat)
@@ -101,7 +113,7 @@ class ThreadPolicy:
 
     def update(self, force: bool = False) -> int:
         """Revisit the thread count if ``interval`` seconds have passed; return it."""
-        if self.fixed is not None or self._last is None:
+        if not self.enabled or self.fixed is not None or self._last is None:
             return self.threads
         if not force and time.monotonic() - self._last[0] < self.interval:
             return self.threads

@@ -16,7 +16,6 @@ the same seed.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 import signal
@@ -226,7 +225,7 @@ def _train(
     perm, epoch_start = None, data_gen.get_state()
     status, signum = ("max_steps" if total < spe * config.optim.epochs else "completed"), None
     budget = None if config.optim.max_minutes is None else 60.0 * config.optim.max_minutes
-    threads = ThreadPolicy(config.run.threads) if device.type == "cpu" else contextlib.nullcontext()
+    threads = ThreadPolicy(config.run.threads, enabled=device.type == "cpu")
     start_step, loop_start = step, time.perf_counter()
 
     def save() -> Path:
@@ -236,8 +235,7 @@ def _train(
     try:
         with StopSignals() as stop, threads:
             while step < total:
-                if device.type == "cpu":
-                    threads.update()
+                threads.update()
                 pos = step % spe
                 if perm is None or pos == 0:
                     epoch_start = data_gen.get_state()
