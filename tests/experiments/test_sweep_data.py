@@ -59,3 +59,33 @@ def test_unbiased_training_set_is_the_grid_minus_exclusions(tmp_path):
     prepare_sweep_data(spec.data, tmp_path)
     train, full = load_sweep_data(tmp_path)
     assert len(train) == len(full) * 2 // 3 and not (train.classes[:, 1] == 0).any()
+
+
+@pytest.mark.parametrize("name", ["dependent-correlated", "dependent-excluded"])
+def test_dependent_factor_presets_train_on_dependent_positions(name):
+    """The dependent-factors presets: the three methods at one beta, each trained on positions
+    that depend on each other, and scored on the complete grid."""
+    from tcvae.experiments.cell import check_cells
+    from tcvae.experiments.factor_sampling import grid_weights
+    from tcvae.experiments.spec import load_preset
+    from tcvae.experiments.sweep_data import training_index
+
+    spec = load_preset(name)
+    check_cells(spec)
+    assert set(spec.methods) == {"beta-vae", "beta-tcvae", "factor-vae"} and len(spec.betas) == 1
+    grid, _ = strided_grid(dsprites_grid(), spec.data.stride)
+    index, info = training_index(spec.data, grid)
+    classes = grid.index_to_classes(index)
+    x, y = classes[:, grid.names.index("posX")], classes[:, grid.names.index("posY")]
+    if name == "dependent-correlated":
+        assert info["train_images"] == spec.data.size == 60_000
+        assert abs(info["empirical_correlation"] - 0.75) < 0.02
+        # every (posX, posY) pair keeps some probability: biased, not excluded
+        corr = spec.data.correlation
+        weights, _ = grid_weights(grid, correlated=corr.factors, rho=corr.rho, exclude=[])
+        assert bool((weights > 0).all()) and torch.unique(x * 32 + y).numel() > 900
+    else:
+        assert not bool(((x >= 16) & (y >= 16)).any())
+        assert info["train_images"] == grid.num_points * 3 // 4
+        # without the corner, posX and posY are negatively correlated
+        assert torch.corrcoef(torch.stack([x, y]).double())[0, 1] < -0.1
