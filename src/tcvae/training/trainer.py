@@ -274,14 +274,18 @@ def _train(
                 if bad:
                     raise _non_finite(step, names, terms, run_dir)
 
-                optimizer.zero_grad(set_to_none=True)
                 scaler.scale(result.loss).backward()
                 scaler.step(optimizer)
                 scaler.update()
+                optimizer.zero_grad(set_to_none=True)
                 if auxiliary is not None:  # after the VAE's step, on the same minibatch
-                    stateful["auxiliary_optimizer"].zero_grad(set_to_none=True)
                     aux_loss.backward()
                     stateful["auxiliary_optimizer"].step()
+                    stateful["auxiliary_optimizer"].zero_grad(set_to_none=True)
+                    del aux_loss
+                # Free this step's batch, outputs and gradients before the next step allocates
+                # its own, so that two steps' worth never coexist (peak memory).
+                del x, out, result, components
                 step += 1
                 bar.update(1)
 
