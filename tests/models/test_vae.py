@@ -140,3 +140,23 @@ def test_bf16_autocast_step_matches_fp32_within_tolerance():
     for name in ("log_px", "kl", "mi", "tc", "dwkl"):
         assert terms16[name] == pytest.approx(terms32[name], abs=0.01), name
     assert ((grads16 - grads32).norm() / grads32.norm()).item() < 0.02
+
+
+def test_a_network_outside_the_vae_follows_the_run_precision():
+    """FactorVAE's discriminator under bf16: computed in bf16, handed back in float32, close to
+    the fp32 result; without a dtype the network is used as it is."""
+    from tcvae.models.vae import in_float32_under_autocast
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(
+        torch.nn.Linear(10, 64), torch.nn.LeakyReLU(0.2), torch.nn.Linear(64, 2)
+    )
+    z = torch.randn(256, 10)
+    assert in_float32_under_autocast(net, None) is net
+    exact = net(z)
+    low = in_float32_under_autocast(net, torch.bfloat16)(z)
+    assert low.dtype == torch.float32
+    assert not torch.equal(low, exact)  # bf16 products did run
+    torch.testing.assert_close(low, exact, rtol=0.05, atol=0.02)
+    low.sum().backward()  # gradients reach the float32 weights
+    assert net[0].weight.grad is not None and net[0].weight.grad.dtype == torch.float32

@@ -6,6 +6,7 @@ A model is fully described by its build arguments (see :func:`build_model`) and 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import torch
@@ -41,6 +42,24 @@ class VAEOutput(NamedTuple):
 def _autocast(like: Tensor, dtype: torch.dtype | None) -> torch.autocast:
     """Autocast to ``dtype`` on ``like``'s device, or a disabled context for None."""
     return torch.autocast(like.device.type, dtype=dtype, enabled=dtype is not None)
+
+
+def in_float32_under_autocast(
+    network: Callable[[Tensor], Tensor], dtype: torch.dtype | None
+) -> Callable[[Tensor], Tensor]:
+    """``network`` run under autocast to ``dtype`` (None: as it is), its output in float32.
+
+    For a network outside the VAE that should follow the run's precision, such as FactorVAE's
+    discriminator: its products run in ``dtype``, what the loss reads stays float32.
+    """
+    if dtype is None:
+        return network
+
+    def run(z: Tensor) -> Tensor:
+        with _autocast(z, dtype):
+            return network(z).float()
+
+    return run
 
 
 def soft_clamp(x: Tensor, low: float, high: float) -> Tensor:

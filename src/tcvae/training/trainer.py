@@ -30,6 +30,7 @@ from tqdm import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
+from tcvae.models.vae import in_float32_under_autocast
 from tcvae.objectives import auxiliary_loss, auxiliary_network, compute_loss
 from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
 from tcvae.training import distributed as D
@@ -197,6 +198,16 @@ def _train(
     if config.optim.max_steps is not None:
         total = min(total, config.optim.max_steps)
     amp_dtype = AMP_DTYPES.get(config.run.precision)
+    if aux_forward is not None:  # the discriminator follows the run's precision too
+        aux_forward = in_float32_under_autocast(aux_forward, amp_dtype)
+        if config.optim.lr > 10 * DISCRIMINATOR_LR:
+            log.warning(
+                "factor-vae with --lr %g, more than 10x its discriminator's %g: the encoder can "
+                "outrun the discriminator and drive the TC estimate to -infinity (watch "
+                "tc_discriminator in the log); FactorVAE's authors train both at 1e-4",
+                config.optim.lr,
+                DISCRIMINATOR_LR,
+            )
     log.log(
         logging.INFO if info.is_main else logging.DEBUG,
         "training on %d images (%s), %d steps of %d per epoch, %d of %d steps done; run dir %s",
