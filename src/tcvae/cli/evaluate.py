@@ -50,6 +50,7 @@ def _metrics(text: str) -> list[str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from tcvae.evaluation.mig import ENTROPY_ESTIMATORS
     from tcvae.evaluation.run import evaluation_defaults
 
     defaults = evaluation_defaults()
@@ -89,7 +90,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--entropy-estimator",
-        choices=["deterministic", "monte-carlo"],
+        choices=ENTROPY_ESTIMATORS,
         default=defaults["entropy_estimator"],
         help="MIG entropy estimator (default deterministic: numerical integration)",
     )
@@ -116,7 +117,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-# Headline rows of the wider suite: (section of metrics.json, label, key).
 def format_table(metrics: dict[str, Any]) -> str:
     """The headline numbers as aligned text lines."""
     from tcvae.evaluation.labels import DECOMPOSITION_TERMS, SUITE

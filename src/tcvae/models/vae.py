@@ -39,25 +39,19 @@ class VAEOutput(NamedTuple):
     x_params: Tensor
 
 
-def _autocast(like: Tensor, dtype: torch.dtype | None) -> torch.autocast:
-    """Autocast to ``dtype`` on ``like``'s device, or a disabled context for None."""
-    return torch.autocast(like.device.type, dtype=dtype, enabled=dtype is not None)
-
-
 def in_float32_under_autocast(
     network: Callable[[Tensor], Tensor], dtype: torch.dtype | None
 ) -> Callable[[Tensor], Tensor]:
-    """``network`` run under autocast to ``dtype`` (None: as it is), its output in float32.
+    """``network`` run under autocast to ``dtype`` (None: no autocast), its output in float32.
 
-    For a network outside the VAE that should follow the run's precision, such as FactorVAE's
-    discriminator: its products run in ``dtype``, what the loss reads stays float32.
+    The VAE's encoder and decoder run this way, and so does any network that should follow the
+    run's precision, such as FactorVAE's discriminator: the products run in ``dtype``, what the
+    loss reads is float32.
     """
-    if dtype is None:
-        return network
 
-    def run(z: Tensor) -> Tensor:
-        with _autocast(z, dtype):
-            return network(z).float()
+    def run(inputs: Tensor) -> Tensor:
+        with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype is not None):
+            return network(inputs).float()
 
     return run
 
@@ -104,18 +98,14 @@ class VAE(nn.Module):
                 f"expected images of shape (B, {', '.join(map(str, self.image_shape))}), "
                 f"got {tuple(x.shape)}; the model was built for image_shape={self.image_shape}"
             )
-        with _autocast(x, amp_dtype):
-            h = self.encoder(x)
-        h = h.float()
+        h = in_float32_under_autocast(self.encoder, amp_dtype)(x)
         mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
         return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
 
     def decode(self, z: Tensor, amp_dtype: torch.dtype | None = None) -> Tensor:
         """Likelihood parameters (B, C, H, W) in float32 for latents z (B, D); ``amp_dtype``
         runs the decoder network under autocast."""
-        with _autocast(z, amp_dtype):
-            params = self.decoder(z)
-        return params.float()
+        return in_float32_under_autocast(self.decoder, amp_dtype)(z)
 
     def forward(
         self,
