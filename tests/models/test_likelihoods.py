@@ -2,7 +2,10 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
+from tcvae.errors import TcvaeError
+from tcvae.models import likelihoods
 from tcvae.objectives import Bernoulli, Gaussian, get_likelihood
 
 
@@ -14,6 +17,46 @@ def test_bernoulli_matches_the_textbook_log_probability():
     expected = (x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1)
     torch.testing.assert_close(Bernoulli.log_likelihood(x, logits), expected)
     torch.testing.assert_close(Bernoulli.mean(logits), p)
+
+
+@pytest.mark.parametrize("block_pixels", [16, 40, 1 << 16])  # 1, 2 (uneven) and all images a block
+def test_bernoulli_blocks_match_torchs_cross_entropy_values_and_gradients(
+    monkeypatch, block_pixels
+):
+    monkeypatch.setattr(likelihoods, "BLOCK_PIXELS", block_pixels)
+    g = torch.Generator().manual_seed(3)
+    logits = (6 * torch.randn(5, 1, 4, 4, generator=g, dtype=torch.float64)).requires_grad_()
+    x = torch.rand(5, 1, 4, 4, generator=g, dtype=torch.float64).requires_grad_()  # soft targets
+    weights = torch.randn(5, generator=g, dtype=torch.float64)
+    ours = Bernoulli.log_likelihood(x, logits)
+    ref = -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
+    torch.testing.assert_close(ours, ref, rtol=1e-12, atol=1e-12)
+    for a, b in zip(
+        torch.autograd.grad((ours * weights).sum(), (x, logits)),
+        torch.autograd.grad((ref * weights).sum(), (x, logits)),
+    ):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+    assert torch.autograd.gradcheck(Bernoulli.log_likelihood, (x, logits))
+
+
+def test_bernoulli_reads_bf16_logits_in_float32():
+    g = torch.Generator().manual_seed(4)
+    logits = (4 * torch.randn(3, 1, 8, 8, generator=g)).bfloat16().requires_grad_()
+    x = torch.rand(3, 1, 8, 8, generator=g).round()
+    ours = Bernoulli.log_likelihood(x, logits)
+    assert ours.dtype == torch.float32
+    up = logits.detach().float().requires_grad_()
+    ref = Bernoulli.log_likelihood(x, up)
+    torch.testing.assert_close(ours, ref, rtol=0, atol=0)  # bf16 values are exact in float32
+    ours.sum().backward()
+    ref.sum().backward()
+    assert logits.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(logits.grad, up.grad.bfloat16(), rtol=0, atol=0)
+
+
+def test_bernoulli_refuses_parameters_that_do_not_match_the_images():
+    with pytest.raises(TcvaeError, match="do not match"):
+        Bernoulli.log_likelihood(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 5))
 
 
 def test_gaussian_matches_the_textbook_log_density():
