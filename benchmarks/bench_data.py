@@ -5,7 +5,9 @@ Each phase runs in a fresh Python process so that its peak resident set size
 
 * render: render the full grid (bit-packed chunk by chunk) and write the cache;
 * load:   load the full grid from the cache;
-* train:  load it, then train the paper's MLP (batch 2048, beta-TCVAE, MSS) for ``--steps`` steps;
+* train:  load it, then train beta-TCVAE (MSS) for ``--steps`` steps, twice in separate processes:
+          with the paper's MLP (width 1200, batch 2048; ``tcvae train``'s defaults) and with the
+          demo's (width 256, batch 512);
 * batch:  minibatches of 2048 random images as floats, from the packed images (``batch``: one
           gather of packed rows, one table lookup) and from the same images unpacked to one uint8
           tensor (the layout before packing: a gather and a conversion), alternating batch by
@@ -27,6 +29,8 @@ import time
 from pathlib import Path
 
 BATCH = 2048
+# (MLP width, batch size) of the training phase: the paper's set-up and the demo's network.
+NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}
 
 
 def peak_rss_mib() -> float:
@@ -84,9 +88,11 @@ def phase_train(args: argparse.Namespace) -> dict:
     from tcvae.training import train
 
     data = load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)
+    hidden, batch = NETWORKS[args.network]
     with tempfile.TemporaryDirectory() as tmp:
         config = {
-            "optim": {"batch_size": BATCH, "max_steps": args.steps},
+            "model": {"hidden": hidden},
+            "optim": {"batch_size": batch, "max_steps": args.steps},
             "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
             "run": {"run_dir": f"{tmp}/run", "device": "cpu", "log_every": 1, "tensorboard": False},
         }
@@ -135,9 +141,9 @@ def phase_batch(args: argparse.Namespace) -> dict:
 PHASES = {"render": phase_render, "load": phase_load, "train": phase_train, "batch": phase_batch}
 
 
-def run_phase(name: str, args: argparse.Namespace, cache_dir: Path) -> dict:
+def run_phase(name: str, args: argparse.Namespace, cache_dir: Path, network: str = "paper") -> dict:
     cmd = [sys.executable, __file__, "--phase", name, "--cache-dir", str(cache_dir)]
-    cmd += ["--threads", str(args.threads), "--steps", str(args.steps)]
+    cmd += ["--threads", str(args.threads), "--steps", str(args.steps), "--network", network]
     done = subprocess.run([*cmd, "--rounds", str(args.rounds)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{done.stderr}")
@@ -151,6 +157,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=12, help="training steps in phase train")
     parser.add_argument("--rounds", type=int, default=5, help="rounds of the batch comparison")
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
+    parser.add_argument("--network", choices=sorted(NETWORKS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
         import torch
@@ -163,7 +170,7 @@ def main() -> None:
         cache_dir = args.cache_dir or Path(tmp)
         render = run_phase("render", args, cache_dir)
         load = run_phase("load", args, cache_dir)
-        fit = run_phase("train", args, cache_dir)
+        fits = {network: run_phase("train", args, cache_dir, network) for network in NETWORKS}
         batch = run_phase("batch", args, cache_dir)
     full_gib = render["images"] * 64 * 64 / 2**30
     print(f"dSprites built-in generator, {render['images']:,} images ({full_gib:.2f} GiB as uint8,")
@@ -176,10 +183,13 @@ def main() -> None:
     print(f"  load from cache       {load['load_s']:7.2f} s wall, {load['load_cpu_s']:.2f} s CPU")
     print(f"  peak RSS render+write {render['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     print(f"  peak RSS load         {load['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
-    print(
-        f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss; MLP, batch "
-        f"{BATCH}, {fit['steps']} steps, median {fit['median_images_per_s']:.0f} images/s)"
-    )
+    for network, fit in fits.items():
+        hidden, batch = NETWORKS[network]
+        print(
+            f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss; {network} "
+            f"MLP {hidden}, batch {batch}, {fit['steps']} steps, median "
+            f"{fit['median_images_per_s']:.0f} images/s)"
+        )
     print(
         f"  batches of {BATCH}, images/s: packed {batch['packed']:,.0f}, unpacked "
         f"{batch['unpacked']:,.0f} (ratio {batch['packed'] / batch['unpacked']:.2f}, median of "
