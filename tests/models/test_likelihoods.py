@@ -54,6 +54,13 @@ def test_bernoulli_reads_bf16_logits_in_float32():
     torch.testing.assert_close(logits.grad, up.grad.bfloat16(), rtol=0, atol=0)
 
 
+def test_bernoulli_of_an_empty_batch_is_empty():
+    logits = torch.zeros(0, 1, 4, 4, requires_grad=True)
+    value = Bernoulli.log_likelihood(torch.zeros(0, 1, 4, 4), logits)
+    value.sum().backward()
+    assert value.shape == (0,) and logits.grad.shape == logits.shape
+
+
 def test_bernoulli_refuses_parameters_that_do_not_match_the_images():
     with pytest.raises(TcvaeError, match="do not match"):
         Bernoulli.log_likelihood(torch.zeros(2, 1, 4, 4), torch.zeros(2, 1, 4, 5))

@@ -39,7 +39,7 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x: Tensor, logits: Tensor) -> Tensor:
         dtype = torch.promote_types(torch.promote_types(logits.dtype, x.dtype), torch.float32)
-        flat_x, flat_l = x.reshape(x.shape[0], -1), logits.reshape(logits.shape[0], -1)
+        flat_x, flat_l = x.flatten(1), logits.flatten(1)
         rows = max(1, BLOCK_PIXELS // max(1, flat_l.shape[1]))
         out = logits.new_empty(flat_l.shape[0], dtype=dtype)
         for r0 in range(0, flat_l.shape[0], rows):
@@ -56,7 +56,7 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
     def backward(ctx, grad: Tensor) -> tuple[Tensor | None, Tensor | None]:
         x, logits = ctx.saved_tensors
         need_x, need_l = ctx.needs_input_grad[:2]
-        flat_x, flat_l = x.reshape(x.shape[0], -1), logits.reshape(logits.shape[0], -1)
+        flat_x, flat_l = x.flatten(1), logits.flatten(1)
         rows = max(1, BLOCK_PIXELS // max(1, flat_l.shape[1]))
         grad_x = torch.empty_like(flat_x) if need_x else None
         grad_l = torch.empty_like(flat_l) if need_l else None
@@ -87,7 +87,7 @@ class Bernoulli:
         batch of 2048 images of 4096 pixels that saves two 32 MiB arrays and several passes
         over them in every training step.
         """
-        if x.shape[0] != params.shape[0] or x[0].numel() != params[0].numel():
+        if x.shape[0] != params.shape[0] or x.shape[1:].numel() != params.shape[1:].numel():
             raise TcvaeError(
                 f"images {tuple(x.shape)} and likelihood parameters {tuple(params.shape)} do not "
                 "match: one parameter per pixel of each image is needed"
