@@ -18,9 +18,10 @@ from torch import Tensor
 
 from tcvae.errors import TcvaeError
 
-# Pixels per block of the Bernoulli log-likelihood: a block's few float32 intermediates (1 MiB
-# together) stay in cache between the passes over it.
-BLOCK_PIXELS = 1 << 16
+# Pixels per block of the Bernoulli log-likelihood (64 dSprites images): each float32 intermediate
+# of a block is 1 MiB, which stays in cache between the passes over it. Blocks 4x smaller or
+# larger were slower at batch sizes 512 and 2048 (benchmarks/bench_likelihood.py).
+BLOCK_PIXELS = 1 << 18
 
 
 def _rows(t: Tensor, r0: int, r1: int, dtype: torch.dtype) -> Tensor:
