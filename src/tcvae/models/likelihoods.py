@@ -28,6 +28,11 @@ def _rows(t: Tensor, r0: int, r1: int, dtype: torch.dtype) -> Tensor:
     return t[r0:r1].to(dtype)
 
 
+def _row_blocks(flat: Tensor) -> range:
+    """Start rows of the blocks of about BLOCK_PIXELS pixels that cover (B, P) ``flat``."""
+    return range(0, flat.shape[0], max(1, BLOCK_PIXELS // max(1, flat.shape[1])))
+
+
 class _BernoulliLogLikelihood(torch.autograd.Function):
     """log p(x|l) = sum_p [x_p l_p - softplus(l_p)] per image, a block of images at a time.
 
@@ -41,10 +46,10 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
     def forward(ctx, x: Tensor, logits: Tensor) -> Tensor:
         dtype = torch.promote_types(torch.promote_types(logits.dtype, x.dtype), torch.float32)
         flat_x, flat_l = x.flatten(1), logits.flatten(1)
-        rows = max(1, BLOCK_PIXELS // max(1, flat_l.shape[1]))
         out = logits.new_empty(flat_l.shape[0], dtype=dtype)
-        for r0 in range(0, flat_l.shape[0], rows):
-            r1 = r0 + rows
+        blocks = _row_blocks(flat_l)
+        for r0 in blocks:
+            r1 = r0 + blocks.step
             nll = F.binary_cross_entropy_with_logits(
                 _rows(flat_l, r0, r1, dtype), _rows(flat_x, r0, r1, dtype), reduction="none"
             )
@@ -58,11 +63,11 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
         x, logits = ctx.saved_tensors
         need_x, need_l = ctx.needs_input_grad[:2]
         flat_x, flat_l = x.flatten(1), logits.flatten(1)
-        rows = max(1, BLOCK_PIXELS // max(1, flat_l.shape[1]))
         grad_x = torch.empty_like(flat_x) if need_x else None
         grad_l = torch.empty_like(flat_l) if need_l else None
-        for r0 in range(0, flat_l.shape[0], rows):
-            r1 = r0 + rows
+        blocks = _row_blocks(flat_l)
+        for r0 in blocks:
+            r1 = r0 + blocks.step
             g, lb = grad[r0:r1, None], _rows(flat_l, r0, r1, grad.dtype)
             if need_x:
                 grad_x[r0:r1] = lb * g
