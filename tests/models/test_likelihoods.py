@@ -39,14 +39,15 @@ def test_bernoulli_blocks_match_torchs_cross_entropy_values_and_gradients(
     assert torch.autograd.gradcheck(Bernoulli.log_likelihood, (x, logits))
 
 
-def test_bernoulli_reads_bf16_logits_in_float32():
+@pytest.mark.parametrize("image_dtype", [torch.float32, torch.bfloat16])  # binary: exact in bf16
+def test_bernoulli_reads_bf16_logits_in_float32(image_dtype):
     g = torch.Generator().manual_seed(4)
     logits = (4 * torch.randn(3, 1, 8, 8, generator=g)).bfloat16().requires_grad_()
-    x = torch.rand(3, 1, 8, 8, generator=g).round()
+    x = torch.rand(3, 1, 8, 8, generator=g).round().to(image_dtype)
     ours = Bernoulli.log_likelihood(x, logits)
     assert ours.dtype == torch.float32
     up = logits.detach().float().requires_grad_()
-    ref = Bernoulli.log_likelihood(x, up)
+    ref = Bernoulli.log_likelihood(x.float(), up)
     torch.testing.assert_close(ours, ref, rtol=0, atol=0)  # bf16 values are exact in float32
     ours.sum().backward()
     ref.sum().backward()

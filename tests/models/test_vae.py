@@ -115,8 +115,9 @@ def test_wrong_image_shape_is_rejected():
 
 
 def test_bf16_autocast_step_matches_fp32_within_tolerance():
-    """Networks in bf16 autocast, everything after them in float32: one step of beta-TCVAE
-    agrees with float32 to bf16 accuracy (8-bit mantissa, relative rounding 2^-9)."""
+    """Networks in bf16 autocast, everything after them in float32 (the Bernoulli logits are
+    read in float32 by the likelihood): one step of beta-TCVAE agrees with float32 to bf16
+    accuracy (8-bit mantissa, relative rounding 2^-9)."""
     from tcvae.data.sprites import dsprites_grid, render_dsprites
     from tcvae.objectives import ObjectiveConfig, compute_loss
 
@@ -129,7 +130,8 @@ def test_bf16_autocast_step_matches_fp32_within_tolerance():
     for amp_dtype in (None, torch.bfloat16):
         model.zero_grad()
         out = model(x, generator=torch.Generator().manual_seed(1), amp_dtype=amp_dtype)
-        assert all(t.dtype == torch.float32 for t in out)
+        assert all(t.dtype == torch.float32 for t in out[:3])
+        assert out.x_params.dtype == (amp_dtype or torch.float32)
         result = compute_loss(model, x, out, 737_280, ObjectiveConfig(), 0)
         result.loss.backward()
         grads = torch.cat([p.grad.flatten() for p in model.parameters()])
@@ -140,6 +142,36 @@ def test_bf16_autocast_step_matches_fp32_within_tolerance():
     for name in ("log_px", "kl", "mi", "tc", "dwkl"):
         assert terms16[name] == pytest.approx(terms32[name], abs=0.01), name
     assert ((grads16 - grads32).norm() / grads32.norm()).item() < 0.02
+
+
+def test_bf16_logits_and_batch_give_the_step_of_their_float32_copies():
+    """What a bf16 training step holds in bf16 instead of float32 changes nothing: the decoder's
+    logits (read in float32 by the Bernoulli likelihood) and a batch of binary images (exact in
+    bf16, and cast to bf16 by autocast anyway) give bit for bit the loss and the gradients of
+    their float32 copies; a Gaussian decoder still hands back float32."""
+    from tcvae.objectives import ObjectiveConfig, compute_loss
+
+    gen = torch.Generator().manual_seed(2)
+    x = (torch.rand(64, 1, 64, 64, generator=gen) < 0.2).float()
+    torch.manual_seed(0)
+    model = build_model(hidden=32)
+
+    def step(images, widen):
+        model.zero_grad()
+        out = model(images, generator=torch.Generator().manual_seed(1), amp_dtype=torch.bfloat16)
+        if widen:
+            out = out._replace(x_params=out.x_params.float())
+        loss = compute_loss(model, images, out, 1000, ObjectiveConfig(), 0).loss
+        loss.backward()
+        return loss.detach(), [p.grad.clone() for p in model.parameters()]
+
+    reference = step(x, widen=True)
+    for images in (x, x.bfloat16()):
+        loss, grads = step(images, widen=False)
+        assert torch.equal(loss, reference[0])
+        assert all(torch.equal(a, b) for a, b in zip(grads, reference[1]))
+    gaussian = build_model(hidden=32, likelihood="gaussian")
+    assert gaussian(x, amp_dtype=torch.bfloat16).x_params.dtype == torch.float32
 
 
 def test_a_network_outside_the_vae_follows_the_run_precision():

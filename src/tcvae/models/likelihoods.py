@@ -1,7 +1,9 @@
 """Observation models p(x|z): what the decoder's output means.
 
 The decoder returns one tensor of *likelihood parameters* with the shape of the images,
-(B, C, H, W). Each likelihood answers the same three questions:
+(B, C, H, W). Each likelihood answers the same three questions (and says, as
+``reads_low_precision``, whether its log-likelihood computes in float32 from bf16 or fp16
+parameters, so that a training step need not hold a float32 copy of them):
 
 * ``log_likelihood(x, params)``  log p(x|z) summed over pixels, (B,)
 * ``mean(params)``                the expected image E[x|z] in [0, 1], (B, C, H, W)
@@ -84,6 +86,9 @@ class Bernoulli:
     """Independent Bernoulli pixels with the decoder's output as logits (the paper's choice)."""
 
     name = "bernoulli"
+    # log_likelihood converts the parameters to float32 block by block, so bf16 or fp16 logits
+    # give the same values (and gradients) as a float32 copy of them would.
+    reads_low_precision = True
 
     @staticmethod
     def log_likelihood(x: Tensor, params: Tensor) -> Tensor:
@@ -117,6 +122,7 @@ class Gaussian:
     """
 
     name = "gaussian"
+    reads_low_precision = False
     VARIANCE = 0.5
 
     @classmethod

@@ -102,10 +102,17 @@ class VAE(nn.Module):
         mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
         return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
 
-    def decode(self, z: Tensor, amp_dtype: torch.dtype | None = None) -> Tensor:
+    def decode(
+        self, z: Tensor, amp_dtype: torch.dtype | None = None, float32: bool = True
+    ) -> Tensor:
         """Likelihood parameters (B, C, H, W) in float32 for latents z (B, D); ``amp_dtype``
-        runs the decoder network under autocast."""
-        return in_float32_under_autocast(self.decoder, amp_dtype)(z)
+        runs the decoder network under autocast. ``float32=False`` leaves them in the dtype the
+        network computed, for a likelihood that reads low precision exactly (one (B, C, H, W)
+        float32 copy fewer; see ``reads_low_precision`` in :mod:`tcvae.models.likelihoods`)."""
+        if float32 or amp_dtype is None:
+            return in_float32_under_autocast(self.decoder, amp_dtype)(z)
+        with torch.autocast(z.device.type, dtype=amp_dtype):
+            return self.decoder(z)
 
     def forward(
         self,
@@ -117,8 +124,9 @@ class VAE(nn.Module):
         """Encode, draw z ~ q(z|x) by reparameterisation, decode.
 
         ``amp_dtype`` (torch.bfloat16 or torch.float16) runs the two networks under autocast;
-        the posterior parameters, z and the likelihood parameters are float32 either way, so
-        the densities, estimators and loss computed from them stay in float32.
+        the posterior parameters and z are float32 either way, so the densities, estimators
+        and loss computed from them stay in float32. The likelihood parameters are float32
+        too, unless the likelihood reads them in float32 itself (``reads_low_precision``).
         ``noise_rows=(start, total)``: x is rows start.. of a batch of ``total`` spread over
         processes; the noise is drawn for the whole batch (the same on every process) and these
         rows taken, so the sample equals that of one process holding the whole batch.
@@ -131,7 +139,8 @@ class VAE(nn.Module):
             unit = mean.new_zeros(total, mean.shape[1])  # both families scale as exp(logvar / 2)
             standard = self.posterior.rsample(unit, unit, generator)[start : start + len(x)]
             z = mean + torch.exp(0.5 * logvar) * standard
-        return VAEOutput(mean, logvar, z, self.decode(z, amp_dtype))
+        float32 = not self.likelihood.reads_low_precision
+        return VAEOutput(mean, logvar, z, self.decode(z, amp_dtype, float32))
 
     @torch.no_grad()
     def reconstruct(self, x: Tensor) -> Tensor:
