@@ -150,15 +150,20 @@ def _softmax_(values: Tensor, lse: Tensor) -> Tensor:
     return values.sub_(lse[..., None]).clamp_min_(-EXP_FLOOR).exp_()
 
 
+def _joint_rows(lq: Tensor, log_w: Tensor, buffer: Tensor) -> Tensor:
+    """sum_j L[j, i, m] + log w[i, m] for the rows i of a block, (R, B), written into ``buffer``."""
+    return torch.sum(lq, 0, out=buffer[: log_w.numel()].view(log_w.shape)).add_(log_w)
+
+
 class _MixtureLogDensity(torch.autograd.Function):
     """log q(z_i) and log q(z_ij) from the weighted minibatch mixture, block by block.
 
     Forward: for rows i in a block, L[j, i, m] = log q(z_ij | x_m) (D, R, B); the joint sums over
     j; both add log w[i, m] and take a logsumexp over m. Backward: with P the softmax over m,
     the gradient of L is G = g_marg[j, i] P[j, i, m] + g_joint[i] P_joint[i, m], contracted
-    with the derivatives listed above; every block is recomputed rather than stored, only the
-    (B, B) joint and the logsumexps are kept, and the backward pass reads the softmax off them
-    as exp(L + log w - lse). Exponentials are floored at exp(-EXP_FLOOR) (see above).
+    with the derivatives listed above; every block (and its rows of the joint) is recomputed
+    rather than stored, only the logsumexps are kept, and the backward pass reads the softmax
+    off them as exp(L + log w - lse). Exponentials are floored at exp(-EXP_FLOOR) (see above).
 
     Second derivatives (``create_graph=True``) differentiate a dense recomputation of the
     (B, B, D) pairwise log densities, which needs B^2 D memory but is exact.
@@ -170,54 +175,54 @@ class _MixtureLogDensity(torch.autograd.Function):
         constants = _block_constants(family, z, mean, logvar)
         rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * components)))
         marginal = z.new_empty(dim, batch)
-        joint = z.new_empty(batch, components)
+        joint_lse = z.new_empty(batch)
+        joint_rows = z.new_empty(rows * components)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
-            torch.sum(lq, 0, out=joint[r0:r1])
+            joint = _joint_rows(lq, log_w[r0:r1], joint_rows)
             marginal[:, r0:r1] = _logsumexp(lq.add_(log_w[r0:r1]), scratch=u)
+            joint_lse[r0:r1] = _logsumexp(joint, scratch=u.view(-1)[: joint.numel()].view_as(joint))
 
         _for_each_block(batch, rows, components, z, block)
-        joint.add_(log_w)
-        joint_lse = _logsumexp(joint, torch.empty_like(joint))
         ctx.family, ctx.rows = family, rows
-        ctx.save_for_backward(z, mean, logvar, log_w, joint, joint_lse, marginal)
+        ctx.save_for_backward(z, mean, logvar, log_w, joint_lse, marginal)
         return joint_lse, marginal.T
 
     @staticmethod
     def backward(ctx, grad_joint, grad_marginal):
-        z, mean, logvar, log_w, joint, joint_lse, marginal = ctx.saved_tensors
+        z, mean, logvar, log_w, joint_lse, marginal = ctx.saved_tensors
         family, rows = ctx.family, ctx.rows
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
             return _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal)
         (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
         scale = constants[1]
-        g_joint = _softmax_(joint.clone(), joint_lse).mul_(grad_joint[:, None])  # (B, B)
+        g_joint = z.new_empty(rows * components)  # the block's rows of g_joint P_joint
         g_marg = grad_marginal.T.contiguous()[:, :, None]
         grad_z = z.new_empty(dim, batch)
         ones = z.new_ones(dim, 1, rows)
 
-        # Per block, sums over its rows i: sum_i G[j, i, m], sum_i G phi'(u), sum_i G u phi'(u) s.
-        # Each block fills its own slot and the slots are added in a fixed order at the end, so
-        # the result does not depend on which thread ran which block.
-        n_blocks = -(-batch // rows)
-        row_sums = z.new_empty(3, n_blocks, dim, 1, components)
+        # Sums over the rows i, block after block in a fixed order: sum_i G[j, i, m],
+        # sum_i G phi'(u) and sum_i G u phi'(u) s, each (D, 1, M).
+        row_sums = z.new_zeros(3, dim, 1, components)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
+            g_j = _softmax_(_joint_rows(lq, log_w[r0:r1], g_joint), joint_lse[r0:r1])
+            g_j.mul_(grad_joint[r0:r1, None])
             prob = _softmax_(lq.add_(log_w[r0:r1]), marginal[:, r0:r1])
-            g = torch.addcmul(g_joint[r0:r1], prob, g_marg[:, r0:r1], out=lq)
+            g = torch.addcmul(g_j, prob, g_marg[:, r0:r1], out=lq)
             ones_r = ones[:, :, : r1 - r0]  # sums over i as batched (1, R) x (R, B) products
-            torch.bmm(ones_r, g, out=row_sums[0, index])
+            row_sums[0].baddbmm_(ones_r, g)
             g.mul_(u if family == "normal" else u.sign())  # H = G phi'(u)
-            torch.bmm(ones_r, g, out=row_sums[1, index])
+            row_sums[1].baddbmm_(ones_r, g)
             g.mul_(scale[:, None, :])  # H s
             torch.sum(g, -1, out=grad_z[:, r0:r1])
-            torch.bmm(ones_r, g.mul_(u), out=row_sums[2, index])
+            row_sums[2].baddbmm_(ones_r, g.mul_(u))
 
         _for_each_block(batch, rows, components, z, block)
-        g_sum, h_sum, hu_s_sum = row_sums.sum(1).squeeze(2)
+        g_sum, h_sum, hu_s_sum = row_sums.squeeze(2)
         grad_mean = (scale * h_sum).T
         grad_logvar = (0.5 * (hu_s_sum / scale - g_sum)).T
         return -grad_z.T, grad_mean, grad_logvar, None, None
