@@ -19,6 +19,7 @@ from tcvae.objectives.estimators import (
     log_weights,
     mss_log_weights,
     mws_log_weights,
+    structured_log_weights,
 )
 
 
@@ -189,6 +190,33 @@ def test_gradcheck_of_the_blocked_mixture(family, block, monkeypatch):
     assert torch.autograd.gradcheck(
         lambda z_, m_, lv_: log_mixture_density(z_, m_, lv_, log_w, family), inputs
     )
+
+
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_structured_weights_give_the_dense_rows_and_mixture(estimator, monkeypatch):
+    """The weights held as a rule give the entries of the dense matrix in every row block and
+    in a process's share of the rows, and the mixture (values and gradients) it gives."""
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 40)  # blocks of 2 rows (uneven)
+    b, d, n = 7, 3, 30
+    weights = structured_log_weights(estimator, b, n, torch.float64)
+    dense = log_weights(estimator, b, n, torch.float64)
+    for r0, r1 in [(0, 7), (0, 2), (3, 6), (6, 7)]:
+        assert torch.equal(weights.rows(r0, r1), dense[r0:r1])
+        assert torch.equal(weights.select_rows(r0, r1).dense(), dense[r0:r1])
+        buffer = torch.full((49,), float("nan"), dtype=torch.float64)
+        assert torch.equal(weights.rows(r0, r1, buffer), dense[r0:r1])
+    mean, logvar, g = _posteriors(b, d, seed=5)
+    z = Normal.rsample(mean, logvar, g)
+    upstream = _upstream(b, d, g)
+    ours = _outputs_and_gradients(log_mixture_density, z, mean, logvar, weights, upstream)
+    ref = _outputs_and_gradients(log_mixture_density, z, mean, logvar, dense, upstream)
+    for a, r in zip(ours, ref):
+        torch.testing.assert_close(a, r, rtol=1e-12, atol=1e-12)
+    share = weights.select_rows(2, 5)  # rows 2..4 of the minibatch, as on one of 3 processes
+    part = log_mixture_density(z[2:5], mean, logvar, share, Normal)
+    whole = log_mixture_density(z, mean, logvar, dense, Normal)
+    torch.testing.assert_close(part[0], whole[0][2:5], rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(part[1], whole[1][2:5], rtol=1e-12, atol=1e-12)
 
 
 def test_gradients_match_autograd_of_the_broadcast_formula():

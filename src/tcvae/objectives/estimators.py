@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
@@ -66,26 +67,71 @@ def check_batch(batch_size: int, dataset_size: int) -> None:
         )
 
 
+class LogWeights(NamedTuple):
+    """Rows of a (B, M) log weight matrix held without the matrix: log w[i, m] = ``fill``
+    except log w[i, columns[i, k]] = values[k]. Both estimators' matrices are of this kind, and
+    at B = 2048 the dense matrix would take 16 MiB of every training step."""
+
+    fill: float
+    columns: Tensor  # (B, K) long, distinct within a row
+    values: Tensor  # (K,)
+    components: int  # M
+
+    def rows(self, r0: int, r1: int, buffer: Tensor | None = None) -> Tensor:
+        """Rows r0:r1 as a dense (r1 - r0, M) tensor, written into ``buffer`` when given."""
+        shape = (r1 - r0, self.components)
+        if buffer is None:
+            w = self.values.new_full(shape, self.fill)
+        else:
+            w = buffer[: math.prod(shape)].view(shape).fill_(self.fill)
+        index = self.columns[r0:r1]
+        return w.scatter_(1, index, self.values.expand(index.shape))
+
+    def dense(self) -> Tensor:
+        """The whole (B, M) matrix."""
+        return self.rows(0, self.columns.shape[0])
+
+    def select_rows(self, r0: int, r1: int) -> LogWeights:
+        """The weights of rows r0:r1 (a process's share of the minibatch)."""
+        return self._replace(columns=self.columns[r0:r1])
+
+
+def structured_log_weights(
+    estimator: str,
+    batch_size: int,
+    dataset_size: int,
+    dtype: torch.dtype = torch.float32,
+    device=None,
+) -> LogWeights:
+    """The (B, B) log weights of ``estimator`` ('mss' or 'mws') as :class:`LogWeights`."""
+    if estimator not in ESTIMATORS:
+        raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
+    check_batch(batch_size, dataset_size)
+    n, b = dataset_size, batch_size
+    if estimator == "mws":  # -log(N B) everywhere
+        columns = torch.empty(b, 0, dtype=torch.long, device=device)
+        return LogWeights(-math.log(n * b), columns, torch.empty(0, dtype=dtype, device=device), b)
+    m = b - 1  # MSS: -log M, but -log N on the own index and log((N - M) / (N M)) on the next
+    own = torch.arange(b, device=device)
+    columns = torch.stack([own, (own + 1) % b], 1)
+    values = torch.tensor(
+        [-math.log(n), math.log(n - m) - math.log(n * m)], dtype=dtype, device=device
+    )
+    return LogWeights(-math.log(m), columns, values, b)
+
+
 def mws_log_weights(
     batch_size: int, dataset_size: int, dtype: torch.dtype = torch.float32, device=None
 ) -> Tensor:
     """Minibatch weighted sampling: log w[i, m] = -log(N B) for all i, m, (B, B)."""
-    check_batch(batch_size, dataset_size)
-    value = -math.log(dataset_size * batch_size)
-    return torch.full((batch_size, batch_size), value, dtype=dtype, device=device)
+    return structured_log_weights("mws", batch_size, dataset_size, dtype, device).dense()
 
 
 def mss_log_weights(
     batch_size: int, dataset_size: int, dtype: torch.dtype = torch.float32, device=None
 ) -> Tensor:
     """Minibatch stratified sampling weights log w[i, m], (B, B); see the module docstring."""
-    check_batch(batch_size, dataset_size)
-    n, m = dataset_size, batch_size - 1
-    log_w = torch.full((batch_size, batch_size), -math.log(m), dtype=dtype, device=device)
-    rows = torch.arange(batch_size, device=device)
-    log_w[rows, (rows + 1) % batch_size] = math.log(n - m) - math.log(n * m)
-    log_w[rows, rows] = -math.log(n)
-    return log_w
+    return structured_log_weights("mss", batch_size, dataset_size, dtype, device).dense()
 
 
 def log_weights(
@@ -96,11 +142,14 @@ def log_weights(
     device=None,
 ) -> Tensor:
     """The (B, B) log weight matrix of ``estimator`` ('mss' or 'mws')."""
-    if estimator == "mss":
-        return mss_log_weights(batch_size, dataset_size, dtype, device)
-    if estimator == "mws":
-        return mws_log_weights(batch_size, dataset_size, dtype, device)
-    raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
+    return structured_log_weights(estimator, batch_size, dataset_size, dtype, device).dense()
+
+
+def _weight_rows(log_w: Tensor | LogWeights, r0: int, r1: int, buffer: Tensor) -> Tensor:
+    """Rows r0:r1 of ``log_w`` (a dense tensor, or :class:`LogWeights` written into buffer)."""
+    if isinstance(log_w, LogWeights):
+        return log_w.rows(r0, r1, buffer)
+    return log_w[r0:r1]
 
 
 # Per family, the pairwise log density is  L = c(logvar_m) - phi(u),  u = (z_i - mean_m) * s_m,
@@ -176,29 +225,31 @@ class _MixtureLogDensity(torch.autograd.Function):
         rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * components)))
         marginal = z.new_empty(dim, batch)
         joint_lse = z.new_empty(batch)
-        joint_rows = z.new_empty(rows * components)
+        joint_rows, weight_rows = z.new_empty(rows * components), z.new_empty(rows * components)
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
-            joint = _joint_rows(lq, log_w[r0:r1], joint_rows)
-            marginal[:, r0:r1] = _logsumexp(lq.add_(log_w[r0:r1]), scratch=u)
+            w = _weight_rows(log_w, r0, r1, weight_rows)
+            joint = _joint_rows(lq, w, joint_rows)
+            marginal[:, r0:r1] = _logsumexp(lq.add_(w), scratch=u)
             joint_lse[r0:r1] = _logsumexp(joint, scratch=u.view(-1)[: joint.numel()].view_as(joint))
 
         _for_each_block(batch, rows, components, z, block)
-        ctx.family, ctx.rows = family, rows
-        ctx.save_for_backward(z, mean, logvar, log_w, joint_lse, marginal)
+        ctx.family, ctx.rows, ctx.log_w = family, rows, log_w
+        ctx.save_for_backward(z, mean, logvar, joint_lse, marginal)
         return joint_lse, marginal.T
 
     @staticmethod
     def backward(ctx, grad_joint, grad_marginal):
-        z, mean, logvar, log_w, joint_lse, marginal = ctx.saved_tensors
-        family, rows = ctx.family, ctx.rows
+        z, mean, logvar, joint_lse, marginal = ctx.saved_tensors
+        family, rows, log_w = ctx.family, ctx.rows, ctx.log_w
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
             return _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal)
         (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
         scale = constants[1]
         g_joint = z.new_empty(rows * components)  # the block's rows of g_joint P_joint
+        weight_rows = z.new_empty(rows * components)
         g_marg = grad_marginal.T.contiguous()[:, :, None]
         grad_z = z.new_empty(dim, batch)
         ones = z.new_ones(dim, 1, rows)
@@ -209,9 +260,10 @@ class _MixtureLogDensity(torch.autograd.Function):
 
         def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
             u, lq = _block(family, constants, r0, r1, *buffers)
-            g_j = _softmax_(_joint_rows(lq, log_w[r0:r1], g_joint), joint_lse[r0:r1])
+            w = _weight_rows(log_w, r0, r1, weight_rows)
+            g_j = _softmax_(_joint_rows(lq, w, g_joint), joint_lse[r0:r1])
             g_j.mul_(grad_joint[r0:r1, None])
-            prob = _softmax_(lq.add_(log_w[r0:r1]), marginal[:, r0:r1])
+            prob = _softmax_(lq.add_(w), marginal[:, r0:r1])
             g = torch.addcmul(g_j, prob, g_marg[:, r0:r1], out=lq)
             ones_r = ones[:, :, : r1 - r0]  # sums over i as batched (1, R) x (R, B) products
             row_sums[0].baddbmm_(ones_r, g)
@@ -238,6 +290,8 @@ def _dense_mixture(z: Tensor, mean: Tensor, logvar: Tensor, log_w: Tensor, famil
 def _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal):
     """Differentiable gradients of the dense formula, for double backward."""
     wanted = [t for t, need in zip((z, mean, logvar), ctx.needs_input_grad[:3]) if need]
+    if isinstance(log_w, LogWeights):
+        log_w = log_w.dense()
     joint, marginal = _dense_mixture(z, mean, logvar, log_w, ctx.family)
     found = iter(
         torch.autograd.grad(
@@ -271,18 +325,20 @@ def log_mixture_density(
     z: Tensor,
     mean: Tensor,
     logvar: Tensor,
-    log_w: Tensor,
+    log_w: Tensor | LogWeights,
     posterior: type[Normal] | type[Laplace] = Normal,
 ) -> tuple[Tensor, Tensor]:
     """Weighted minibatch mixture (REFERENCE.md s. 3), without materialising (B, B, D) arrays.
 
     ``z``: (B, D) samples; ``mean``, ``logvar``: (M, D) mixture components (the same B points
     on one process; the whole global batch under data parallelism, where z holds this process's
-    rows); ``log_w``: (B, M) log weights (no gradient). Returns
+    rows); ``log_w``: (B, M) log weights (no gradient), a tensor or :class:`LogWeights`. Returns
     log q(z_i) = logsumexp_m (sum_j log q(z_ij | x_m) + log w[i, m]), shape (B,), and
     log q(z_ij) = logsumexp_m (log q(z_ij | x_m) + log w[i, m]), shape (B, D).
     """
-    return _MixtureLogDensity.apply(z, mean, logvar, log_w.detach(), posterior.name)
+    if isinstance(log_w, Tensor):
+        log_w = log_w.detach()
+    return _MixtureLogDensity.apply(z, mean, logvar, log_w, posterior.name)
 
 
 def estimate_log_qz(
@@ -307,6 +363,6 @@ def estimate_log_qz(
             f"rows {row_offset}..{row_offset + batch - 1} of z lie outside the minibatch of "
             f"{components} posteriors; pass row_offset of this process's share"
         )
-    log_w = log_weights(estimator, components, dataset_size, z.dtype, z.device)
-    log_w = log_w[row_offset : row_offset + batch]
+    log_w = structured_log_weights(estimator, components, dataset_size, z.dtype, z.device)
+    log_w = log_w.select_rows(row_offset, row_offset + batch)
     return log_mixture_density(z, mean, logvar, log_w, posterior)
