@@ -5,9 +5,10 @@ Each phase runs in a fresh Python process so that its peak resident set size
 
 * render: render the full grid (bit-packed chunk by chunk) and write the cache;
 * load:   load the full grid from the cache;
-* train:  load it, then train beta-TCVAE (MSS) for ``--steps`` steps, twice in separate processes:
-          with the paper's MLP (width 1200, batch 2048; ``tcvae train``'s defaults) and with the
-          demo's (width 256, batch 512);
+* train:  load it, then train beta-TCVAE (MSS) for ``--steps`` steps, in separate processes:
+          with the paper's MLP (width 1200, batch 2048; ``tcvae train``'s defaults) in float32
+          and in bf16 (the ``paper-dsprites`` preset's precision where the CPU computes bf16), and
+          with the demo's (width 256, batch 512, bf16 where supported);
 * batch:  minibatches of 2048 random images as floats, from the packed images (``batch``: one
           gather of packed rows, one table lookup) and from the same images unpacked to one uint8
           tensor (the layout before packing: a gather and a conversion), alternating batch by
@@ -29,8 +30,12 @@ import time
 from pathlib import Path
 
 BATCH = 2048
-# (MLP width, batch size) of the training phase: the paper's set-up and the demo's network.
-NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}
+# (MLP width, batch size, precision) of the training phase: the paper's set-up and the demo's.
+NETWORKS = {
+    "paper": (1200, 2048, "fp32"),
+    "paper-bf16": (1200, 2048, "auto"),
+    "demo": (256, 512, "auto"),
+}
 
 
 def peak_rss_mib() -> float:
@@ -88,16 +93,22 @@ def phase_train(args: argparse.Namespace) -> dict:
     from tcvae.training import train
 
     data = load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)
-    hidden, batch = NETWORKS[args.network]
+    hidden, batch, precision = NETWORKS[args.network]
     with tempfile.TemporaryDirectory() as tmp:
         config = {
             "model": {"hidden": hidden},
             "optim": {"batch_size": batch, "max_steps": args.steps},
             "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
-            "run": {"run_dir": f"{tmp}/run", "device": "cpu", "log_every": 1, "tensorboard": False},
+            "run": {
+                "run_dir": f"{tmp}/run",
+                "device": "cpu",
+                "log_every": 1,
+                "tensorboard": False,
+                "precision": precision,
+            },
         }
         start = time.perf_counter()
-        train(config, data=data)
+        run = train(config, data=data)
         elapsed = time.perf_counter() - start
         log = Path(tmp, "run", "train_log.jsonl").read_text().splitlines()
         rates = [json.loads(row)["images_per_s"] for row in log[2:]]  # warm-up steps dropped
@@ -105,6 +116,7 @@ def phase_train(args: argparse.Namespace) -> dict:
         "steps": args.steps,
         "train_s": elapsed,
         "median_images_per_s": statistics.median(rates),
+        "precision": run.config.run.precision,
         "peak_rss_mib": peak_rss_mib(),
     }
 
@@ -184,11 +196,12 @@ def main() -> None:
     print(f"  peak RSS render+write {render['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     print(f"  peak RSS load         {load['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     for network, fit in fits.items():
-        hidden, batch = NETWORKS[network]
+        width, size, _ = NETWORKS[network]
         print(
-            f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss; {network} "
-            f"MLP {hidden}, batch {batch}, {fit['steps']} steps, median "
-            f"{fit['median_images_per_s']:.0f} images/s)"
+            f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB "
+            f"({fit['peak_rss_mib']:.0f} MiB, ru_maxrss; "
+            f"{network.split('-')[0]} MLP {width}, batch {size}, {fit['precision']}, "
+            f"{fit['steps']} steps, median {fit['median_images_per_s']:.0f} images/s)"
         )
     print(
         f"  batches of {BATCH}, images/s: packed {batch['packed']:,.0f}, unpacked "
