@@ -121,10 +121,13 @@ def train_or_resume(config: TrainConfig, data) -> float:
     """Train (or finish an interrupted run); return the training seconds of this call."""
     run_dir = Path(config.run.run_dir)
     start = time.perf_counter()
-    if (run_dir / STATUS_FILE).is_file() and json.loads((run_dir / STATUS_FILE).read_text())[
-        "status"
-    ] in ("max_steps", "completed"):
-        return 0.0
+    if (run_dir / STATUS_FILE).is_file():
+        status = json.loads((run_dir / STATUS_FILE).read_text())
+        wanted = config.optim.max_steps
+        if status["status"] == "completed" or (
+            status["status"] == "max_steps" and (wanted is None or status["step"] >= wanted)
+        ):
+            return 0.0  # done; a larger --curve-images continues a run stopped at max_steps
     resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
     if train(config, resume=resume, data=data, progress=True).status == "interrupted":
         raise SystemExit(f"interrupted; run the same command again to continue {run_dir}")
