@@ -60,6 +60,7 @@ BASE: dict[str, Any] = {
     "estimator": "mss",
     "precision": "auto",
     "beta_warmup_steps": 0,
+    "lr_warmup_steps": 0,
 }
 # name -> changes to BASE. One or two settings at a time, so each row says what a change does.
 # (The paper's conv networks train at about 1,100 images/s on two cores in bf16, too slow for a
@@ -70,6 +71,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch512-lr2e-3": {"batch_size": 512, "lr": 2e-3},
     "batch512-lr3e-3": {"batch_size": 512, "lr": 3e-3},
     "batch512-lr5e-3": {"batch_size": 512, "lr": 5e-3},
+    "batch512-lr3e-3-warmup500": {"batch_size": 512, "lr": 3e-3, "lr_warmup_steps": 500},
     "full-grid-batch512-lr3e-3": {"subset": None, "batch_size": 512, "lr": 3e-3},
     "batch256-lr2e-3": {"batch_size": 256, "lr": 2e-3},
     "full-grid-batch512-lr2e-3": {"subset": None, "batch_size": 512, "lr": 2e-3},
@@ -103,7 +105,13 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
             estimator=r["estimator"],
             beta_warmup_steps=r["beta_warmup_steps"],
         ),
-        optim=OptimConfig(lr=r["lr"], batch_size=r["batch_size"], epochs=10**6, max_steps=steps),
+        optim=OptimConfig(
+            lr=r["lr"],
+            lr_warmup_steps=r["lr_warmup_steps"],
+            batch_size=r["batch_size"],
+            epochs=10**6,
+            max_steps=steps,
+        ),
         run=RunConfig(
             run_dir=str(run_dir),
             seed=seed,

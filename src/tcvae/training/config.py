@@ -142,6 +142,13 @@ class OptimConfig:
     """
 
     lr: float = option(1e-3, flag="--lr", help="Adam learning rate (default 1e-3)")
+    lr_warmup_steps: int = option(
+        0,
+        flag="--lr-warmup-steps",
+        metavar="STEPS",
+        help="raise the learning rate linearly from lr / STEPS to lr over the first STEPS steps "
+        "(default 0: the full rate from the start)",
+    )
     batch_size: int = option(
         2048, flag="--batch-size", metavar="B", help="global batch size (split across processes)"
     )
@@ -446,6 +453,11 @@ def validate(config: TrainConfig) -> None:
         f"must be a positive integer, got {o.batch_size!r}",
     )
     _check(_positive_int(o.epochs), "optim.epochs", f"must be a positive integer, got {o.epochs!r}")
+    _check(
+        o.lr_warmup_steps == 0 or _positive_int(o.lr_warmup_steps),
+        "optim.lr_warmup_steps",
+        f"must be a non-negative integer, got {o.lr_warmup_steps!r}",
+    )
     _check(
         o.max_steps is None or _positive_int(o.max_steps),
         "optim.max_steps",

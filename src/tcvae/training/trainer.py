@@ -105,6 +105,14 @@ def _check_sizes(config: TrainConfig, n: int, info: D.DistInfo) -> None:
         )
 
 
+def warmup_lr(step: int, lr: float, warmup_steps: int) -> float:
+    """The learning rate of step ``step`` (0-based): lr * (step + 1) / warmup_steps during the
+    warm-up, lr after it. A function of the step alone, so a resumed run continues exactly."""
+    if warmup_steps <= step:
+        return lr
+    return lr * (step + 1) / warmup_steps
+
+
 def _on_device(data: GroundTruthData, device: torch.device) -> GroundTruthData:
     """On a GPU, hold the uint8 images there once so each batch is a device-side gather."""
     if device.type == "cpu":
@@ -289,6 +297,8 @@ def _train(
                     raise _non_finite(step, names, terms, run_dir)
 
                 scaler.scale(result.loss).backward()
+                for group in optimizer.param_groups:
+                    group["lr"] = warmup_lr(step, config.optim.lr, config.optim.lr_warmup_steps)
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
