@@ -55,10 +55,18 @@ def test_demo_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):
 
 def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
     budget = demo.DemoBudget(
-        subset=256, hidden=16, batch_size=32, epochs=2, train_minutes=1e-9, lr=1e-3, eval_samples=2
+        subset=256,
+        hidden=16,
+        batch_size=32,
+        epochs=2,
+        train_minutes=1e-9,
+        lr=1e-3,
+        lr_warmup_steps=3,
+        eval_samples=2,
     )
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")
     assert config.optim.max_minutes == 1e-9 and config.run.precision == "auto"
+    assert config.optim.lr_warmup_steps == 3
     data = build_dataset(config.data)
     run = train(config, data=data)
     assert run.status == "max_minutes" and run.step == 1

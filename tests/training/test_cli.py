@@ -45,6 +45,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     saved = json.loads((d / "config.json").read_text())
     assert saved["optim"] == {
         "lr": 0.002,
+        "lr_warmup_steps": 0,
         "batch_size": 32,
         "epochs": 2,
         "max_steps": None,

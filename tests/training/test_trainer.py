@@ -292,3 +292,33 @@ def test_baselines_train_and_log_the_decomposition(make_config, method):
     assert [r[extra] > 0 for r in run.history] == [
         method != "annealed-vae" or r["step"] > 1 for r in run.history
     ]
+
+
+def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkeypatch):
+    """optim.lr_warmup_steps: Adam steps with lr (t + 1) / W for steps t < W and lr after, and
+    a run stopped inside the warm-up resumes to the uninterrupted result."""
+    assert [T.warmup_lr(t, 0.01, 4) for t in range(6)] == [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01]
+    assert T.warmup_lr(0, 0.01, 0) == 0.01
+    seen = []
+    adam_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append(self.param_groups[0]["lr"])
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    config = make_config("warm")
+    config.optim.lr_warmup_steps = 4
+    whole = T.train(config)
+    assert seen == [config.optim.lr * t / 4 for t in (1, 2, 3, 4)] + [config.optim.lr] * 8
+    first = make_config("warm-resumed", max_steps=2)
+    first.optim.lr_warmup_steps = 4
+    T.train(first)
+    second = make_config("warm-resumed")
+    second.optim.lr_warmup_steps = 4
+    resumed = T.train(second, resume=first.run.run_dir)
+    assert same(params(resumed.model), params(whole.model))
+    bad = make_config("bad")
+    bad.optim.lr_warmup_steps = -1
+    with pytest.raises(ConfigError, match=r"lr_warmup_steps \(--lr-warmup-steps\) must be"):
+        T.train(bad)
