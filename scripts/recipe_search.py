@@ -21,6 +21,8 @@ batch 2048, lr 1e-3, MWS, 50 epochs = 36.9 M images).
         --curve-every 2e6 --minutes 100
     python scripts/recipe_search.py --out paper --curve-table paper   # the curve as Markdown
     python scripts/recipe_search.py --out recipe-search --table     # print the rows as Markdown
+    python scripts/recipe_search.py --out blowups --only batch512-lr3e-3 --blowups 800 \
+        --seeds 0 1 2 3 4 5                                          # early blow-ups per seed
 """
 
 from __future__ import annotations
@@ -249,6 +251,23 @@ def curve(
         print(json.dumps(row))
 
 
+def blowups(out: Path, name: str, steps: int, seeds: list[int]) -> None:
+    """Train ``name`` for ``steps`` steps at each seed, logging every 10 steps, and print the
+    largest logged dimension-wise KL after step 150: a run that blows up early shows thousands
+    of nats there, a stable one a few."""
+    for seed in seeds:
+        run_dir = out / "runs" / f"blowup-{name}-seed{seed}"
+        config = recipe_config(name, run_dir, steps * {**BASE, **RECIPES[name]}["batch_size"], seed)
+        config.run.log_every = 10
+        train_or_resume(config, build_dataset(config.data))
+        rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines()]
+        worst = max((r for r in rows if r["step"] > 150), key=lambda r: r["dwkl"])
+        print(
+            f"{name} seed {seed}: largest dwkl {worst['dwkl']:.1f} nats at step {worst['step']}; "
+            f"final tc {rows[-1]['tc']:.2f}, log_px {rows[-1]['log_px']:.1f}"
+        )
+
+
 def table(out: Path) -> None:
     print(
         "| recipe | changes | seed | images seen | train s | img/s | MIG | gaps (scale, orient., "
@@ -296,11 +315,23 @@ def main() -> None:
     parser.add_argument(
         "--curve-images", type=float, default=None, help="--curve: stop after this many images"
     )
+    parser.add_argument(
+        "--blowups",
+        type=int,
+        metavar="STEPS",
+        help="train each --seeds for STEPS steps of the one --only recipe and print the largest "
+        "dimension-wise KL after step 150 (early blow-ups)",
+    )
+    parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="--blowups seeds")
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
     parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    if args.table:
+    if args.blowups:
+        if not args.only or len(args.only) != 1:
+            parser.error("--blowups needs exactly one recipe in --only")
+        blowups(args.out, args.only[0], args.blowups, args.seeds)
+    elif args.table:
         table(args.out)
     elif args.curve_table:
         curve_table(args.out, args.curve_table)
