@@ -40,14 +40,27 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     )
     assert config.data.source == "builtin" and config.data.subset == demo.TINY_BUDGET.subset
 
+    # the tiny budget screens two seeds and trains on the one with the lower logged TC
+    screened = json.loads((out / "restarts" / "restarts.json").read_text())
+    assert [r["seed"] for r in screened] == [0, 1000]
+    kept = [r for r in screened if r["kept"]]
+    assert len(kept) == 1 and kept[0]["score"] == min(r["score"] for r in screened)
+    assert kept[0]["run_dir"] == str(run_dir) and config.run.seed == kept[0]["seed"]
+    assert "restarts screened" in printed and printed.count("<- kept") == 1
+
     # a second demo into the same folder refuses, naming the way out, before doing any work
     assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2
     assert "--force" in capsys.readouterr().err
+    # --force replaces the run and its restarts; --restarts 1 trains the seed alone
+    args = ["demo", "--tiny", "--out", str(out), "--force", "--restarts", "1", "--no-progress"]
+    assert main(args) == 0
+    assert not (out / "restarts").exists() and read_config(run_dir).run.seed == 0
+    assert "restarts screened" not in capsys.readouterr().out
 
 
 def test_demo_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):
     (tmp_path / "run").mkdir()
-    with pytest.raises(demo.DemoError, match="not a run directory"):
+    with pytest.raises(demo.DemoError, match="not made by the demo"):
         demo.run_demo(tmp_path, tiny=True, force=True, progress=False)
     with pytest.raises(demo.DemoError, match="positive"):
         demo.run_demo(tmp_path / "other", tiny=True, epochs=0, progress=False)

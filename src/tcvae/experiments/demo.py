@@ -19,6 +19,7 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
+from tcvae.experiments.restarts import RESTARTS_FILE, Restart, train_best_of
 from tcvae.objectives import ObjectiveConfig
 from tcvae.reports.run_report import section, write_report
 from tcvae.training import (
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUT = "tcvae-demo"
 RUN_NAME = "run"
+RESTARTS_NAME = "restarts"
 
 
 class DemoError(TcvaeError):
@@ -60,6 +62,8 @@ class DemoBudget:
     lr: float
     lr_warmup_steps: int  # linear learning-rate warm-up (the trainer's optim.lr_warmup_steps)
     eval_samples: int  # Monte Carlo samples of the decomposition (the paper uses 10,000)
+    restarts: int = 1  # seeds screened, the one with the lowest logged TC kept (restarts.py)
+    screen_images: int = 0  # images each restart trains on before the choice
 
 
 # The recipe search (scripts/recipe_search.py, docs/demo.md) at 4 million images: batch 512 with
@@ -77,17 +81,21 @@ DEFAULT_BUDGET = DemoBudget(
     lr=3e-3,
     lr_warmup_steps=500,
     eval_samples=10_000,
+    restarts=3,
+    screen_images=1_000_000,
 )
 # Seconds on a CPU, for tests only: it runs every step but learns little.
 TINY_BUDGET = DemoBudget(
     subset=256,
     hidden=32,
     batch_size=64,
-    epochs=2,
+    epochs=3,
     train_minutes=None,
     lr=1e-3,
     lr_warmup_steps=0,
     eval_samples=200,
+    restarts=2,
+    screen_images=640,
 )
 BETA = 6.0
 LATENT_DIM = 10
@@ -104,6 +112,7 @@ class DemoResult:
     metrics: dict[str, Any]
     seconds: float
     images: int
+    restarts: list[Restart]
 
 
 def demo_config(
@@ -160,35 +169,45 @@ def run_demo(
     data_source: str = "builtin",
     seed: int = 0,
     force: bool = False,
+    restarts: int | None = None,
     progress: bool = True,
 ) -> DemoResult:
     """Train, evaluate and report; returns where everything went and the headline numbers.
 
-    ``subset``: "default" keeps the budget's subset, None trains on the whole grid. ``force``
-    replaces an earlier demo run in ``out``.
+    ``subset``: "default" keeps the budget's subset, None trains on the whole grid. ``restarts``:
+    seeds screened before the one with the lowest logged TC is trained on (default: the
+    budget's; 1 trains one seed). ``force`` replaces an earlier demo run in ``out``.
     """
     start = time.perf_counter()
     budget = TINY_BUDGET if tiny else DEFAULT_BUDGET
     if subset != "default":
         budget = DemoBudget(**{**budget.__dict__, "subset": subset})
+    if restarts is not None:
+        if restarts < 1:
+            raise DemoError(f"--restarts must be a positive integer, got {restarts}")
+        budget = DemoBudget(**{**budget.__dict__, "restarts": restarts})
     if epochs is not None and epochs < 1:
         raise DemoError(f"--epochs must be a positive integer, got {epochs}")
     run_dir = Path(out) / RUN_NAME
-    if run_dir.exists():
-        if not force:
-            raise DemoError(
-                f"{run_dir} already holds a demo run; open {run_dir / 'report.html'}, or pass "
-                "--force to replace it, or --out DIR to keep it"
-            )
-        if not (run_dir / CONFIG_FILE).is_file():
-            raise DemoError(f"{run_dir} exists but is not a run directory; remove it yourself")
-        shutil.rmtree(run_dir)
+    screen_dir = Path(out) / RESTARTS_NAME
+    _clear_earlier_demo(run_dir, screen_dir, force)
     config = demo_config(
         run_dir, budget, epochs=epochs, device=device, data_source=data_source, seed=seed
     )
     log.info("rendering %s dSprites images", budget.subset or "all")
     data = build_dataset(config.data, progress=progress)
-    run = train(config, data=data, progress=progress)
+    screened: list[Restart] = []
+    if budget.restarts > 1:
+        run, screened = train_best_of(
+            config,
+            budget.restarts,
+            max(1, budget.screen_images // budget.batch_size),
+            data=data,
+            progress=progress,
+            screen_dir=screen_dir,
+        )
+    else:
+        run = train(config, data=data, progress=progress)
     eval_device = str(next(run.model.parameters()).device)
     metrics = evaluate_run(
         run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data
@@ -208,4 +227,29 @@ def run_demo(
         metrics=metrics,
         seconds=time.perf_counter() - start,
         images=len(data),
+        restarts=screened,
     )
+
+
+def _clear_earlier_demo(run_dir: Path, screen_dir: Path, force: bool) -> None:
+    """Refuse to overwrite an earlier demo unless ``force``; then remove only what a demo made."""
+    if run_dir.exists() and not force:
+        raise DemoError(
+            f"{run_dir} already holds a demo run; open {run_dir / 'report.html'}, or pass "
+            "--force to replace it, or --out DIR to keep it"
+        )
+    if screen_dir.exists() and not force:
+        raise DemoError(
+            f"{screen_dir} holds the restarts of an earlier demo; pass --force to replace them, "
+            "or --out DIR to keep them"
+        )
+    for path in (run_dir, screen_dir):
+        if not path.exists():
+            continue
+        made_by_demo = (path / CONFIG_FILE).is_file() or (
+            path == screen_dir
+            and all(p.name == RESTARTS_FILE or (p / CONFIG_FILE).is_file() for p in path.iterdir())
+        )
+        if not made_by_demo:
+            raise DemoError(f"{path} exists but was not made by the demo; remove it yourself")
+        shutil.rmtree(path)
