@@ -47,6 +47,8 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     assert len(kept) == 1 and kept[0]["score"] == min(r["score"] for r in screened)
     assert kept[0]["run_dir"] == str(run_dir) and config.run.seed == kept[0]["seed"]
     assert "restarts screened" in printed and printed.count("<- kept") == 1
+    page = (run_dir / "report.html").read_text()
+    assert "Restarts" in page and "1000" in page and "No factor labels" in page
 
     # a second demo into the same folder refuses, naming the way out, before doing any work
     assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2

@@ -21,6 +21,7 @@ from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
 from tcvae.experiments.restarts import RESTARTS_FILE, Restart, train_best_of
 from tcvae.objectives import ObjectiveConfig
+from tcvae.reports import html
 from tcvae.reports.run_report import section, write_report
 from tcvae.training import (
     DataConfig,
@@ -220,7 +221,12 @@ def run_demo(
         raise DemoError(f"the evaluation wrote no paper-protocol MIG to {run.run_dir}")
     baseline = untrained_mig(run.config, data, list(trained["factor_names"]), eval_device)
     report = write_report(
-        run.run_dir, device=eval_device, evaluate=False, progress=progress, data=data
+        run.run_dir,
+        device=eval_device,
+        evaluate=False,
+        progress=progress,
+        data=data,
+        extra_sections=[("Restarts", restarts_section(screened))] if screened else [],
     )
     return DemoResult(
         run_dir=run.run_dir,
@@ -232,6 +238,20 @@ def run_demo(
         images=len(data),
         restarts=screened,
     )
+
+
+def restarts_section(screened: list[Restart]) -> str:
+    """The report's account of the screening: every restart's seed, score and the one kept."""
+    rows = [
+        (r.seed, r.steps, "diverged" if r.error else r.score, "kept" if r.kept else "")
+        for r in screened
+    ]
+    return html.paragraph(
+        f"{len(screened)} seeds were trained for a short screening on the same images; this run "
+        "is the one whose logged minibatch total correlation (the term beta-TCVAE penalises) was "
+        "lowest over the second half of the screening, trained on from there. No factor labels "
+        "were used to choose it. The others are in the demo's restarts folder."
+    ) + html.table(rows, header=("seed", "screening steps", "logged TC", ""))
 
 
 def _clear_earlier_demo(run_dir: Path, screen_dir: Path, force: bool) -> None:
