@@ -61,9 +61,10 @@ def mig_row(run_dir: Path, data) -> dict[str, Any]:
         factors=PAPER_FACTORS["dsprites"],
         entropy_estimator="deterministic",
     )
+    steps = step_of(run_dir)
     return {
-        "steps": run.step,
-        "images": run.step * run.config.optim.batch_size,
+        "steps": steps,
+        "images": steps * run.config.optim.batch_size,
         "mig": round(float(result.mig), 4),
         "gaps": dict(zip(result.factor_names, np.round(result.gaps, 4).tolist())),
     }
