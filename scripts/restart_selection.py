@@ -2,14 +2,16 @@
 restart on to the step its kept run reached, score them all with the paper's MIG protocol, and
 set each restart's screening score (its mean logged TC at the end of the screening) against its MIG.
 
-For each demo seed S, OUT/demo-seedS is the demo's folder (``tcvae demo --out OUT/demo-seedS
---seed S``). One JSON row per restart goes to OUT/selection.jsonl (seed, screening score, kept or
-not, steps, MIG, per-factor gaps); rows already there are not recomputed, runs already trained are
-not retrained, so the script can be re-run until done. It prints a Markdown table, the MIG of
+For each demo seed S, OUT/demo-seedS is the demo's folder: the demo's budget with --restarts
+(default 3) and --lr-warmup-steps (default 0, the setting measured in docs/demo.md). One JSON row
+per restart goes to OUT/selection.jsonl (seed, screening score, kept or not, steps, MIG,
+per-factor gaps); rows already there are not recomputed, runs already trained are not retrained,
+so the script can be re-run until done. It prints a Markdown table, the MIG of
 the kept restart against the best and the median of its group, and Spearman's rho between the
 screening score and MIG over all restarts (negative: lower TC goes with higher MIG).
 
     python scripts/restart_selection.py --out restart-selection --seeds 0 1 2
+    python scripts/restart_selection.py --out restart-warmup --lr-warmup-steps 500
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from scipy.stats import spearmanr
 from tcvae.evaluation import encode_dataset
 from tcvae.evaluation.mig import PAPER_FACTORS
 from tcvae.evaluation.run import mig_falling_back
-from tcvae.experiments.demo import RESTARTS_NAME, RUN_NAME, run_demo
+from tcvae.experiments.demo import DEFAULT_BUDGET, RESTARTS_NAME, RUN_NAME, DemoBudget, run_demo
 from tcvae.experiments.restarts import RESTARTS_FILE
 from tcvae.training import build_dataset, load_run, train
 from tcvae.training.runs import STATUS_FILE, read_config
@@ -42,11 +44,11 @@ def step_of(run_dir: Path) -> int:
     return int(json.loads((run_dir / STATUS_FILE).read_text())["step"])
 
 
-def demo_restarts(out: Path, seed: int) -> tuple[Path, list[dict[str, Any]]]:
+def demo_restarts(out: Path, seed: int, budget: DemoBudget) -> tuple[Path, list[dict[str, Any]]]:
     """The demo at ``seed`` (run now unless its report exists) and its restarts.json rows."""
     demo_dir = out / f"demo-seed{seed}"
     if not (demo_dir / RUN_NAME / "report.html").is_file():
-        run_demo(demo_dir, seed=seed, force=True, progress=True)
+        run_demo(demo_dir, seed=seed, force=True, budget=budget, progress=True)
     return demo_dir, json.loads((demo_dir / RESTARTS_NAME / RESTARTS_FILE).read_text())
 
 
@@ -70,12 +72,12 @@ def mig_row(run_dir: Path, data) -> dict[str, Any]:
     }
 
 
-def measure(out: Path, seeds: list[int]) -> list[dict[str, Any]]:
+def measure(out: Path, seeds: list[int], budget: DemoBudget) -> list[dict[str, Any]]:
     rows_path = out / "selection.jsonl"
     rows = read_rows(rows_path)
     done = {(r["demo_seed"], r["seed"]) for r in rows}
     for demo_seed in seeds:
-        demo_dir, restarts = demo_restarts(out, demo_seed)
+        demo_dir, restarts = demo_restarts(out, demo_seed, budget)
         kept_dir = demo_dir / RUN_NAME
         target = step_of(kept_dir)
         data = build_dataset(read_config(kept_dir).data)
@@ -138,9 +140,22 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("restart-selection"), help="folder")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="demo seeds")
+    parser.add_argument("--restarts", type=int, default=3, help="seeds screened per demo")
+    parser.add_argument(
+        "--lr-warmup-steps", type=int, default=0, help="learning-rate warm-up of the demos"
+    )
     args = parser.parse_args()
+    if args.restarts < 2:
+        parser.error("--restarts must be at least 2 (there is nothing to select from one seed)")
     args.out.mkdir(parents=True, exist_ok=True)
-    report(measure(args.out, args.seeds))
+    budget = DemoBudget(
+        **{
+            **DEFAULT_BUDGET.__dict__,
+            "restarts": args.restarts,
+            "lr_warmup_steps": args.lr_warmup_steps,
+        }
+    )
+    report(measure(args.out, args.seeds, budget))
 
 
 if __name__ == "__main__":

@@ -10,9 +10,9 @@ DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
 (beta = 6, MSS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
 decomposition, MIG with the paper's protocol and the discretised one), score an untrained copy of
-the network with the same MIG protocol, and write OUT/run/report.html. Three seeds are trained
-for a short screening first and the one with the lowest logged total correlation is trained on
-(--restarts). About 10 minutes or less on two CPU cores; see docs/demo.md for how the budget was
+the network with the same MIG protocol, and write OUT/run/report.html. With --restarts K, K seeds
+are trained for a short screening first and the one with the lowest logged total correlation is
+trained on. About 10 minutes or less on two CPU cores; see docs/demo.md for how the budget was
 chosen. Scale it up with --epochs, --subset 0 (the whole grid), --device cuda and --data-source
 file (the official dSprites file, fetched with `tcvae data download dsprites`).
 """
@@ -61,8 +61,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         metavar="K",
         help="train K seeds for a short screening (a million images each) and keep the one with "
-        "the lowest logged total correlation (default 3; 1: train --seed alone); the others stay "
-        "in OUT/restarts",
+        "the lowest logged total correlation, sharing the time budget (default 1: train --seed "
+        "alone); the others stay in OUT/restarts",
     )
     p.add_argument("--force", action="store_true", help="replace an earlier demo run in --out")
     p.add_argument(
