@@ -74,6 +74,8 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch512-lr3e-3": {"batch_size": 512, "lr": 3e-3},
     "batch512-lr5e-3": {"batch_size": 512, "lr": 5e-3},
     "batch512-lr3e-3-warmup500": {"batch_size": 512, "lr": 3e-3, "lr_warmup_steps": 500},
+    "batch512-lr3e-3-warmup100": {"batch_size": 512, "lr": 3e-3, "lr_warmup_steps": 100},
+    "batch1024-lr3e-3": {"batch_size": 1024, "lr": 3e-3},
     "full-grid-batch512-lr3e-3": {"subset": None, "batch_size": 512, "lr": 3e-3},
     "batch256-lr2e-3": {"batch_size": 256, "lr": 2e-3},
     "full-grid-batch512-lr2e-3": {"subset": None, "batch_size": 512, "lr": 2e-3},
