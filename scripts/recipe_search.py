@@ -63,6 +63,7 @@ BASE: dict[str, Any] = {
     "precision": "auto",
     "beta_warmup_steps": 0,
     "lr_warmup_steps": 0,
+    "grad_clip_norm": None,
 }
 # name -> changes to BASE. One or two settings at a time, so each row says what a change does.
 # (The paper's conv networks train at about 1,100 images/s on two cores in bf16, too slow for a
@@ -76,6 +77,7 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch512-lr3e-3-warmup500": {"batch_size": 512, "lr": 3e-3, "lr_warmup_steps": 500},
     "batch512-lr3e-3-warmup100": {"batch_size": 512, "lr": 3e-3, "lr_warmup_steps": 100},
     "batch1024-lr3e-3": {"batch_size": 1024, "lr": 3e-3},
+    "batch512-lr3e-3-clip300": {"batch_size": 512, "lr": 3e-3, "grad_clip_norm": 300.0},
     "full-grid-batch512-lr3e-3": {"subset": None, "batch_size": 512, "lr": 3e-3},
     "batch256-lr2e-3": {"batch_size": 256, "lr": 2e-3},
     "full-grid-batch512-lr2e-3": {"subset": None, "batch_size": 512, "lr": 2e-3},
@@ -112,6 +114,7 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
         optim=OptimConfig(
             lr=r["lr"],
             lr_warmup_steps=r["lr_warmup_steps"],
+            grad_clip_norm=r["grad_clip_norm"],
             batch_size=r["batch_size"],
             epochs=10**6,
             max_steps=steps,

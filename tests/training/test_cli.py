@@ -46,6 +46,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     assert saved["optim"] == {
         "lr": 0.002,
         "lr_warmup_steps": 0,
+        "grad_clip_norm": None,
         "batch_size": 32,
         "epochs": 2,
         "max_steps": None,

@@ -294,6 +294,38 @@ def test_baselines_train_and_log_the_decomposition(make_config, method):
     ]
 
 
+def test_grad_clip_norm_rescales_the_gradient_adam_sees_and_logs_its_norm(make_config, monkeypatch):
+    """optim.grad_clip_norm: Adam receives g * min(1, c / ||g||) where g is the gradient of the
+    unclipped run at the same step, and train_log.jsonl holds ||g|| as grad_norm."""
+    seen: list[list[torch.Tensor]] = []
+    adam_step = torch.optim.Adam.step
+
+    def spy(self, *args, **kwargs):
+        seen.append([p.grad.detach().clone() for p in self.param_groups[0]["params"]])
+        return adam_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    plain = make_config("plain", max_steps=1)
+    plain.run.log_every = 1
+    T.train(plain)
+    (g,) = seen
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(t) for t in g]))
+    for c, name in ((float(norm) / 4, "clipped"), (float(norm) * 4, "unclipped")):
+        seen.clear()
+        config = make_config(name, max_steps=1)
+        config.run.log_every = 1
+        config.optim.grad_clip_norm = c
+        run = T.train(config)
+        scale = min(1.0, c / float(norm))
+        for got, want in zip(seen[0], g, strict=True):
+            torch.testing.assert_close(got, want * scale, rtol=1e-5, atol=1e-7)
+        assert run.history[0]["grad_norm"] == pytest.approx(float(norm), rel=1e-5)
+    bad = make_config("bad")
+    bad.optim.grad_clip_norm = 0.0
+    with pytest.raises(ConfigError, match=r"grad_clip_norm \(--grad-clip-norm\) must be"):
+        T.train(bad)
+
+
 def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkeypatch):
     """optim.lr_warmup_steps: Adam steps with lr (t + 1) / W for steps t < W and lr after, and
     a run stopped inside the warm-up resumes to the uninterrupted result."""

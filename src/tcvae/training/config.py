@@ -149,6 +149,13 @@ class OptimConfig:
         help="raise the learning rate linearly from lr / STEPS to lr over the first STEPS steps "
         "(default 0: the full rate from the start)",
     )
+    grad_clip_norm: float | None = option(
+        None,
+        flag="--grad-clip-norm",
+        metavar="NORM",
+        help="rescale the gradient to this global L2 norm when it is larger, before Adam's step; "
+        "the norm before clipping is logged as grad_norm (default: no clipping)",
+    )
     batch_size: int = option(
         2048, flag="--batch-size", metavar="B", help="global batch size (split across processes)"
     )
@@ -457,6 +464,11 @@ def validate(config: TrainConfig) -> None:
         o.lr_warmup_steps == 0 or _positive_int(o.lr_warmup_steps),
         "optim.lr_warmup_steps",
         f"must be a non-negative integer, got {o.lr_warmup_steps!r}",
+    )
+    _check(
+        o.grad_clip_norm is None or _positive_number(o.grad_clip_norm),
+        "optim.grad_clip_norm",
+        f"must be a positive number or unset, got {o.grad_clip_norm!r}",
     )
     _check(
         o.max_steps is None or _positive_int(o.max_steps),

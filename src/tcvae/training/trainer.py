@@ -297,6 +297,13 @@ def _train(
                     raise _non_finite(step, names, terms, run_dir)
 
                 scaler.scale(result.loss).backward()
+                if config.optim.grad_clip_norm is not None:
+                    scaler.unscale_(optimizer)
+                    norm = torch.nn.utils.clip_grad_norm_(
+                        model.parameters(), config.optim.grad_clip_norm
+                    )
+                    names.append("grad_norm")
+                    terms = torch.cat([terms, norm.detach().float().to(device).view(1)])
                 for group in optimizer.param_groups:
                     group["lr"] = warmup_lr(step, config.optim.lr, config.optim.lr_warmup_steps)
                 scaler.step(optimizer)
