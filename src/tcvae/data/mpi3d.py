@@ -4,11 +4,13 @@ Each ``mpi3d_<variant>.npz`` holds ``images`` (1036800, 64, 64, 3) uint8 in C or
 object_color (6), object_shape (6), object_size (2), camera_height (3), background_color (3),
 horizontal_axis (40) and vertical_axis (40). The files are 12 GiB each: when the archive stores the
 images uncompressed they are memory-mapped (pages are read from disk as batches touch them, and
-the OS may drop them again); otherwise they are decompressed in chunks into memory (11.4 GiB).
+the OS may drop them again); otherwise they are decompressed in chunks into memory (11.9 GiB).
 
-The original download links died in 2024; the dataset's maintainers posted new ones in May 2024
-(issue #4 of rr-learning/disentanglement_dataset), used here. No checksum is published: the first
-download is checked for its structure and its SHA-256 and size are recorded next to it.
+The files have moved twice: the original bucket died in 2024, the maintainers' second bucket
+(May 2024) was replaced in April 2025 by the Hugging Face dataset ``waleedgondal/mpi3d``, together
+with a corrected ``mpi3d_real.npz`` (the README of rr-learning/disentanglement_dataset). That is
+the location used here. No checksum is published: the first download is checked for its structure
+and its SHA-256 and size are recorded next to it.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
 from tcvae.data.npz import iter_npz_rows, memmap_npz, npz_headers
 
 VARIANTS = ("toy", "realistic", "real")
-MPI3D_URL = "https://storage.googleapis.com/mpi3d_disentanglement_dataset/data/mpi3d_{}.npz"
+MPI3D_URL = "https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/mpi3d_{}.npz"
 FACTOR_NAMES = (
     "object_color",
     "object_shape",
