@@ -21,6 +21,8 @@ batch 2048, lr 1e-3, MWS, 50 epochs = 36.9 M images).
         --curve-every 2e6 --minutes 100
     python scripts/recipe_search.py --out paper --curve-table paper   # the curve as Markdown
     python scripts/recipe_search.py --out recipe-search --table     # print the rows as Markdown
+    python scripts/recipe_search.py --out seeds --images 1e6 --seeds 0 1 2 3 4 --only a b
+    python scripts/recipe_search.py --out seeds --summary           # MIG over seeds per recipe
     python scripts/recipe_search.py --out blowups --only batch512-lr3e-3 --blowups 800 \
         --seeds 0 1 2 3 4 5                                          # early blow-ups per seed
 """
@@ -291,6 +293,23 @@ def table(out: Path) -> None:
         )
 
 
+def summary(out: Path, goal: float = 0.30) -> None:
+    """Each recipe's MIG at every seed it ran, with the median and how many reach ``goal``."""
+    by_recipe: dict[str, dict[int, dict[str, Any]]] = {}
+    for r in read_rows(out / "rows.jsonl"):
+        by_recipe.setdefault(r["recipe"], {})[r["seed"]] = r
+    print(f"| recipe | images seen | MIG by seed | median | seeds with MIG >= {goal:.2f} |")
+    print("|---|---|---|---|---|")
+    for name, rows in by_recipe.items():
+        migs = [rows[s]["mig"] for s in sorted(rows)]
+        images = {round(r["images_seen"] / 1e6, 1) for r in rows.values()}
+        print(
+            f"| {name} | {', '.join(f'{i} M' for i in sorted(images))} | "
+            + ", ".join(f"{s}: {rows[s]['mig']:.3f}" for s in sorted(rows))
+            + f" | {np.median(migs):.3f} | {sum(m >= goal for m in migs)} of {len(migs)} |"
+        )
+
+
 def curve_table(out: Path, name: str) -> None:
     print(
         "| images seen | MIG | gaps (scale, orient., posX, posY) | active latents | TC (logged) "
@@ -327,7 +346,16 @@ def main() -> None:
         help="train each --seeds for STEPS steps of the one --only recipe and print the largest "
         "dimension-wise KL after step 150 (early blow-ups)",
     )
-    parser.add_argument("--seeds", type=int, nargs="*", default=[0], help="--blowups seeds")
+    parser.add_argument(
+        "--seeds",
+        type=int,
+        nargs="*",
+        help="seeds of --blowups (default 0), or of the search instead of --seed (each recipe "
+        "at every seed, seed by seed)",
+    )
+    parser.add_argument(
+        "--summary", action="store_true", help="print each recipe's MIG over seeds as Markdown"
+    )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
     parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
     args = parser.parse_args()
@@ -335,16 +363,19 @@ def main() -> None:
     if args.blowups:
         if not args.only or len(args.only) != 1:
             parser.error("--blowups needs exactly one recipe in --only")
-        blowups(args.out, args.only[0], args.blowups, args.seeds)
+        blowups(args.out, args.only[0], args.blowups, args.seeds or [0])
     elif args.table:
         table(args.out)
+    elif args.summary:
+        summary(args.out)
     elif args.curve_table:
         curve_table(args.out, args.curve_table)
     elif args.curve:
         images = None if args.curve_images is None else int(args.curve_images)
         curve(args.out, args.curve, args.minutes, int(args.curve_every), args.seed, images)
     else:
-        search(args.out, args.only or SEARCHED, int(args.images), args.seed)
+        for seed in args.seeds or [args.seed]:
+            search(args.out, args.only or SEARCHED, int(args.images), seed)
 
 
 if __name__ == "__main__":
