@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from recipe_search import read_rows  # the scripts' folder is on sys.path when they are run
 from scipy.stats import spearmanr
 
 from tcvae.evaluation import encode_dataset
@@ -32,12 +33,6 @@ from tcvae.experiments.demo import DEFAULT_BUDGET, RESTARTS_NAME, RUN_NAME, Demo
 from tcvae.experiments.restarts import RESTARTS_FILE
 from tcvae.training import build_dataset, load_run, train
 from tcvae.training.runs import STATUS_FILE, read_config
-
-
-def read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def step_of(run_dir: Path) -> int:
