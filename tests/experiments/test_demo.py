@@ -36,7 +36,7 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     assert (config.objective.method, config.objective.beta, config.objective.estimator) == (
         "beta-tcvae",
         6.0,
-        "mss",
+        demo.DEFAULT_BUDGET.estimator,
     )
     assert config.data.source == "builtin" and config.data.subset == demo.TINY_BUDGET.subset
 
@@ -77,11 +77,12 @@ def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
         train_minutes=1e-9,
         lr=1e-3,
         lr_warmup_steps=3,
+        estimator="mss",
         eval_samples=2,
     )
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")
     assert config.optim.max_minutes == 1e-9 and config.run.precision == "auto"
-    assert config.optim.lr_warmup_steps == 3
+    assert config.optim.lr_warmup_steps == 3 and config.objective.estimator == "mss"
     data = build_dataset(config.data)
     run = train(config, data=data)
     assert run.status == "max_minutes" and run.step == 1

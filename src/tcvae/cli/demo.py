@@ -8,7 +8,7 @@ from tcvae.cli.options import add_progress_option
 
 DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
-(beta = 6, MSS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
+(beta = 6, MWS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
 decomposition, MIG with the paper's protocol and the discretised one), score an untrained copy of
 the network with the same MIG protocol, and write OUT/run/report.html. With --restarts K, K seeds
 are trained for a short screening first and the one with the lowest logged total correlation is
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
     )
     minutes, seconds = divmod(round(result.seconds), 60)
     print(
-        f"\nbeta-TCVAE (beta = 6, MSS) on {result.images:,} dSprites images: trained, "
-        f"evaluated and reported in {minutes} min {seconds} s\n"
+        f"\nbeta-TCVAE (beta = 6, {result.estimator.upper()}) on {result.images:,} dSprites "
+        f"images: trained, evaluated and reported in {minutes} min {seconds} s\n"
         f"  MIG (paper protocol), trained model:   {result.mig:.4f}\n"
         f"  MIG (paper protocol), untrained model: {result.mig_untrained:.4f}\n"
         f"  run directory: {result.run_dir}\n"
