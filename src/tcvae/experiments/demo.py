@@ -68,14 +68,15 @@ class DemoBudget:
     screen_images: int = 0  # images each restart trains on before the choice
 
 
-# The recipe search (scripts/recipe_search.py, docs/demo.md) at 4 million images: batch 512 with
-# lr 3e-3 disentangled where batch 128 with lr 1e-3 did not. Its MIG still rises after 4 million
-# images at every seed that disentangles, so the demo trains for 6 million (about 8.5 minutes on
-# two idle cores), with the clock stopping it at 9 minutes so that the demo ends within 10. At
-# lr 3e-3 some runs blow up a few hundred steps in (the dimension-wise KL jumps to thousands of
-# nats) and never disentangle; a 500-step warm-up of the learning rate prevents that. Screening
-# three seeds and keeping the lowest logged TC (--restarts 3) was measured without the warm-up and
-# did worse (median MIG 0.05 over three demo seeds, against 0.17), so the demo trains one seed.
+# The recipe search (scripts/recipe_search.py, docs/demo.md): batch 512 with lr 3e-3 disentangled
+# where batch 128 with lr 1e-3 did not, but with the MSS estimator the seed decided the outcome
+# (MIG 0.02 to 0.38 at 6 million images, median 0.17 with a 500-step warm-up). With MWS in its
+# place every seed of five gave scale, posX and posY a latent each by one million images, and the
+# demo's three seeds reached MIG 0.287, 0.327 and 0.328 within the 9-minute clock (3.4-3.5 million
+# images in fp32); the warm-up is not needed there. Training stops at 100 epochs (6 million
+# images, about 9 minutes in bf16) or at 9 minutes, so that the demo ends within 10. Screening
+# several seeds by their logged TC (--restarts) was measured with MSS and did worse, so the demo
+# trains one seed.
 DEFAULT_BUDGET = DemoBudget(
     subset=60_000,
     hidden=256,
