@@ -4,10 +4,12 @@ import json
 import re
 
 import pytest
+import torch
 
 from tcvae.cli.main import main
 from tcvae.experiments import demo
 from tcvae.training import build_dataset, train
+from tcvae.training.hardware import resolve_precision
 from tcvae.training.runs import STATUS_FILE, read_config
 
 
@@ -53,10 +55,14 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     # a second demo into the same folder refuses, naming the way out, before doing any work
     assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2
     assert "--force" in capsys.readouterr().err
-    # --force replaces the run and its restarts; --restarts 1 trains the seed alone
+    # --force replaces the run and its restarts; --restarts 1 trains the seed alone;
+    # --precision reaches the trainer (the first run resolved the default, auto, to this CPU's)
+    assert config.run.precision == resolve_precision("auto", torch.device("cpu"))
+    other = "fp32" if config.run.precision == "bf16" else "bf16"
     args = ["demo", "--tiny", "--out", str(out), "--force", "--restarts", "1", "--no-progress"]
-    assert main(args) == 0
+    assert main([*args, "--precision", other]) == 0
     assert not (out / "restarts").exists() and read_config(run_dir).run.seed == 0
+    assert read_config(run_dir).run.precision == other
     assert "restarts screened" not in capsys.readouterr().out
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from tcvae.cli.options import add_progress_option
+from tcvae.training.config import PRECISIONS
 
 DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
@@ -54,6 +55,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default="builtin",
         help="builtin generator (default), the official file (file), or the file if cached (auto)",
     )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default="auto",
+        help="precision of the networks: auto (default) trains in bf16 where the CPU or GPU "
+        "computes it natively, else fp32; fp32 is the arithmetic the demo's recipe was measured "
+        "in (docs/demo.md)",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset and training")
     p.add_argument(
         "--restarts",
@@ -81,6 +90,7 @@ def run(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         subset="default" if args.subset is None else (args.subset or None),
         device=args.device,
+        precision=args.precision,
         data_source=args.data_source,
         seed=args.seed,
         force=args.force,

@@ -129,6 +129,7 @@ def demo_config(
     *,
     epochs: int | None = None,
     device: str = "auto",
+    precision: str = "auto",
     data_source: str = "builtin",
     seed: int = 0,
 ) -> TrainConfig:
@@ -150,7 +151,7 @@ def demo_config(
             run_dir=str(run_dir),
             seed=seed,
             device=device,
-            precision="auto",
+            precision=precision,
             checkpoint_every=1000,
             log_every=10,
         ),
@@ -174,6 +175,7 @@ def run_demo(
     epochs: int | None = None,
     subset: int | None | str = "default",
     device: str = "auto",
+    precision: str = "auto",
     data_source: str = "builtin",
     seed: int = 0,
     force: bool = False,
@@ -185,8 +187,9 @@ def run_demo(
 
     ``subset``: "default" keeps the budget's subset, None trains on the whole grid. ``restarts``:
     seeds screened before the one with the lowest logged TC is trained on (default: the
-    budget's; 1 trains one seed). ``force`` replaces an earlier demo run in ``out``. ``budget``
-    replaces the default (or tiny) budget, for experiments on the demo's recipe.
+    budget's; 1 trains one seed). ``precision``: the trainer's ``run.precision`` ("auto": bf16
+    where the device computes it natively). ``force`` replaces an earlier demo run in ``out``.
+    ``budget`` replaces the default (or tiny) budget, for experiments on the demo's recipe.
     """
     start = time.perf_counter()
     budget = budget or (TINY_BUDGET if tiny else DEFAULT_BUDGET)
@@ -202,7 +205,13 @@ def run_demo(
     screen_dir = Path(out) / RESTARTS_NAME
     _clear_earlier_demo(run_dir, screen_dir, force)
     config = demo_config(
-        run_dir, budget, epochs=epochs, device=device, data_source=data_source, seed=seed
+        run_dir,
+        budget,
+        epochs=epochs,
+        device=device,
+        precision=precision,
+        data_source=data_source,
+        seed=seed,
     )
     log.info("rendering %s dSprites images", budget.subset or "all")
     data = build_dataset(config.data, progress=progress)
