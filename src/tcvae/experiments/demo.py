@@ -72,11 +72,11 @@ class DemoBudget:
 # where batch 128 with lr 1e-3 did not, but with the MSS estimator the seed decided the outcome
 # (MIG 0.02 to 0.38 at 6 million images, median 0.17 with a 500-step warm-up). With MWS in its
 # place every seed of five gave scale, posX and posY a latent each by one million images, and the
-# demo's three seeds reached MIG 0.287, 0.327 and 0.328 within the 9-minute clock (3.4-3.5 million
-# images in fp32); the warm-up is not needed there. Training stops at 100 epochs (6 million
-# images, about 9 minutes in bf16) or at 9 minutes, so that the demo ends within 10. Screening
-# several seeds by their logged TC (--restarts) was measured with MSS and did worse, so the demo
-# trains one seed.
+# demo's seeds 0-4 reached MIG 0.287, 0.327, 0.328, 0.299 and 0.337 within the 9-minute clock
+# (3.4-3.5 million images in fp32); the warm-up is not needed there. Training stops at 100
+# epochs (6 million images, about 9 minutes in bf16) or at 9 minutes, so that the demo ends
+# within 10. Screening several seeds by their logged TC (--restarts) was measured with MSS and
+# did worse, so the demo trains one seed.
 DEFAULT_BUDGET = DemoBudget(
     subset=60_000,
     hidden=256,
