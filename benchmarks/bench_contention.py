@@ -1,7 +1,7 @@
 """The demo's training step beside busy processes, as a fraction of its fair share.
 
 The trainer runs the demo's settings (``tcvae.experiments.demo.DEFAULT_BUDGET``: MLP width,
-batch size and learning rate; beta-TCVAE with MSS, auto precision) for --seconds of wall-clock
+batch size, learning rate and estimator; beta-TCVAE, auto precision) for --seconds of wall-clock
 time, first alone and then beside K processes that each spin one core (K = 1, 2), under two
 thread policies: the trainer's automatic one (threads for the cores other processes leave free)
 and torch's default (one thread per core, always). The
@@ -42,7 +42,9 @@ def rate(data, threads: int | None, seconds: float, images: int) -> float:
         config = TrainConfig(
             data=DataConfig(source="builtin", subset=images),
             model=ModelConfig(arch="mlp", hidden=DEFAULT_BUDGET.hidden),
-            objective=ObjectiveConfig(method="beta-tcvae", beta=6.0, estimator="mss"),
+            objective=ObjectiveConfig(
+                method="beta-tcvae", beta=6.0, estimator=DEFAULT_BUDGET.estimator
+            ),
             optim=OptimConfig(
                 lr=DEFAULT_BUDGET.lr,
                 batch_size=DEFAULT_BUDGET.batch_size,
@@ -74,7 +76,8 @@ def main() -> None:
     data = build_dataset(DataConfig(source="builtin", subset=args.images))
     policies = {"auto": None, f"fixed {cores}": cores}
     print(
-        f"demo step (MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, MSS), "
+        f"demo step (MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, "
+        f"{DEFAULT_BUDGET.estimator.upper()}), "
         f"{cores} cores, torch default "
         f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} before"
     )

@@ -2,7 +2,7 @@
 
 Precision: the tcvae trainer in fp32 and in bf16 autocast (networks only; the estimators and the
 loss stay in fp32), alternating, for the paper's MLP at batch 2048 and for the demo's settings
-(``tcvae.experiments.demo.DEFAULT_BUDGET``, MSS), with the bf16 / fp32 ratio of each.
+(``tcvae.experiments.demo.DEFAULT_BUDGET``, its estimator), with the bf16 / fp32 ratio of each.
 
 Data path:
 Both train the same model (the paper's dSprites MLP unless --hidden is given) with the same
@@ -168,10 +168,11 @@ def main() -> None:
     for label, hidden, batch, estimator, steps in (
         ("paper MLP (1200), batch 2048, MWS", None, BATCH, "mws", args.steps),
         (
-            f"demo: MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, MSS",
+            f"demo: MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, "
+            f"{DEFAULT_BUDGET.estimator.upper()}",
             DEFAULT_BUDGET.hidden,
             DEFAULT_BUDGET.batch_size,
-            "mss",
+            DEFAULT_BUDGET.estimator,
             4,
         ),
     ):
