@@ -86,12 +86,6 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch1024-lr2e-3": {"batch_size": 1024, "lr": 2e-3},
     "mws-batch512": {"estimator": "mws", "batch_size": 512},
     "mws-batch512-lr3e-3": {"estimator": "mws", "batch_size": 512, "lr": 3e-3},
-    "mws-batch512-lr3e-3-bf16": {
-        "estimator": "mws",
-        "batch_size": 512,
-        "lr": 3e-3,
-        "precision": "bf16",
-    },
     "mws-width128-batch512-lr3e-3": {
         "estimator": "mws",
         "hidden": 128,
