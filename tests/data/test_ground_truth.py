@@ -109,12 +109,16 @@ def test_binary_data_is_held_packed_and_batches_match_the_pixels():
     x = data.batch(index)
     assert x.dtype == torch.float32 and torch.equal(x, images[index].float())
     assert data.batch(index, dtype=torch.float64).dtype == torch.float64
+    assert torch.equal(data.batch(index, dtype=torch.bool), images[index].bool())
     assert torch.equal(data.images_uint8(index), images[index])
     sub = data.subset(index)
     assert sub.is_packed and torch.equal(sub.images_uint8(), images[index])
     # what the trainer does on a GPU: move the storage, rebuild the data set around it
     moved = GroundTruthData(data.name, grid, data.images.to("cpu"), data.classes, data.max_value)
     assert torch.equal(moved.batch(index), x) and torch.equal(moved.images, images)
+    grey = GroundTruthData("toy", grid, images * 255, grid.all_classes(), max_value=255)
+    with pytest.raises(DataError, match="not binary images: ask for a floating-point batch"):
+        grey.batch(index, dtype=torch.bool)
     with pytest.raises(DataError, match="pass max_value=255"):
         GroundTruthData("toy", grid, images * 255, grid.all_classes(), max_value=1)
     with pytest.raises(DataError, match="max_value must be 1"):

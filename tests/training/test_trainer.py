@@ -354,3 +354,31 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
     bad.optim.lr_warmup_steps = -1
     with pytest.raises(ConfigError, match=r"lr_warmup_steps \(--lr-warmup-steps\) must be"):
         T.train(bad)
+
+
+@pytest.mark.parametrize(
+    "arch,precision,expected",
+    [
+        ("mlp", "fp32", torch.bool),  # read as they are by the MLP's first layer
+        ("mlp", "bf16", torch.bool),
+        ("conv", "fp32", torch.float32),
+        ("conv", "bf16", torch.bfloat16),  # exact for 0/1, and what autocast would make
+    ],
+)
+def test_binary_batches_are_made_in_the_dtype_the_encoder_reads(
+    make_config, monkeypatch, arch, precision, expected
+):
+    from tcvae.data.ground_truth import GroundTruthData
+
+    made = []
+    batch = GroundTruthData.batch
+
+    def spy(self, index, device=None, dtype=torch.float32):
+        made.append(dtype)
+        return batch(self, index, device, dtype)
+
+    monkeypatch.setattr(GroundTruthData, "batch", spy)
+    config = make_config(max_steps=1)
+    config.model.arch, config.model.hidden, config.run.precision = arch, 4, precision
+    run = T.train(config)
+    assert run.step == 1 and made == [expected] and T.math.isfinite(run.final_terms["loss"])

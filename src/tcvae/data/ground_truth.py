@@ -371,7 +371,16 @@ class GroundTruthData:
         self, index: Tensor, device: torch.device | str | None = None, dtype=torch.float32
     ) -> Tensor:
         """Images ``index`` as floats in [0, 1], shape (B, C, H, W); one gather, no Python loop
-        (binary images: a gather of packed rows, unpacked on ``device``, then the conversion)."""
+        (binary images: a gather of packed rows, unpacked on ``device``, then the conversion).
+
+        ``dtype=torch.bool`` gives binary images as they are (True where a pixel is on), which the
+        MLP encoder reads without a float copy.
+        """
+        if dtype == torch.bool and self.max_value != 1:
+            raise DataError(
+                f"{self.name} has pixel values up to {self.max_value}, not binary images: ask for "
+                "a floating-point batch instead of dtype=torch.bool"
+            )
         if self.is_packed:
             bits = gather_rows(self.images.bits, index)
             if device is not None and torch.device(device).type != "cpu":
@@ -383,7 +392,7 @@ class GroundTruthData:
         x = self.images[index]
         if device is not None:
             x = x.to(device, non_blocking=True)
-        return x.to(dtype).div_(self.max_value)
+        return x.to(dtype) if dtype == torch.bool else x.to(dtype).div_(self.max_value)
 
     def images_uint8(self, index: Tensor | None = None) -> Tensor:
         """Stored pixel values (0..max_value) of images ``index`` (default all), (B, C, H, W)."""

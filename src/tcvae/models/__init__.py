@@ -3,17 +3,19 @@ and the VAE that joins them."""
 
 from tcvae.models.distributions import Laplace, Normal, get_distribution
 from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
-from tcvae.models.networks import build_networks
+from tcvae.models.networks import BinaryInputLinear, binary_linear, build_networks
 from tcvae.models.vae import VAE, ModelError, VAEOutput, build_model, soft_clamp
 
 __all__ = [
     "VAE",
+    "BinaryInputLinear",
     "Bernoulli",
     "Gaussian",
     "Laplace",
     "ModelError",
     "Normal",
     "VAEOutput",
+    "binary_linear",
     "build_model",
     "build_networks",
     "get_distribution",

@@ -5,7 +5,8 @@ The decoder returns one tensor of *likelihood parameters* with the shape of the 
 ``reads_low_precision``, whether its log-likelihood computes in float32 from bf16 or fp16
 parameters, so that a training step need not hold a float32 copy of them):
 
-* ``log_likelihood(x, params)``  log p(x|z) summed over pixels, (B,)
+* ``log_likelihood(x, params)``  log p(x|z) summed over pixels, (B,); x float in [0, 1], or
+  bool for binary images
 * ``mean(params)``                the expected image E[x|z] in [0, 1], (B, C, H, W)
 * ``sample(params, generator)``   a draw x ~ p(x|z), (B, C, H, W)
 """
@@ -127,8 +128,8 @@ class Gaussian:
 
     @classmethod
     def log_likelihood(cls, x: Tensor, params: Tensor) -> Tensor:
-        """sum_p log N(x_p; sigmoid(o_p), VARIANCE)."""
-        sq = (x - torch.sigmoid(params)).pow(2).flatten(1).sum(1)
+        """sum_p log N(x_p; sigmoid(o_p), VARIANCE); x may be bool (binary images)."""
+        sq = (x.to(params.dtype) - torch.sigmoid(params)).pow(2).flatten(1).sum(1)
         n_pixels = x[0].numel()
         return -0.5 * (sq / cls.VARIANCE + n_pixels * math.log(2.0 * math.pi * cls.VARIANCE))
 

@@ -13,17 +13,89 @@ decoders (B, C, 64, 64) likelihood parameters.
 
 from __future__ import annotations
 
-from torch import nn
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
 
 IMAGE_SIZE = 64
 MLP_HIDDEN = 1200
 CONV_BASE = 32
 
 
+def _bag_offsets(bags: Tensor, num_bags: int) -> Tensor:
+    """Start of each bag in a list sorted by bag index (empty bags included)."""
+    counts = torch.bincount(bags, minlength=num_bags)
+    return counts.cumsum(0) - counts
+
+
+class _BinaryLinear(torch.autograd.Function):
+    """x W^T for bool x (B, P): sums of W's columns over each row's on-pixels, both ways.
+
+    Forward: row i of the output is the sum of rows of W^T (P, H) at x_i's on-pixels. Backward:
+    dL/dW^T = x^T G, whose row p is the sum of the rows of G (B, H) at the images where pixel p
+    is on. Both are embedding-bag sums over the (image, pixel) pairs of x, taken in a fixed order
+    (so the results repeat bit for bit).
+    """
+
+    @staticmethod
+    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
+        rows, cols = x.nonzero(as_tuple=True)  # row-major: each image's pixels together
+        table = weight.t().contiguous()
+        out = F.embedding_bag(cols, table, _bag_offsets(rows, x.shape[0]), mode="sum")
+        ctx.save_for_backward(rows, cols)
+        ctx.num_pixels = x.shape[1]
+        return out
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: Tensor) -> tuple[None, Tensor | None]:
+        if not ctx.needs_input_grad[1]:
+            return None, None
+        rows, cols = ctx.saved_tensors
+        by_pixel = torch.argsort(cols, stable=True)  # each pixel's images, in increasing order
+        offsets = _bag_offsets(cols, ctx.num_pixels)
+        grad_table = F.embedding_bag(rows[by_pixel], grad, offsets, mode="sum")  # (P, H)
+        return None, grad_table.t()
+
+
+def binary_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """x W^T + b for binary inputs x (B, P) of dtype bool and W (H, P): row i is b plus the sum
+    of the columns of W at the pixels that are on in x_i.
+
+    No float copy of x and none of the B P H multiply-adds by its zeros (a dSprites image has
+    about 185 of its 4096 pixels on), in float32 whatever the autocast dtype: see
+    :class:`_BinaryLinear`, and ``benchmarks/bench_binary_input.py`` for the speed.
+    """
+    if x.dim() != 2 or x.dtype != torch.bool:
+        raise ValueError(
+            f"binary_linear needs a (B, P) bool tensor, got {x.dtype} {tuple(x.shape)}"
+        )
+    out = _BinaryLinear.apply(x, weight)
+    return out if bias is None else out + bias
+
+
+class BinaryInputLinear(nn.Linear):
+    """``nn.Linear`` that also takes binary inputs as bool tensors, through
+    :func:`binary_linear`; floating-point inputs go through ``nn.Linear`` as usual. Same
+    parameters and state dict as ``nn.Linear``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        if x.dtype == torch.bool:
+            return binary_linear(x, self.weight, self.bias)
+        return super().forward(x)
+
+
+def reads_binary(encoder: nn.Module) -> bool:
+    """Whether ``encoder`` takes bool images as they are (its first layer after any flattening
+    is a :class:`BinaryInputLinear`); other encoders need them as floats."""
+    first = next((m for m in encoder.children() if not isinstance(m, nn.Flatten)), None)
+    return isinstance(first, BinaryInputLinear)
+
+
 def mlp_encoder(channels: int, latent_dim: int, hidden: int = MLP_HIDDEN) -> nn.Module:
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(channels * IMAGE_SIZE * IMAGE_SIZE, hidden),
+        BinaryInputLinear(channels * IMAGE_SIZE * IMAGE_SIZE, hidden),
         nn.ReLU(),
         nn.Linear(hidden, hidden),
         nn.ReLU(),

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 from tcvae.errors import TcvaeError
 from tcvae.models.distributions import DISTRIBUTIONS, get_distribution
 from tcvae.models.likelihoods import LIKELIHOODS, get_likelihood
-from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks
+from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks, reads_binary
 
 # Encoder log-variances are squashed smoothly into this range: below -20 the posterior is a
 # point mass for every practical purpose and 1/variance overflows soon after in float32; above
@@ -67,7 +67,8 @@ class VAE(nn.Module):
 
     Attributes: ``latent_dim`` (D), ``image_shape`` (C, H, W), ``posterior`` (a distribution
     class from :mod:`tcvae.models.distributions`, whose standard member is also the prior)
-    and ``likelihood`` (a class from :mod:`tcvae.models.likelihoods`).
+    and ``likelihood`` (a class from :mod:`tcvae.models.likelihoods`); ``reads_binary`` says
+    whether the encoder reads bool images itself (the MLP) rather than as floats.
     """
 
     def __init__(
@@ -86,18 +87,22 @@ class VAE(nn.Module):
         self.image_shape = tuple(image_shape)
         self.posterior = get_distribution(posterior)
         self.likelihood = get_likelihood(likelihood)
+        self.reads_binary = reads_binary(encoder)
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
     def encode(self, x: Tensor, amp_dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
         """Posterior parameters (mean, logvar), each (B, D) in float32, for images x
-        (B, C, H, W) in [0, 1]; ``amp_dtype`` runs the encoder network under autocast."""
+        (B, C, H, W) in [0, 1], or bool for binary images; ``amp_dtype`` runs the encoder
+        network under autocast."""
         if x.dim() != 4 or tuple(x.shape[1:]) != self.image_shape:
             raise ModelError(
                 f"expected images of shape (B, {', '.join(map(str, self.image_shape))}), "
                 f"got {tuple(x.shape)}; the model was built for image_shape={self.image_shape}"
             )
+        if x.dtype == torch.bool and not self.reads_binary:
+            x = x.to(torch.float32)
         h = in_float32_under_autocast(self.encoder, amp_dtype)(x)
         mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
         return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)

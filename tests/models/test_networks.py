@@ -1,0 +1,102 @@
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tcvae.models import BinaryInputLinear, binary_linear, build_model
+
+
+def binary_inputs(rows: int = 37, pixels: int = 53, seed: int = 0) -> torch.Tensor:
+    """Random bool rows, with an all-off row and an all-on row among them."""
+    x = torch.rand(rows, pixels, generator=torch.Generator().manual_seed(seed)) < 0.1
+    x[3] = False
+    x[7] = True
+    return x
+
+
+def test_binary_linear_is_the_dense_product_with_its_gradients():
+    """Against the dense product x W^T + b of the same 0/1 values, in float64: the output and
+    the gradients of W and b for an arbitrary upstream gradient."""
+    x = binary_inputs()
+    gen = torch.Generator().manual_seed(1)
+    weight = torch.randn(11, x.shape[1], dtype=torch.float64, generator=gen)
+    bias = torch.randn(11, dtype=torch.float64, generator=gen)
+    upstream = torch.randn(x.shape[0], 11, dtype=torch.float64, generator=gen)
+    results = []
+    for fn in (lambda w, b: binary_linear(x, w, b), lambda w, b: F.linear(x.double(), w, b)):
+        w, b = weight.clone().requires_grad_(), bias.clone().requires_grad_()
+        out = fn(w, b)
+        out.backward(upstream)
+        results.append((out.detach(), w.grad, b.grad))
+    (out, grad_w, grad_b), (dense, dense_w, dense_b) = results
+    torch.testing.assert_close(out, dense, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad_w, dense_w, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(grad_b, dense_b, rtol=1e-12, atol=1e-12)
+    assert torch.equal(out[3], bias)  # an empty image gives the bias alone
+    assert grad_w.is_contiguous() or grad_w.t().is_contiguous()
+
+
+def test_binary_linear_repeats_bit_for_bit_and_checks_its_input():
+    x = binary_inputs(200, 300)
+    weight = torch.randn(64, 300, requires_grad=True)
+
+    def run():
+        weight.grad = None
+        out = binary_linear(x, weight)
+        out.square().sum().backward()
+        return out.detach(), weight.grad.clone()
+
+    first, second = run(), run()
+    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    with pytest.raises(ValueError, match="bool tensor, got torch.float32"):
+        binary_linear(x.float(), weight)
+    with pytest.raises(ValueError, match=r"got torch.bool \(2, 5, 60\)"):
+        binary_linear(x[:2].reshape(2, 5, 60), weight)
+
+
+def test_binary_input_linear_is_a_linear_that_also_reads_bools():
+    torch.manual_seed(0)
+    layer = BinaryInputLinear(53, 9)
+    plain = torch.nn.Linear(53, 9)
+    assert {k: v.shape for k, v in layer.state_dict().items()} == {
+        k: v.shape for k, v in plain.state_dict().items()
+    }
+    x = binary_inputs()
+    assert torch.equal(layer(x.float()), F.linear(x.float(), layer.weight, layer.bias))
+    torch.testing.assert_close(layer(x), layer(x.float()), rtol=1e-5, atol=1e-5)
+
+
+def test_vae_reads_bool_images_as_binary_images():
+    """The MLP encoder reads bool images itself; the conv encoder gets them as floats. Either
+    way the posterior is that of the same images as floats."""
+    torch.manual_seed(0)
+    x = torch.rand(6, 1, 64, 64) < 0.05
+    mlp, conv = build_model("mlp", hidden=32), build_model("conv", hidden=4)
+    assert mlp.reads_binary and not conv.reads_binary
+    for model, exact in ((mlp, False), (conv, True)):
+        model.eval()
+        for got, want in zip(model.encode(x), model.encode(x.float())):
+            if exact:
+                assert torch.equal(got, want)
+            else:
+                torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_a_training_step_on_bool_images_is_the_step_on_their_floats():
+    """Loss and every gradient of an fp32 step, for the MLP, Bernoulli and Gaussian likelihoods."""
+    from tcvae.objectives import ObjectiveConfig, compute_loss
+
+    x = torch.rand(64, 1, 64, 64, generator=torch.Generator().manual_seed(2)) < 0.05
+    for likelihood in ("bernoulli", "gaussian"):
+        torch.manual_seed(0)
+        model = build_model(hidden=32, likelihood=likelihood)
+        results = []
+        for images in (x, x.float()):
+            model.zero_grad()
+            out = model(images, generator=torch.Generator().manual_seed(1))
+            loss = compute_loss(model, images, out, 1000, ObjectiveConfig(), 0).loss
+            loss.backward()
+            results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
+        (loss, grads), (float_loss, float_grads) = results
+        torch.testing.assert_close(loss, float_loss, rtol=1e-5, atol=1e-4)
+        for got, want in zip(grads, float_grads):
+            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
