@@ -100,3 +100,29 @@ def test_a_training_step_on_bool_images_is_the_step_on_their_floats():
         torch.testing.assert_close(loss, float_loss, rtol=1e-5, atol=1e-4)
         for got, want in zip(grads, float_grads):
             torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
+
+
+def test_batch_dtype_is_bool_only_for_binary_images_into_an_mlp_on_a_cpu():
+    mlp, conv = build_model("mlp", hidden=8), build_model("conv", hidden=4)
+    assert mlp.batch_dtype(1, "cpu") == torch.bool
+    assert mlp.batch_dtype(1, "cpu", torch.bfloat16) == torch.bool
+    assert mlp.batch_dtype(255, "cpu", torch.bfloat16) == torch.float32
+    assert mlp.batch_dtype(1, "cuda", torch.float16) == torch.float16
+    assert mlp.batch_dtype(1, "cuda") == torch.float32
+    assert conv.batch_dtype(1, "cpu", torch.bfloat16) == torch.bfloat16
+    assert conv.batch_dtype(1, "cpu") == torch.float32
+
+
+def test_encoding_a_binary_data_set_reads_bools_and_matches_the_float_images():
+    from tcvae.data.dsprites import builtin_dsprites_subset
+    from tcvae.data.sprites import dsprites_grid
+    from tcvae.evaluation.encode import encode_dataset
+
+    data = builtin_dsprites_subset(dsprites_grid().all_classes()[::4096])
+    torch.manual_seed(0)
+    model = build_model(hidden=32).eval()
+    mean, logvar = encode_dataset(model, data, batch_size=64)
+    with torch.no_grad():
+        want_mean, want_logvar = model.encode(data.batch(torch.arange(len(data))))
+    torch.testing.assert_close(mean, want_mean, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(logvar, want_logvar, rtol=1e-5, atol=1e-5)

@@ -16,6 +16,14 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.evaluation.inputs import EvaluationError
 
 
+def _batch_dtype(model: nn.Module, data: GroundTruthData, device: torch.device | str):
+    """What the model reads the data's images in fastest (bool for binary images into an MLP
+    on a CPU; see ``VAE.batch_dtype``); float32 for models that do not say."""
+    if hasattr(model, "batch_dtype"):
+        return model.batch_dtype(data.max_value, device)
+    return torch.float32
+
+
 def _check_batch_size(batch_size: int) -> int:
     if int(batch_size) < 1:
         raise EvaluationError(f"batch_size must be a positive integer, got {batch_size}")
@@ -38,9 +46,10 @@ def encode_dataset(
     batch_size = _check_batch_size(batch_size)
     n = len(data)
     means, logvars = [], []
+    dtype = _batch_dtype(model, data, device)
     for start in tqdm(range(0, n, batch_size), disable=not progress, desc="encoding"):
         index = torch.arange(start, min(n, start + batch_size))
-        mean, logvar = model.encode(data.batch(index, device=device))
+        mean, logvar = model.encode(data.batch(index, device, dtype))
         means.append(mean.float().cpu())
         logvars.append(logvar.float().cpu())
     return torch.cat(means), torch.cat(logvars)
@@ -72,8 +81,9 @@ def estimate_log_likelihood(
     else:
         index = torch.randint(n, (int(samples),), generator=generator)
     values = []
+    dtype = _batch_dtype(model, data, device)
     for batch in tqdm(index.split(batch_size), disable=not progress, desc="log p(x|z)"):
-        x = data.batch(batch, device=device)
+        x = data.batch(batch, device, dtype)
         mean, logvar = model.encode(x)
         # Noise from the seeded CPU generator, so results do not depend on the device.
         z = model.posterior.rsample(mean.cpu(), logvar.cpu(), generator).to(mean.device)

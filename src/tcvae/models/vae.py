@@ -89,6 +89,23 @@ class VAE(nn.Module):
         self.likelihood = get_likelihood(likelihood)
         self.reads_binary = reads_binary(encoder)
 
+    def batch_dtype(
+        self, max_value: int, device: torch.device | str, amp_dtype: torch.dtype | None = None
+    ) -> torch.dtype:
+        """The dtype to make batches of images with pixels 0..``max_value`` in, for this model
+        on ``device`` (``amp_dtype``: the autocast dtype it runs under).
+
+        Binary images on a CPU go to an encoder that reads bool (the MLP) as they are: no float
+        copy of the batch (32 MiB at batch 2048) and no multiply-adds by their zeros, the largest
+        product of the paper's MLP. Otherwise binary pixels are exact in bf16 and fp16, and the
+        encoder would cast them to ``amp_dtype`` anyway, so a batch made in it saves its float32
+        copy. Other images are float32."""
+        if max_value != 1:
+            return torch.float32
+        if torch.device(device).type == "cpu" and self.reads_binary:
+            return torch.bool
+        return torch.float32 if amp_dtype is None else amp_dtype
+
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 

@@ -113,21 +113,6 @@ def warmup_lr(step: int, lr: float, warmup_steps: int) -> float:
     return lr * (step + 1) / warmup_steps
 
 
-def _batch_dtype(
-    data: GroundTruthData, model: nn.Module, device: torch.device, amp_dtype: torch.dtype | None
-) -> torch.dtype:
-    """The dtype training batches are made in. Binary images on a CPU go to an encoder that
-    reads them as bool (the MLP) as they are: no float copy of the batch (32 MiB at batch 2048)
-    and no multiply-adds by their zeros, the largest product of the paper's MLP step. Otherwise
-    binary pixels are exact in bf16 and fp16, and the encoder would cast them to amp_dtype
-    anyway: a batch made in that dtype saves its float32 copy."""
-    if data.max_value != 1:
-        return torch.float32
-    if device.type == "cpu" and model.reads_binary:
-        return torch.bool
-    return torch.float32 if amp_dtype is None else amp_dtype
-
-
 def _on_device(data: GroundTruthData, device: torch.device) -> GroundTruthData:
     """On a GPU, hold the uint8 images there once so each batch is a device-side gather."""
     if device.type == "cpu":
@@ -221,7 +206,7 @@ def _train(
     if config.optim.max_steps is not None:
         total = min(total, config.optim.max_steps)
     amp_dtype = AMP_DTYPES.get(config.run.precision)
-    batch_dtype = _batch_dtype(data, model, device, amp_dtype)
+    batch_dtype = model.batch_dtype(data.max_value, device, amp_dtype)
     if aux_forward is not None:  # the discriminator follows the run's precision too
         aux_forward = in_float32_under_autocast(aux_forward, amp_dtype)
         if config.optim.lr > 10 * DISCRIMINATOR_LR:
