@@ -9,6 +9,7 @@ import torch
 import tcvae
 from tcvae.objectives import compute_loss
 from tcvae.training import trainer as T
+from tcvae.training.adam import FusedAdam
 from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
 from tcvae.training.config import ConfigError, to_dict
 from tcvae.training.datasets import build_dataset
@@ -298,13 +299,13 @@ def test_grad_clip_norm_rescales_the_gradient_adam_sees_and_logs_its_norm(make_c
     """optim.grad_clip_norm: Adam receives g * min(1, c / ||g||) where g is the gradient of the
     unclipped run at the same step, and train_log.jsonl holds ||g|| as grad_norm."""
     seen: list[list[torch.Tensor]] = []
-    adam_step = torch.optim.Adam.step
+    adam_step = FusedAdam.step
 
     def spy(self, *args, **kwargs):
         seen.append([p.grad.detach().clone() for p in self.param_groups[0]["params"]])
         return adam_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    monkeypatch.setattr(FusedAdam, "step", spy)
     plain = make_config("plain", max_steps=1)
     plain.run.log_every = 1
     T.train(plain)
@@ -332,13 +333,13 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
     assert [T.warmup_lr(t, 0.01, 4) for t in range(6)] == [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01]
     assert T.warmup_lr(0, 0.01, 0) == 0.01
     seen = []
-    adam_step = torch.optim.Adam.step
+    adam_step = FusedAdam.step
 
     def spy(self, *args, **kwargs):
         seen.append(self.param_groups[0]["lr"])
         return adam_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(torch.optim.Adam, "step", spy)
+    monkeypatch.setattr(FusedAdam, "step", spy)
     config = make_config("warm")
     config.optim.lr_warmup_steps = 4
     whole = T.train(config)

@@ -34,6 +34,7 @@ from tcvae.models.vae import in_float32_under_autocast
 from tcvae.objectives import auxiliary_loss, auxiliary_network, compute_loss
 from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
 from tcvae.training import distributed as D
+from tcvae.training.adam import FusedAdam
 from tcvae.training.checkpoint import (
     atomic_save,
     latest_checkpoint,
@@ -166,7 +167,7 @@ def _train(
     model = model_from_config(config.model).to(device)
     # The fused kernel updates every parameter in one pass: several times faster than the
     # default on CPU, where Adam over the paper's 14 M parameters is a visible part of a step.
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.optim.lr, fused=True)
+    optimizer = FusedAdam(model.parameters(), lr=config.optim.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
     # An objective may train a network of its own (FactorVAE's discriminator) with its own Adam.
     auxiliary = auxiliary_network(config.objective, config.model.latent_dim)
@@ -174,8 +175,8 @@ def _train(
     if auxiliary is not None:
         auxiliary.to(device)
         stateful["auxiliary"] = auxiliary
-        stateful["auxiliary_optimizer"] = torch.optim.Adam(
-            auxiliary.parameters(), lr=DISCRIMINATOR_LR, betas=DISCRIMINATOR_BETAS, fused=True
+        stateful["auxiliary_optimizer"] = FusedAdam(
+            auxiliary.parameters(), lr=DISCRIMINATOR_LR, betas=DISCRIMINATOR_BETAS
         )
     data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
     # One noise stream for the whole global batch, the same on every process (each takes its
