@@ -361,7 +361,7 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
     "arch,precision,expected",
     [
         ("mlp", "fp32", torch.bool),  # read as they are by the MLP's first layer
-        ("mlp", "bf16", torch.bool),
+        ("mlp", "bf16", torch.bfloat16),
         ("conv", "fp32", torch.float32),
         ("conv", "bf16", torch.bfloat16),  # exact for 0/1, and what autocast would make
     ],
