@@ -97,11 +97,12 @@ class VAE(nn.Module):
 
         In float32 on a CPU, binary images go to an encoder that reads bool (the MLP) as they
         are: no float copy of the batch (32 MiB at batch 2048) and none of the multiply-adds by
-        their zeros that make the largest product of the paper's MLP (2.4x faster for that layer,
-        ``benchmarks/bench_binary_input.py``). Under autocast, binary pixels are exact in bf16
-        and fp16 and the encoder would cast them to ``amp_dtype`` anyway, so a batch made in it
-        saves its float32 copy; the product stays the dense one, which bf16 hardware runs
-        several times faster than float32. Other images are float32."""
+        their zeros that make the largest product of the paper's MLP (that layer runs 3.9x
+        faster at the paper's width; ``benchmarks/bench_binary_input.py``). Under autocast,
+        binary pixels are exact in bf16 and fp16 and the encoder would cast them to
+        ``amp_dtype`` anyway, so a batch made in it saves its float32 copy; the product stays
+        the dense one, which bf16 hardware runs several times faster than float32. Other images
+        are float32."""
         if max_value != 1:
             return torch.float32
         if amp_dtype is not None:
