@@ -6,7 +6,7 @@ torch's ``binary_cross_entropy_with_logits(reduction="none")`` summed over pixel
 terms and their gradient as whole (B, 4096) arrays). Both are timed interleaved, after a warm-up;
 the medians and their ratio are printed. The two results are checked to be equal first.
 
-Then whole bf16 training steps of beta-TCVAE (MSS; forward, loss, backward, fused Adam) with each
+Then whole bf16 training steps of beta-TCVAE (MSS; forward, loss, backward, FusedAdam) with each
 likelihood in turn, step by step, for the paper's network (MLP 1200, batch 2048) and the demo's
 (MLP 256, batch 512): what the blocked likelihood changes in a step.
 
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 
 from tcvae.models import build_model
 from tcvae.objectives import Bernoulli, ObjectiveConfig, compute_loss
+from tcvae.training.adam import FusedAdam
 
 DSPRITES_SIZE = 737_280
 NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}  # MLP width, batch size
@@ -38,7 +39,7 @@ def step_times(hidden: int, batch: int, steps: int) -> dict[str, float]:
     """Median seconds of a bf16 training step with each likelihood, alternating step by step."""
     torch.manual_seed(0)
     model = build_model("mlp", hidden=hidden)
-    optimiser = torch.optim.Adam(model.parameters(), lr=1e-4, fused=True)
+    optimiser = FusedAdam(model.parameters(), lr=1e-4)
     x = (torch.rand(batch, 1, 64, 64) > 0.8).float()
     config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator="mss")
     blocked = Bernoulli.__dict__["log_likelihood"]

@@ -118,3 +118,27 @@ def test_zero_grad_sets_to_none_or_zero():
     assert all(torch.equal(p.grad, torch.zeros_like(p)) for p in params)
     opt.zero_grad()
     assert all(p.grad is None for p in params)
+
+
+def test_grad_scaler_unscales_for_fused_adam_and_skips_steps_with_infinite_gradients():
+    """What fp16 training does: GradScaler divides the gradients by its scale (a power of two,
+    so exactly) before FusedAdam steps, and skips the step when a gradient is not finite."""
+    scaled, plain = make_params(), make_params()
+    opt, reference = FusedAdam(scaled, lr=1e-2), FusedAdam(plain, lr=1e-2)
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    scaler.scale(torch.ones(()))  # the scale is set up by the first scale() call
+    set_grads(scaled, 0)
+    set_grads(plain, 0)
+    for p in scaled:
+        p.grad.mul_(1024.0)
+    scaler.step(opt)
+    scaler.update()
+    reference.step()
+    assert all(torch.equal(a, b) for a, b in zip(scaled, plain))
+    before = [p.detach().clone() for p in scaled]
+    set_grads(scaled, 1)
+    scaled[2].grad[0, 0, 0] = float("inf")
+    scaler.step(opt)
+    scaler.update()
+    assert all(torch.equal(a, b) for a, b in zip(scaled, before))
+    assert scaler.get_scale() == 512.0
