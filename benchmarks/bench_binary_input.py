@@ -5,7 +5,8 @@ width) forward and backward (the weight and bias gradients, as in training), thr
 interleaved after a warm-up: the images as float32 through ``F.linear``, the same under bf16
 autocast (what ``--precision bf16`` runs; native only on CPUs with AVX512-BF16 or AMX, emulated
 and slow elsewhere), and as bool through ``binary_linear`` (float32 sums over the pixels that
-are on). Then whole beta-TCVAE training steps (MSS; forward, loss, backward, FusedAdam) on a
+are on). Then the encoder over a batch of 2048 without gradients (what evaluation runs over a
+data set), and whole beta-TCVAE training steps (MSS; forward, loss, backward, FusedAdam) on a
 bool batch and on its float copy, alternating step by step, in float32 (and in bf16 where the CPU
 computes it natively). Medians and their ratios are printed, for the paper's network (MLP 1200,
 batch 2048) and the demo's (MLP 256, batch 512).
@@ -75,6 +76,23 @@ def layer_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
     return {name: statistics.median(t) for name, t in times.items()}
 
 
+@torch.no_grad()
+def encode_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
+    """Median seconds of ``VAE.encode`` (what evaluation runs over a data set) on the bool batch
+    and on its float copy, interleaved."""
+    torch.manual_seed(0)
+    model = build_model("mlp", hidden=hidden).eval()
+    batches = {"bool": x, "float": x.float()}
+    times: dict[str, list[float]] = {name: [] for name in batches}
+    for i in range(reps + 1):
+        for name, images in batches.items():
+            start = time.perf_counter()
+            model.encode(images)
+            if i:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
 def step_times(x: torch.Tensor, hidden: int, steps: int, amp: torch.dtype | None) -> dict:
     """Median seconds of a training step on the bool batch and on its float copy."""
     torch.manual_seed(0)
@@ -121,6 +139,12 @@ def main() -> None:
         for name, seconds in layer.items():
             ratio = seconds / layer["bool"]
             print(f"  {name:14s} {1000 * seconds:7.1f} ms  ({ratio:.2f}x the bool time)")
+        encode = encode_times(dsprites_batch(2048), hidden, args.reps)
+        print(
+            f"  encoding a batch of 2048 (VAE.encode), median of {args.reps}: bool "
+            f"{1000 * encode['bool']:.1f} ms, float {1000 * encode['float']:.1f} ms, "
+            f"ratio {encode['float'] / encode['bool']:.2f}"
+        )
         steps = args.steps * 2048 // batch
         precisions = {"fp32": None, "bf16": torch.bfloat16} if cpu_has_native_bf16() else {}
         for precision, amp in (precisions or {"fp32": None}).items():

@@ -360,13 +360,13 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
 @pytest.mark.parametrize(
     "arch,precision,expected",
     [
-        ("mlp", "fp32", torch.bool),  # read as they are by the MLP's first layer
+        ("mlp", "fp32", torch.float32),  # the measured path (see the trainer)
         ("mlp", "bf16", torch.bfloat16),
         ("conv", "fp32", torch.float32),
         ("conv", "bf16", torch.bfloat16),  # exact for 0/1, and what autocast would make
     ],
 )
-def test_binary_batches_are_made_in_the_dtype_the_encoder_reads(
+def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
     make_config, monkeypatch, arch, precision, expected
 ):
     from tcvae.data.ground_truth import GroundTruthData

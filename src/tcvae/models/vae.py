@@ -92,8 +92,8 @@ class VAE(nn.Module):
     def batch_dtype(
         self, max_value: int, device: torch.device | str, amp_dtype: torch.dtype | None = None
     ) -> torch.dtype:
-        """The dtype to make batches of images with pixels 0..``max_value`` in, for this model
-        on ``device`` (``amp_dtype``: the autocast dtype it runs under).
+        """The dtype to make batches of images with pixels 0..``max_value`` in, for encoding them
+        with this model on ``device`` (``amp_dtype``: the autocast dtype it runs under).
 
         In float32 on a CPU, binary images go to an encoder that reads bool (the MLP) as they
         are: no float copy of the batch (32 MiB at batch 2048) and none of the multiply-adds by
