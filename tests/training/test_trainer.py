@@ -383,3 +383,28 @@ def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
     config.model.arch, config.model.hidden, config.run.precision = arch, 4, precision
     run = T.train(config)
     assert run.step == 1 and made == [expected] and T.math.isfinite(run.final_terms["loss"])
+
+
+def test_backward_frees_the_decoder_output_before_the_decoders_last_layer(make_config, monkeypatch):
+    # The trainer drops its own references before backward, so the (B, C, H, W) likelihood
+    # parameters die as soon as the likelihood's backward is done (peak memory).
+    import weakref
+
+    seen: list[bool] = []
+    build = T.model_from_config
+
+    def spy(config):
+        model = build(config)
+        last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+        output: list[weakref.ref] = []
+        model.decoder.register_forward_hook(lambda m, i, out: output.append(weakref.ref(out)))
+
+        def on_weight_grad(grad):
+            seen.append(output[-1]() is None)
+
+        last.weight.register_hook(on_weight_grad)
+        return model
+
+    monkeypatch.setattr(T, "model_from_config", spy)
+    run = T.train(make_config(max_steps=2))
+    assert run.step == 2 and seen == [True, True]
