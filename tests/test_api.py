@@ -29,3 +29,7 @@ def test_the_tour_names_are_exported_from_the_package():
 def test_internals_stay_in_their_sub_packages():
     for name in ("log_weights", "mss_log_weights", "estimate_log_qz"):
         assert not hasattr(tcvae, name), name
+
+
+def test_the_export_table_and_all_agree():
+    assert sorted(tcvae.__all__) == sorted([*tcvae._EXPORTS, "__version__"])

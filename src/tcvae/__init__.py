@@ -3,19 +3,35 @@
 The tour of the README needs only ``import tcvae``: train a model, load its data, encode it,
 score it and decompose its ELBO. Everything else lives in the sub-packages (``tcvae.data``,
 ``tcvae.models``, ``tcvae.objectives``, ``tcvae.training``, ``tcvae.evaluation``, ...).
+
+The tour's names are imported on first use (PEP 562), so ``import tcvae`` alone does not import
+torch: the ``tcvae`` command sets up the process (``tcvae.cli.main``) before torch starts.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from tcvae.data import load_dataset  # noqa: E402
-from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete  # noqa: E402
-from tcvae.objectives import (  # noqa: E402
-    compute_loss,
-    dimwise_kl,
-    index_code_mi,
-    total_correlation,
-)
-from tcvae.training import Run, build_dataset, load_run, resolve_config, train  # noqa: E402
+# Each name of the tour, and the sub-package it comes from.
+_EXPORTS = {
+    "load_dataset": "tcvae.data",
+    "decompose_elbo": "tcvae.evaluation",
+    "encode_dataset": "tcvae.evaluation",
+    "mig": "tcvae.evaluation",
+    "mig_discrete": "tcvae.evaluation",
+    "compute_loss": "tcvae.objectives",
+    "dimwise_kl": "tcvae.objectives",
+    "index_code_mi": "tcvae.objectives",
+    "total_correlation": "tcvae.objectives",
+    "Run": "tcvae.training",
+    "build_dataset": "tcvae.training",
+    "load_run": "tcvae.training",
+    "resolve_config": "tcvae.training",
+    "train": "tcvae.training",
+}
 
 __all__ = [
     "Run",
@@ -34,3 +50,22 @@ __all__ = [
     "total_correlation",
     "train",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'tcvae' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from tcvae.data import load_dataset
+    from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete
+    from tcvae.objectives import compute_loss, dimwise_kl, index_code_mi, total_correlation
+    from tcvae.training import Run, build_dataset, load_run, resolve_config, train

@@ -1,0 +1,56 @@
+"""The `tcvae` command asks PyTorch for huge-page tensors before torch starts (peak memory)."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tcvae.cli.main import HUGE_PAGES_ENV, use_huge_pages
+
+# After `tcvae --version` (which imports every sub-command, torch included), allocate tensors of
+# over 2 MiB: PyTorch aligns those to the page size when huge pages are on (and advises the
+# kernel to back them with huge pages), and to 64 bytes otherwise, where 16 page-aligned
+# tensors in a row would be at most a 1 in 2^96 chance.
+PROBE = """
+import os, sys
+from tcvae.cli.main import main
+assert "torch" not in sys.modules, "importing the command imported torch"
+try:
+    main(["--version"])
+except SystemExit:
+    pass
+import torch
+tensors = [torch.empty(600_000 + 1000 * i) for i in range(16)]
+print(os.environ.get("{env}"), all(t.data_ptr() % 4096 == 0 for t in tensors))
+"""
+
+
+def probe(env: dict[str, str]) -> list[str]:
+    code = PROBE.replace("{env}", HUGE_PAGES_ENV)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    return done.stdout.splitlines()[-1].split()
+
+
+@pytest.fixture
+def base_env():
+    return {k: v for k, v in os.environ.items() if k != HUGE_PAGES_ENV}
+
+
+def test_the_command_turns_huge_pages_on_before_torch_allocates(base_env):
+    assert probe(base_env) == ["1", "True"]
+
+
+def test_the_users_setting_stands(base_env):
+    assert probe(base_env | {HUGE_PAGES_ENV: "0"}) == ["0", "False"]
+
+
+def test_nothing_changes_once_torch_is_imported():
+    import torch  # noqa: F401
+
+    env: dict[str, str] = {}  # torch is imported in this process: too late to take effect
+    assert use_huge_pages(env) is False and env == {}
+    assert use_huge_pages({HUGE_PAGES_ENV: "1"}) is True
+    assert use_huge_pages({HUGE_PAGES_ENV: "0"}) is False
