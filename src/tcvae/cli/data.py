@@ -9,7 +9,6 @@ import torch
 
 from tcvae.data.cache import CACHE_ENV_VAR, resolve_cache_dir
 from tcvae.data.ground_truth import SOURCES
-from tcvae.data.preview import factor_sweeps, save_sweep_figure
 from tcvae.data.registry import DATASETS, DatasetSpec, download_dataset, file_status
 
 
@@ -120,6 +119,9 @@ def run_download(args: argparse.Namespace) -> int:
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    # matplotlib loads here, for this sub-command only: not in every `tcvae` process (memory)
+    from tcvae.data.preview import factor_sweeps, save_sweep_figure
+
     spec = DATASETS[args.dataset]
     source = spec.resolve_source(args.source, args.cache_dir)
     if source == "builtin" and spec.builtin_subset is not None:
