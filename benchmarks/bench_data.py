@@ -12,6 +12,7 @@ Each phase runs in a fresh Python process so that its peak resident set size
           as the ``tcvae`` command sets up its own (huge-page tensors: ``tcvae.cli.main``); and
           the paper's float32 MLP once more without them, as in a Python process that does not
           set THP_MEM_ALLOC_ENABLE;
+* command: ``tcvae train --max-steps`` ``--steps`` with its defaults, run as a user runs it;
 * batch:  minibatches of 2048 random images as floats, from the packed images (``batch``: one
           gather of packed rows, one table lookup) and from the same images unpacked to one uint8
           tensor (the layout before packing: a gather and a conversion), alternating batch by
@@ -129,6 +130,26 @@ def phase_train(args: argparse.Namespace) -> dict:
     }
 
 
+def phase_command(args: argparse.Namespace) -> dict:
+    """``tcvae train`` itself (its defaults: the paper's MLP, batch 2048, fp32 here), the way a
+    user runs it; the peak RSS is the child process's (``RUSAGE_CHILDREN``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [sys.executable, "-m", "tcvae", "train", "--max-steps", str(args.steps)]
+        cmd += ["--run-dir", f"{tmp}/run", "--log-every", "1", "--device", "cpu"]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        env = dict(os.environ, TCVAE_CACHE_DIR=str(args.cache_dir))
+        subprocess.run(cmd, check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        log = Path(tmp, "run", "train_log.jsonl").read_text().splitlines()
+        rates = [json.loads(row)["images_per_s"] for row in log[2:]]
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {
+        "steps": args.steps,
+        "median_images_per_s": statistics.median(rates),
+        "peak_rss_mib": peak,
+    }
+
+
 def phase_batch(args: argparse.Namespace) -> dict:
     import torch
 
@@ -158,7 +179,13 @@ def phase_batch(args: argparse.Namespace) -> dict:
     return rates | {"rounds": args.rounds}
 
 
-PHASES = {"render": phase_render, "load": phase_load, "train": phase_train, "batch": phase_batch}
+PHASES = {
+    "render": phase_render,
+    "load": phase_load,
+    "train": phase_train,
+    "command": phase_command,
+    "batch": phase_batch,
+}
 
 
 def run_phase(name: str, args: argparse.Namespace, cache_dir: Path, network: str = "paper") -> dict:
@@ -196,6 +223,7 @@ def main() -> None:
         render = run_phase("render", args, cache_dir)
         load = run_phase("load", args, cache_dir)
         fits = {network: run_phase("train", args, cache_dir, network) for network in NETWORKS}
+        command = run_phase("command", args, cache_dir)
         batch = run_phase("batch", args, cache_dir)
     full_gib = render["images"] * 64 * 64 / 2**30
     print(f"dSprites built-in generator, {render['images']:,} images ({full_gib:.2f} GiB as uint8,")
@@ -217,6 +245,11 @@ def main() -> None:
             f"{'huge pages' if huge else 'no huge pages'}, "
             f"{fit['steps']} steps, median {fit['median_images_per_s']:.0f} images/s)"
         )
+    print(
+        f"  peak RSS tcvae train  {command['peak_rss_mib'] / 1024:7.2f} GiB "
+        f"({command['peak_rss_mib']:.0f} MiB, ru_maxrss of the command; its defaults, "
+        f"{command['steps']} steps, median {command['median_images_per_s']:.0f} images/s)"
+    )
     plain, paper = fits["paper-plain"], fits["paper"]
     rss, rate = "peak_rss_mib", "median_images_per_s"
     print(
