@@ -89,25 +89,16 @@ class VAE(nn.Module):
         self.likelihood = get_likelihood(likelihood)
         self.reads_binary = reads_binary(encoder)
 
-    def batch_dtype(
-        self, max_value: int, device: torch.device | str, amp_dtype: torch.dtype | None = None
-    ) -> torch.dtype:
+    def batch_dtype(self, max_value: int, device: torch.device | str) -> torch.dtype:
         """The dtype to make batches of images with pixels 0..``max_value`` in, for encoding them
-        with this model on ``device`` (``amp_dtype``: the autocast dtype it runs under).
+        with this model on ``device`` (without autocast).
 
-        In float32 on a CPU, binary images go to an encoder that reads bool (the MLP) as they
-        are: no float copy of the batch (32 MiB at batch 2048) and none of the multiply-adds by
-        their zeros that make the largest product of the paper's MLP (that layer runs 3.9x
-        faster at the paper's width; ``benchmarks/bench_binary_input.py``). Under autocast,
-        binary pixels are exact in bf16 and fp16 and the encoder would cast them to
-        ``amp_dtype`` anyway, so a batch made in it saves its float32 copy; the product stays
-        the dense one, which bf16 hardware runs several times faster than float32. Other images
-        are float32."""
-        if max_value != 1:
-            return torch.float32
-        if amp_dtype is not None:
-            return amp_dtype
-        if torch.device(device).type == "cpu" and self.reads_binary:
+        On a CPU, binary images go to an encoder that reads bool (the MLP) as they are: no float
+        copy of the batch (32 MiB at batch 2048) and none of the multiply-adds by their zeros
+        that make the largest product of the paper's MLP (that layer runs 3.9x faster at the
+        paper's width; ``benchmarks/bench_binary_input.py``). Other images, and other encoders,
+        take float32. (Training has its own rule: see the trainer.)"""
+        if max_value == 1 and torch.device(device).type == "cpu" and self.reads_binary:
             return torch.bool
         return torch.float32
 
