@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from tcvae.cli.main import HUGE_PAGES_ENV, use_huge_pages
+from tcvae.cli.main import HUGE_PAGES_ENV, huge_pages_supported, use_huge_pages
 
 # After `tcvae --version` (which imports every sub-command, torch included), allocate tensors of
 # over 2 MiB: PyTorch aligns those to the page size when huge pages are on (and advises the
@@ -45,11 +45,24 @@ def base_env():
 
 
 def test_the_command_turns_huge_pages_on_before_torch_allocates(base_env):
-    assert probe(base_env) == ["1", "True", "[]"]
+    if not huge_pages_supported():  # then the command leaves the variable unset
+        assert probe(base_env) == ["None", "False", "[]"]
+    else:
+        assert probe(base_env) == ["1", "True", "[]"]
 
 
 def test_the_users_setting_stands(base_env):
     assert probe(base_env | {HUGE_PAGES_ENV: "0"}) == ["0", "False", "[]"]
+
+
+def test_huge_pages_are_supported_unless_the_kernel_says_never(tmp_path):
+    setting = tmp_path / "enabled"
+    for text, supported in [("always [madvise] never\n", True), ("[always] madvise never\n", True)]:
+        setting.write_text(text)
+        assert huge_pages_supported(setting) is supported
+    setting.write_text("always madvise [never]\n")
+    assert not huge_pages_supported(setting)
+    assert not huge_pages_supported(tmp_path / "missing")  # not Linux, or no THP in the kernel
 
 
 def test_nothing_changes_once_torch_is_imported():

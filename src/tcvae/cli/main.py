@@ -8,6 +8,7 @@ import logging
 import os
 import sys
 from collections.abc import MutableMapping
+from pathlib import Path
 
 from tcvae.errors import TcvaeError
 
@@ -30,11 +31,24 @@ def user_errors() -> tuple[type[Exception], ...]:
     return (TcvaeError, OSError)
 
 
+THP_SETTING = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+
+
+def huge_pages_supported(setting: Path = THP_SETTING) -> bool:
+    """Whether the kernel offers transparent huge pages to a process that asks (Linux, mode
+    ``always`` or ``madvise``; elsewhere PyTorch would only warn that it could not use them)."""
+    try:
+        return "[never]" not in setting.read_text()
+    except OSError:
+        return False
+
+
 def use_huge_pages(environ: MutableMapping[str, str] = os.environ) -> bool:
-    """Ask PyTorch's CPU allocator for huge-page tensors in this process (``HUGE_PAGES_ENV``),
-    unless the environment already sets the variable (the user's choice stands) or torch is
-    already imported (too late to take effect). Returns whether the process will use them."""
-    if HUGE_PAGES_ENV not in environ and "torch" not in sys.modules:
+    """Ask PyTorch's CPU allocator for huge-page tensors in this process (``HUGE_PAGES_ENV``)
+    where the kernel supports them, unless the environment already sets the variable (the
+    user's choice stands) or torch is already imported (too late to take effect). Returns
+    whether the variable asks for them."""
+    if HUGE_PAGES_ENV not in environ and "torch" not in sys.modules and huge_pages_supported():
         environ[HUGE_PAGES_ENV] = "1"
     return environ.get(HUGE_PAGES_ENV, "0").strip() not in ("", "0")
 
