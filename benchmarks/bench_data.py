@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tcvae.cli.main import HUGE_PAGES_ENV, use_huge_pages
+from tcvae.cli.main import HUGE_PAGES_ENV, huge_pages_supported
 
 BATCH = 2048
 # (MLP width, batch size, precision, huge-page tensors) of the training phase: the paper's set-up
@@ -192,8 +192,8 @@ def run_phase(name: str, args: argparse.Namespace, cache_dir: Path, network: str
     cmd = [sys.executable, __file__, "--phase", name, "--cache-dir", str(cache_dir)]
     cmd += ["--threads", str(args.threads), "--steps", str(args.steps), "--network", network]
     env = {k: v for k, v in os.environ.items() if k != HUGE_PAGES_ENV}
-    if NETWORKS[network][3]:
-        use_huge_pages(env)
+    if NETWORKS[network][3] and huge_pages_supported():  # as the command sets up its process
+        env[HUGE_PAGES_ENV] = "1"
     done = subprocess.run(
         [*cmd, "--rounds", str(args.rounds)], capture_output=True, text=True, env=env
     )
@@ -211,6 +211,8 @@ def main() -> None:
     parser.add_argument("--phase", choices=sorted(PHASES), help=argparse.SUPPRESS)
     parser.add_argument("--network", choices=sorted(NETWORKS), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.steps < 3:
+        parser.error("--steps must be at least 3: the first two steps are warm-up, not timed")
     if args.phase:
         import torch
 

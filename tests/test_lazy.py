@@ -20,6 +20,21 @@ def test_every_exported_name_resolves_to_its_modules_object(package):
     assert set(package._EXPORTS) <= set(package.__all__) <= {*package._EXPORTS, "__version__"}
 
 
+def test_each_package_exports_only_from_its_own_modules():
+    # The layer check (test_layers.py) reads imports, not these tables; the face may use any.
+    for name, module in tcvae.experiments._EXPORTS.items():
+        assert module.startswith("tcvae.experiments."), name
+
+
+def test_sub_modules_are_attributes_after_a_plain_import():
+    code = (
+        "import tcvae, tcvae.experiments as e; "
+        "print(tcvae.data.from_arrays.__name__, e.spec.__name__, hasattr(tcvae, 'nope'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["from_arrays", "tcvae.experiments.spec", "False"]
+
+
 def test_an_unknown_name_is_an_attribute_error():
     with pytest.raises(AttributeError, match="module 'tcvae.experiments' has no attribute 'nope'"):
         tcvae.experiments.nope  # noqa: B018

@@ -41,7 +41,8 @@ __all__ = [
     "run_sweep",
 ]
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+if not TYPE_CHECKING:  # type checkers see the imports below, and flag misspelt names
+    __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 if TYPE_CHECKING:
     from tcvae.experiments.compare import compare_sweep
