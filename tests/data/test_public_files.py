@@ -117,7 +117,8 @@ def test_unpinned_download_records_its_sha256_and_checks_later_copies(tmp_path, 
     path = download_dataset("mpi3d_toy", cache, file=good)
     sha = hashlib.sha256(good.read_bytes()).hexdigest()
     assert path.read_bytes() == good.read_bytes()
-    assert checksum_record(path) == {"sha256": sha, "size": good.stat().st_size}
+    md5 = hashlib.md5(good.read_bytes()).hexdigest()
+    assert checksum_record(path) == {"sha256": sha, "size": good.stat().st_size, "md5": md5}
     assert download_dataset("mpi3d_toy", cache, url="file:///nonexistent") == path  # verified
     other = tmp_path / "other.npz"
     np.savez(other, images=np.ones((12, 64, 64, 3), dtype=np.uint8))
@@ -152,3 +153,32 @@ def test_data_list_says_what_is_here_and_how_big(tmp_path, capsys, small_sizes):
     dsprites = out[out.index("dsprites:") :].split("\n")
     assert "built-in (rendered on first use" in dsprites[1] and "in memory 360.0 MiB" in dsprites[2]
     assert "no: run `tcvae data download mpi3d_real`" in out
+
+
+def test_a_download_is_compared_with_the_reference_md5_and_the_result_reported(
+    tmp_path, small_sizes, monkeypatch, caplog
+):
+    import dataclasses
+    import logging
+
+    from tcvae.data import registry
+
+    assert registry.DATASETS["mpi3d_toy"].file.reference_md5 == mpi3d_module.REFERENCE_MD5["toy"]
+    assert registry.DATASETS["mpi3d_real"].file.reference_md5 is None  # corrected in 2025
+    good, other = tmp_path / "good.npz", tmp_path / "other.npz"
+    np.savez(good, images=np.zeros((12, 64, 64, 3), dtype=np.uint8))
+    np.savez(other, images=np.ones((12, 64, 64, 3), dtype=np.uint8))
+    spec = registry.DATASETS["mpi3d_toy"]
+    reference = hashlib.md5(good.read_bytes()).hexdigest()
+    pinned = dataclasses.replace(spec.file, reference_md5=reference, reference="the test's MD5")
+    monkeypatch.setitem(registry.DATASETS, "mpi3d_toy", dataclasses.replace(spec, file=pinned))
+    with caplog.at_level(logging.INFO, logger="tcvae.data.registry"):
+        download_dataset("mpi3d_toy", tmp_path / "a", file=good)
+        download_dataset("mpi3d_toy", tmp_path / "b", file=other)  # kept: reported, not enforced
+    (matched, differed) = [r for r in caplog.records if "MD5" in r.getMessage()]
+    assert matched.levelno == logging.INFO and "which matches the test's MD5" in matched.message
+    assert differed.levelno == logging.WARNING and "differs from the test's MD5" in differed.message
+    status = registry.file_status(registry.DATASETS["mpi3d_toy"], tmp_path / "a")
+    assert status.endswith("recorded at first download; MD5 matches the test's MD5")
+    status = registry.file_status(registry.DATASETS["mpi3d_toy"], tmp_path / "b")
+    assert status.endswith("; MD5 differs from the test's MD5")

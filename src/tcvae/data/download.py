@@ -1,6 +1,6 @@
 """Fetch a file over HTTP(S) or file:// into the cache, checking its MD5 before it is kept.
 
-Where no MD5 is pinned, the first download's SHA-256 and size are recorded next to the file
+Where no MD5 is pinned, the first download's SHA-256, size and MD5 are recorded next to the file
 (``NAME.sha256.json``) and later copies are checked against that record.
 """
 
@@ -75,14 +75,21 @@ def download_file(url: str, dest: Path, md5: str | None, progress: bool = False)
                 "corrupt or the file changed upstream; nothing was saved, retry the download"
             )
         record = checksum_record(dest)
-        if md5 is None and record and record != {"sha256": sha256.hexdigest(), "size": received}:
+        if (
+            md5 is None
+            and record
+            and (record["sha256"], record["size"]) != (sha256.hexdigest(), received)
+        ):
             raise ChecksumError(
                 f"{url} has SHA-256 {sha256.hexdigest()} ({received} bytes), but the first "
                 f"download recorded {record['sha256']} ({record['size']} bytes); nothing was "
                 f"saved. If the file really changed upstream, delete {_record_path(dest)}"
             )
     if md5 is None and not record:
-        write_json_atomic(_record_path(dest), {"sha256": sha256.hexdigest(), "size": received})
+        write_json_atomic(
+            _record_path(dest),
+            {"sha256": sha256.hexdigest(), "size": received, "md5": digest.hexdigest()},
+        )
     return dest
 
 
@@ -91,7 +98,8 @@ def _record_path(path: Path) -> Path:
 
 
 def checksum_record(path: Path) -> dict | None:
-    """The recorded ``{"sha256", "size"}`` of an unpinned download at ``path``, if any."""
+    """The recorded ``{"sha256", "size", "md5"}`` of an unpinned download at ``path``, if any
+    (records written before the MD5 was kept lack it)."""
     record = _record_path(path)
     return read_json(record) if record.is_file() else None
 

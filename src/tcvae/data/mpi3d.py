@@ -9,8 +9,9 @@ the OS may drop them again); otherwise they are decompressed in chunks into memo
 The files have moved twice: the original bucket died in 2024, the maintainers' second bucket
 (May 2024) was replaced in April 2025 by the Hugging Face dataset ``waleedgondal/mpi3d``, together
 with a corrected ``mpi3d_real.npz`` (the README of rr-learning/disentanglement_dataset). That is
-the location used here. No checksum is published: the first download is checked for its structure
-and its SHA-256 and size are recorded next to it.
+the location used here. No checksum is published for it: the first download is checked for its
+structure, its SHA-256 and size are recorded next to it, and for toy and realistic its MD5 is
+compared with the one a peer library pinned for the original bucket's file (``REFERENCE_MD5``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,14 @@ from tcvae.data.npz import iter_npz_rows, memmap_npz, npz_headers
 
 VARIANTS = ("toy", "realistic", "real")
 MPI3D_URL = "https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/mpi3d_{}.npz"
+# The MD5s the disent library pins for the files of the original bucket. The toy and realistic
+# files were moved, not remade, so a download should match them; they are reported, not
+# enforced, since nobody publishes checksums for the current copies. mpi3d_real.npz was
+# replaced by a corrected file in 2025, so the old value says nothing about it.
+REFERENCE_MD5 = {
+    "toy": "55889cb7c7dfc655d6e0277beee88868",
+    "realistic": "59a6225b88b635365f70c91b3e52f70f",
+}
 FACTOR_NAMES = (
     "object_color",
     "object_shape",

@@ -6,6 +6,7 @@ A path ending in ``.npz`` is accepted wherever a name is: your own data in the l
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +21,8 @@ from tcvae.data.download import checksum_record, download_file, file_md5, file_s
 from tcvae.data.ground_truth import SOURCES, DataError, FactorGrid, GroundTruthData
 from tcvae.data.heads import faces_grid
 from tcvae.data.sprites import dsprites_grid
+
+log = logging.getLogger(__name__)
 
 FILE_SOURCES = ("auto", "file")
 
@@ -39,7 +42,9 @@ class DataFile:
 
     url: None when it cannot be downloaded (give it with ``--file``). md5: the pinned checksum,
     None when none is known (then the first download's SHA-256 is recorded). verify: checks the
-    file's structure (keys, shapes, dtypes) without loading it.
+    file's structure (keys, shapes, dtypes) without loading it. reference_md5: where nothing is
+    pinned, the MD5 ``reference`` recorded for an earlier copy of the file; a download is
+    compared with it and the result reported, not enforced.
     """
 
     filename: str
@@ -47,6 +52,8 @@ class DataFile:
     md5: str | None
     checksum_note: str
     verify: Callable[[Path], object] | None = None
+    reference_md5: str | None = None
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,8 +119,11 @@ def _mpi3d_spec(variant: str) -> DatasetSpec:
             filename,
             mpi3d.MPI3D_URL.format(variant),
             None,
-            "no published checksum: structure checked, SHA-256 recorded at first download",
+            "no published checksum: structure checked, SHA-256 recorded at first download"
+            + ("; MD5 compared with disent's" if variant in mpi3d.REFERENCE_MD5 else ""),
             mpi3d.check_mpi3d_npz,
+            mpi3d.REFERENCE_MD5.get(variant),
+            "disent's MD5 for the original bucket's file",
         ),
     )
 
@@ -215,8 +225,22 @@ def file_status(spec: DatasetSpec, cache_dir: str | os.PathLike | None = None) -
         return spec.file.checksum_note
     record = checksum_record(path)
     if record:
-        return f"sha256 {record['sha256'][:12]}... recorded at first download"
+        return f"sha256 {record['sha256'][:12]}... recorded at first download" + _reference(
+            spec.file, record
+        )
     return spec.file.checksum_note
+
+
+def _matches_reference(file: DataFile, record: dict) -> bool | None:
+    """Whether a recorded download's MD5 is ``file.reference_md5``; None when either is unknown."""
+    if file.reference_md5 is None or "md5" not in record:
+        return None
+    return record["md5"] == file.reference_md5
+
+
+def _reference(file: DataFile, record: dict) -> str:
+    same = _matches_reference(file, record)
+    return "" if same is None else f"; MD5 {'matches' if same else 'differs from'} {file.reference}"
 
 
 def download_dataset(
@@ -253,6 +277,18 @@ def download_dataset(
         except DataError:
             dest.unlink(missing_ok=True)
             raise
+    record = checksum_record(dest) if md5 is None else None
+    same = None if record is None else _matches_reference(spec.file, record)
+    if same is not None:
+        log.log(
+            logging.INFO if same else logging.WARNING,
+            "%s has MD5 %s, which %s %s (%s)",
+            dest.name,
+            record["md5"],
+            "matches" if same else "differs from",
+            spec.file.reference,
+            spec.file.reference_md5,
+        )
     return dest
 
 
