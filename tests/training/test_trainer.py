@@ -358,16 +358,19 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
 
 
 @pytest.mark.parametrize(
-    "arch,precision,expected",
+    "arch,precision,bool_batches,expected",
     [
-        ("mlp", "fp32", torch.float32),  # the measured path (see the trainer)
-        ("mlp", "bf16", torch.bfloat16),
-        ("conv", "fp32", torch.float32),
-        ("conv", "bf16", torch.bfloat16),  # exact for 0/1, and what autocast would make
+        ("mlp", "fp32", False, torch.float32),  # the measured path (see the trainer)
+        ("mlp", "fp32", True, torch.bool),  # read by the MLP's binary first layer
+        ("mlp", "bf16", False, torch.bfloat16),
+        ("mlp", "bf16", True, torch.bfloat16),  # under autocast the dense bf16 product stays
+        ("conv", "fp32", False, torch.float32),
+        ("conv", "fp32", True, torch.float32),  # convolutions read floats
+        ("conv", "bf16", False, torch.bfloat16),  # exact for 0/1, and what autocast would make
     ],
 )
 def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
-    make_config, monkeypatch, arch, precision, expected
+    make_config, monkeypatch, arch, precision, bool_batches, expected
 ):
     from tcvae.data.ground_truth import GroundTruthData
 
@@ -381,6 +384,7 @@ def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
     monkeypatch.setattr(GroundTruthData, "batch", spy)
     config = make_config(max_steps=1)
     config.model.arch, config.model.hidden, config.run.precision = arch, 4, precision
+    config.run.bool_batches = bool_batches
     run = T.train(config)
     assert run.step == 1 and made == [expected] and T.math.isfinite(run.final_terms["loss"])
 
@@ -408,3 +412,19 @@ def test_backward_frees_the_decoder_output_before_the_decoders_last_layer(make_c
     monkeypatch.setattr(T, "model_from_config", spy)
     run = T.train(make_config(max_steps=2))
     assert run.step == 2 and seen == [True, True]
+
+
+def test_bool_batches_train_like_float_ones_up_to_rounding(make_config):
+    runs = []
+    for bool_batches in (False, True):
+        config = make_config(f"bool-{bool_batches}", max_steps=3)
+        config.run.bool_batches = bool_batches
+        runs.append(T.train(config))
+    float_run, bool_run = runs
+    assert bool_run.config.run.bool_batches and not float_run.config.run.bool_batches
+    for want, got in zip(float_run.history, bool_run.history):
+        assert got["loss"] == pytest.approx(want["loss"], rel=1e-5)
+    for want, got in zip(
+        float_run.model.state_dict().values(), bool_run.model.state_dict().values()
+    ):
+        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)

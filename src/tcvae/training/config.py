@@ -207,6 +207,15 @@ class RunConfig:
         "(CUDA only); auto (the presets' default) picks bf16 where the device computes it "
         "natively, else fp32. Posterior parameters, z, the estimators and the loss stay in fp32",
     )
+    bool_batches: bool = option(
+        False,
+        flag="--bool-batches",
+        help="in fp32 on a CPU, give binary images to an MLP encoder as bool (its first layer "
+        "then sums the weights of the pixels that are on: about 1.2x faster steps for the "
+        "paper's MLP, 1.08x for the demo's). Gradients agree with float batches to 1e-6, but "
+        "runs differ from them at rounding level, so results are not bitwise those of float "
+        "batches (docs/performance.md)",
+    )
     threads: int | None = option(
         None,
         flag="--threads",

@@ -208,11 +208,16 @@ def _train(
         total = min(total, config.optim.max_steps)
     amp_dtype = AMP_DTYPES.get(config.run.precision)
     # Binary pixels are exact in bf16 and fp16, and the encoder would cast them to amp_dtype
-    # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048). Training
-    # keeps float batches where the MLP could read bool ones (VAE.batch_dtype, which encoding
-    # uses): the gradients agree to 1e-6, but the trajectories differ, and in paired seeds the
-    # bool runs ended less disentangled (docs/performance.md), so the measured path stays.
-    batch_dtype = amp_dtype if amp_dtype is not None and data.max_value == 1 else torch.float32
+    # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048). In fp32,
+    # batches are float unless run.bool_batches asks for the bool ones an MLP reads faster
+    # (VAE.batch_dtype, which encoding uses): the gradients agree to 1e-6, but the trajectories
+    # differ from the float path that the documented results were measured on.
+    if amp_dtype is not None:
+        batch_dtype = amp_dtype if data.max_value == 1 else torch.float32
+    elif config.run.bool_batches:
+        batch_dtype = model.batch_dtype(data.max_value, device)
+    else:
+        batch_dtype = torch.float32
     if aux_forward is not None:  # the discriminator follows the run's precision too
         aux_forward = in_float32_under_autocast(aux_forward, amp_dtype)
         if config.optim.lr > 10 * DISCRIMINATOR_LR:
