@@ -212,9 +212,9 @@ class RunConfig:
         flag="--bool-batches",
         help="in fp32 on a CPU, give binary images to an MLP encoder as bool (its first layer "
         "then sums the weights of the pixels that are on: about 1.2x faster steps for the "
-        "paper's MLP, 1.08x for the demo's). Gradients agree with float batches to 1e-6, but "
-        "runs differ from them at rounding level, so results are not bitwise those of float "
-        "batches (docs/performance.md)",
+        "paper's MLP, a few percent for the demo's). Gradients agree with float batches to "
+        "1e-6, but runs differ from them at rounding level; over 8 paired seeds neither "
+        "disentangled better (docs/performance.md)",
     )
     threads: int | None = option(
         None,
