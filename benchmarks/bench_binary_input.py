@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +29,7 @@ from tcvae.models import binary_linear, build_model
 from tcvae.objectives import ObjectiveConfig, compute_loss
 from tcvae.training.adam import FusedAdam
 from tcvae.training.hardware import cpu_has_native_bf16
+from timing import interleaved_medians
 
 DSPRITES_SIZE = 737_280
 NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}  # MLP width, batch size
@@ -65,15 +65,15 @@ def layer_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
         "bool": lambda: binary_linear(flat, weight, bias),
     }
     torch.testing.assert_close(ways["bool"](), fp32(), rtol=1e-4, atol=1e-4)
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for i in range(reps + 1):  # one warm-up round
-        for name, fn in ways.items():
+
+    def timed(fn: Callable[[], torch.Tensor]) -> Callable[[int], None]:
+        def run(_: int) -> None:
             weight.grad = bias.grad = None
-            start = time.perf_counter()
             fn().backward(upstream)
-            if i:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+
+        return run
+
+    return interleaved_medians({name: timed(fn) for name, fn in ways.items()}, reps)
 
 
 @torch.no_grad()
@@ -83,14 +83,8 @@ def encode_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
     torch.manual_seed(0)
     model = build_model("mlp", hidden=hidden).eval()
     batches = {"bool": x, "float": x.float()}
-    times: dict[str, list[float]] = {name: [] for name in batches}
-    for i in range(reps + 1):
-        for name, images in batches.items():
-            start = time.perf_counter()
-            model.encode(images)
-            if i:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    runs = {name: lambda _, images=images: model.encode(images) for name, images in batches.items()}
+    return interleaved_medians(runs, reps)
 
 
 def step_times(x: torch.Tensor, hidden: int, steps: int, amp: torch.dtype | None) -> dict:
@@ -100,17 +94,18 @@ def step_times(x: torch.Tensor, hidden: int, steps: int, amp: torch.dtype | None
     optimiser = FusedAdam(model.parameters(), lr=1e-4)
     config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator="mss")
     batches = {"bool": x, "float": x.float() if amp is None else x.to(amp)}
-    times: dict[str, list[float]] = {name: [] for name in batches}
-    for i in range(steps + 2):  # two warm-up steps each
-        for name, images in batches.items():
-            start = time.perf_counter()
+
+    def step(images: torch.Tensor) -> Callable[[int], None]:
+        def run(i: int) -> None:
             out = model(images, amp_dtype=amp)
             compute_loss(model, images, out, DSPRITES_SIZE, config, i).loss.backward()
             optimiser.step()
             optimiser.zero_grad(set_to_none=True)
-            if i >= 2:
-                times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+
+        return run
+
+    runs = {name: step(images) for name, images in batches.items()}
+    return interleaved_medians(runs, steps, warmup=2)  # two warm-up steps each
 
 
 def main() -> None:

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -26,6 +25,7 @@ import torch.nn.functional as F
 from tcvae.models import build_model
 from tcvae.objectives import Bernoulli, ObjectiveConfig, compute_loss
 from tcvae.training.adam import FusedAdam
+from timing import interleaved_medians
 
 DSPRITES_SIZE = 737_280
 NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}  # MLP width, batch size
@@ -43,21 +43,22 @@ def step_times(hidden: int, batch: int, steps: int) -> dict[str, float]:
     x = (torch.rand(batch, 1, 64, 64) > 0.8).float()
     config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator="mss")
     blocked = Bernoulli.__dict__["log_likelihood"]
-    times: dict[str, list[float]] = {"blocked": [], "per-pixel": []}
+
+    def step(likelihood) -> Callable[[int], None]:
+        def run(i: int) -> None:
+            Bernoulli.log_likelihood = likelihood
+            out = model(x, amp_dtype=torch.bfloat16)
+            compute_loss(model, x, out, DSPRITES_SIZE, config, i).loss.backward()
+            optimiser.step()
+            optimiser.zero_grad(set_to_none=True)
+
+        return run
+
+    runs = {"blocked": step(blocked), "per-pixel": step(staticmethod(per_pixel))}
     try:
-        for i in range(steps + 2):  # two warm-up steps each
-            for name in times:
-                Bernoulli.log_likelihood = blocked if name == "blocked" else staticmethod(per_pixel)
-                start = time.perf_counter()
-                out = model(x, amp_dtype=torch.bfloat16)
-                compute_loss(model, x, out, DSPRITES_SIZE, config, i).loss.backward()
-                optimiser.step()
-                optimiser.zero_grad(set_to_none=True)
-                if i >= 2:
-                    times[name].append(time.perf_counter() - start)
+        return interleaved_medians(runs, steps, warmup=2)  # two warm-up steps each
     finally:
         Bernoulli.log_likelihood = blocked
-    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main() -> None:
@@ -78,20 +79,17 @@ def main() -> None:
     weights = torch.randn(args.batch, generator=gen)
     versions = {"blocked": Bernoulli.log_likelihood, "per-pixel": per_pixel}
 
-    def run(fn) -> tuple[float, torch.Tensor, torch.Tensor]:
+    def run(fn) -> tuple[torch.Tensor, torch.Tensor]:
         logits.grad = None
-        start = time.perf_counter()
         value = fn(x, logits)
         (value * weights).sum().backward()
-        return time.perf_counter() - start, value.detach(), logits.grad
+        return value.detach(), logits.grad
 
-    (_, a, ga), (_, b, gb) = (run(fn) for fn in versions.values())
+    (a, ga), (b, gb) = (run(fn) for fn in versions.values())
     torch.testing.assert_close(a, b)
     torch.testing.assert_close(ga, gb)
-    times: dict[str, list[float]] = {name: [] for name in versions}
-    for _ in range(args.reps):
-        for name, fn in versions.items():
-            times[name].append(run(fn)[0])
+    runs = {name: lambda _, fn=fn: run(fn) for name, fn in versions.items()}
+    median = interleaved_medians(runs, args.reps, warmup=0)  # the check above warmed up
 
     load = os.getloadavg()[0]
     print(
@@ -99,7 +97,6 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, median of {args.reps} interleaved runs; "
         f"1-min load average {load:.1f} on {os.cpu_count()} CPUs"
     )
-    median = {name: statistics.median(t) for name, t in times.items()}
     for name, seconds in median.items():
         print(f"  {name:10s} {1000 * seconds:7.1f} ms")
     print(f"ratio per-pixel / blocked time: {median['per-pixel'] / median['blocked']:.2f}")
