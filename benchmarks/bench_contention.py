@@ -30,13 +30,12 @@ import torch
 from tcvae.experiments.demo import DEFAULT_BUDGET
 from tcvae.objectives import ObjectiveConfig
 from tcvae.training import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, train
-from tcvae.training.datasets import build_dataset
 from tcvae.training.threads import available_cores
 
 SPIN = "while True: pass"
 
 
-def rate(data, threads: int | None, seconds: float, images: int) -> float:
+def rate(threads: int | None, seconds: float, images: int) -> float:
     """Median images/s of the demo's training step over ``seconds``."""
     with tempfile.TemporaryDirectory() as tmp:
         config = TrainConfig(
@@ -61,7 +60,7 @@ def rate(data, threads: int | None, seconds: float, images: int) -> float:
                 tensorboard=False,
             ),
         )
-        run = train(config, data=data)
+        run = train(config)
     rows = [r["images_per_s"] for r in run.history[1:-1]] or [run.history[-1]["images_per_s"]]
     return statistics.median(rows)
 
@@ -73,7 +72,6 @@ def main() -> None:
     parser.add_argument("--busy", type=int, nargs="*", default=[1, 2], help="values of K")
     args = parser.parse_args()
     cores = available_cores()
-    data = build_dataset(DataConfig(source="builtin", subset=args.images))
     policies = {"auto": None, f"fixed {cores}": cores}
     print(
         f"demo step (MLP {DEFAULT_BUDGET.hidden}, batch {DEFAULT_BUDGET.batch_size}, "
@@ -81,7 +79,7 @@ def main() -> None:
         f"{cores} cores, torch default "
         f"{torch.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f} before"
     )
-    idle = {name: rate(data, t, args.seconds, args.images) for name, t in policies.items()}
+    idle = {name: rate(t, args.seconds, args.images) for name, t in policies.items()}
     fixed = idle[f"fixed {cores}"]
     print(
         f"alone: auto {idle['auto']:.0f} images/s, fixed {cores} threads {fixed:.0f} images/s "
@@ -91,7 +89,7 @@ def main() -> None:
         spinners = [subprocess.Popen([sys.executable, "-c", SPIN]) for _ in range(k)]
         try:
             for name, threads in policies.items():
-                r = rate(data, threads, args.seconds, args.images)
+                r = rate(threads, args.seconds, args.images)
                 fair = idle["auto"] * cores / (cores + k)
                 per_process = idle["auto"] / (k + 1)
                 print(

@@ -85,11 +85,11 @@ def baseline_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
     return rates
 
 
-def trainer_rates(config: TrainConfig, steps: int, warmup: int, data=None) -> list[float]:
+def trainer_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
     with tempfile.TemporaryDirectory() as tmp:
         config.run.run_dir = str(Path(tmp) / "run")
         config.optim.max_steps = (warmup + steps) * config.run.log_every  # rows of log_every
-        run = train(config, data=data)
+        run = train(config)
     return [row["images_per_s"] for row in run.history[warmup:]]
 
 
@@ -97,11 +97,10 @@ def precision_rates(
     make: Callable[[str], TrainConfig], steps: int, warmup: int, rounds: int
 ) -> dict[str, float]:
     """Median trainer images/s in fp32 and bf16, the two alternating ``rounds`` times."""
-    data = build_dataset(make("fp32").data)
     rates: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for _ in range(rounds):
         for precision in rates:
-            rates[precision] += trainer_rates(make(precision), steps, warmup, data)
+            rates[precision] += trainer_rates(make(precision), steps, warmup)
     return {k: statistics.median(v) for k, v in rates.items()}
 
 

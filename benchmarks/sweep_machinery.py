@@ -19,8 +19,8 @@ from pathlib import Path
 import torch
 
 from tcvae.data import dsprites_grid
+from tcvae.data.factor_sampling import grid_weights, sample_grid_points
 from tcvae.experiments.backends import cpu_count, plan_workers, run_local
-from tcvae.experiments.factor_sampling import grid_weights, sample_grid_points
 from tcvae.experiments.grid import expand_grid
 from tcvae.experiments.runner import run_cells
 from tcvae.experiments.spec import parse_spec
@@ -59,7 +59,7 @@ def sampling_figures() -> None:
         f"vectorised: weights over {grid.num_points:,} grid points + {index.numel():,} draws: "
         f"{vectorised:.3f} s (copula r = {info['copula_r']:.4f})"
     )
-    from tcvae.experiments.factor_sampling import solve_copula
+    from tcvae.data.factor_sampling import solve_copula
 
     _, pmf = solve_copula(32, 32, 0.8)
     ka, kb = grid.factor_index("posX"), grid.factor_index("posY")

@@ -162,7 +162,7 @@ def train_or_resume(config: TrainConfig, data) -> float:
         ):
             return 0.0  # done; a larger --curve-images continues a run stopped at max_steps
     resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
-    if train(config, resume=resume, data=data, progress=True).status == "interrupted":
+    if train(config, resume=resume, progress=True).status == "interrupted":
         raise SystemExit(f"interrupted; run the same command again to continue {run_dir}")
     return time.perf_counter() - start
 

@@ -83,7 +83,7 @@ def measure(out: Path, seeds: list[int], budget: DemoBudget) -> list[dict[str, A
             if not r["kept"] and step_of(run_dir) < target:  # on to the kept run's step
                 config = read_config(run_dir)
                 config.optim.max_steps, config.optim.max_minutes = target, None
-                train(config, resume=run_dir, data=data, progress=True)
+                train(config, resume=run_dir, progress=True)
             row = {
                 "demo_seed": demo_seed,
                 "seed": r["seed"],

@@ -101,3 +101,38 @@ def test_bad_arguments_are_rejected_clearly():
         decompose_elbo(mean, logvar, samples=1)
     with pytest.raises(EvaluationError, match="same shape"):
         decompose_elbo(mean, logvar[:, :1])
+
+
+def test_a_grid_too_large_falls_back_to_exact_marginals_and_matches_the_closed_form(
+    monkeypatch, caplog
+):
+    """A diverged run's posteriors: means spread over [-140, 133] at logvar -20 (std 4.5e-5)
+    would need a marginal grid of ~1e8 points. Each dimension's means are distinct and at least
+    0.5 apart, 1e4 standard deviations, so no two components overlap and, for z drawn from
+    component n, q(z) = q(z | n) / N and q(z_j) = q(z_j | n) / N to float64 precision:
+    MI = log N, TC = (D - 1) log N per sample, and dimension-wise KL = E_n KL(q(z|n) || p) -
+    D log N in expectation."""
+    import logging
+
+    from tcvae.evaluation import decomposition
+    from tcvae.evaluation.grid_mixture import GridTooLargeError
+
+    n, d = 500, 3
+    g = torch.Generator().manual_seed(0)
+    values = torch.linspace(-140.0, 133.0, n, dtype=torch.float64)
+    mean = torch.stack([values[torch.randperm(n, generator=g)] for _ in range(d)], 1)
+    logvar = torch.full((n, d), -20.0, dtype=torch.float64)
+    with pytest.raises(GridTooLargeError):
+        decompose_elbo(mean, logvar, samples=2000, marginals="grid")
+    # 'auto' picks the grid above EXACT_MARGINAL_LIMIT (S N D = 2e10 in the reported case);
+    # a lower limit lets a small case take the same path.
+    monkeypatch.setattr(decomposition, "EXACT_MARGINAL_LIMIT", 1000)
+    with caplog.at_level(logging.WARNING, logger="tcvae.evaluation.decomposition"):
+        parts = decompose_elbo(mean, logvar, samples=2000, seed=3)
+    assert parts.marginals == "exact" and "grid points" in caplog.text
+    log_n = math.log(n)
+    assert parts.index_code_mi == pytest.approx(log_n, abs=1e-6)
+    assert parts.total_correlation == pytest.approx((d - 1) * log_n, abs=1e-6)
+    expected_dwkl = parts.analytic_kl - d * log_n
+    assert abs(parts.dimwise_kl - expected_dwkl) < 4 * parts.dimwise_kl_stderr
+    assert parts.dimwise_kl_stderr < 0.05 * expected_dwkl  # a test with teeth

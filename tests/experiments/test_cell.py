@@ -10,7 +10,7 @@ from tcvae.experiments.backends import BackendError, import_ray
 from tcvae.experiments.cell import cell_config, check_cells, train_and_evaluate
 from tcvae.experiments.grid import expand_grid
 from tcvae.experiments.spec import SpecError, parse_spec
-from tcvae.experiments.sweep_data import load_sweep_data, prepare_sweep_data
+from tcvae.experiments.sweep_data import prepare_sweep_data
 from tcvae.training import train
 from tcvae.training.config import ConfigError
 
@@ -54,7 +54,7 @@ def test_interrupted_cell_resumes_from_its_checkpoint(tmp_path):
     # an earlier attempt stopped after 2 of the 4 steps, leaving a checkpoint
     partial = cell_config(spec, cell, run_dir)
     partial.optim.max_steps = 2
-    train(partial, data=load_sweep_data(tmp_path / "data")[0])
+    train(partial)
     metrics = train_and_evaluate(cell, run_dir, context)
     assert metrics["train"]["steps"] == 4
     steps = [json.loads(line)["step"] for line in (run_dir / "train_log.jsonl").open()]

@@ -89,12 +89,11 @@ def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")
     assert config.optim.max_minutes == 1e-9 and config.run.precision == "auto"
     assert config.optim.lr_warmup_steps == 3 and config.objective.estimator == "mss"
-    data = build_dataset(config.data)
-    run = train(config, data=data)
+    run = train(config)
     assert run.status == "max_minutes" and run.step == 1
     assert read_status(run.run_dir)["repeat_with"] == "--max-steps 1"
 
     config = demo.demo_config(tmp_path / "b", budget, epochs=2, device="cpu")
     assert config.optim.max_minutes is None  # --epochs asks for whole epochs, not minutes
-    run = train(config, data=data)
+    run = train(config)
     assert run.step == 2 * (256 // 32) and run.status == "completed"

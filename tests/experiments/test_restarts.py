@@ -15,7 +15,6 @@ from tcvae.training import (
     OptimConfig,
     RunConfig,
     TrainConfig,
-    build_dataset,
     load_run,
     train,
 )
@@ -56,8 +55,7 @@ def test_select_restart_takes_the_lowest_finite_score_and_the_first_of_equals():
 
 def test_best_of_keeps_the_lowest_logged_tc_and_continues_it_exactly(tmp_path):
     config = tiny_config(tmp_path / "run")
-    data = build_dataset(config.data)
-    run, screened = R.train_best_of(config, 3, 10, window=6, data=data)
+    run, screened = R.train_best_of(config, 3, 10, window=6)
 
     assert [r.seed for r in screened] == [3, 1003, 2003]
     kept = [r for r in screened if r.kept]
@@ -76,7 +74,7 @@ def test_best_of_keeps_the_lowest_logged_tc_and_continues_it_exactly(tmp_path):
 
     # the kept run went on to all 3 epochs, and ends where one uninterrupted run of its seed does
     assert run.status == "completed" and run.step == 3 * (256 // 32)
-    alone = train(tiny_config(tmp_path / "alone", seed=kept[0].seed), data=data)
+    alone = train(tiny_config(tmp_path / "alone", seed=kept[0].seed))
     a, b = load_run(run.run_dir).model.state_dict(), load_run(alone.run_dir).model.state_dict()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
@@ -92,22 +90,21 @@ def test_a_diverged_restart_is_skipped_and_all_diverging_is_a_clear_error(tmp_pa
     monkeypatch.setattr(R, "train", train_failing)
     failing = {R.restart_seed(0, 0)}
     config = tiny_config(tmp_path / "a" / "run", seed=0, epochs=1)
-    data = build_dataset(config.data)
-    run, screened = R.train_best_of(config, 2, 4, data=data)
+    run, screened = R.train_best_of(config, 2, 4)
     assert screened[0].error and screened[0].score == math.inf and not screened[0].kept
     assert screened[1].kept and run.config.run.seed == R.restart_seed(0, 1)
 
     failing = {R.restart_seed(0, 0), R.restart_seed(0, 1)}
     with pytest.raises(R.RestartError, match="diverged"):
-        R.train_best_of(tiny_config(tmp_path / "b" / "run", seed=0), 2, 4, data=data)
+        R.train_best_of(tiny_config(tmp_path / "b" / "run", seed=0), 2, 4)
     with pytest.raises(R.RestartError, match="positive"):
-        R.train_best_of(tiny_config(tmp_path / "c" / "run"), 0, 4, data=data)
+        R.train_best_of(tiny_config(tmp_path / "c" / "run"), 0, 4)
 
 
 def test_the_clock_is_shared_and_every_restart_is_scored_at_the_same_step(tmp_path):
     # a clock too short for a single step: each restart stops after its first step, and the
     # kept run gets the rest of the budget (at least a second), so it ends stopped by the clock
     config = tiny_config(tmp_path / "run", epochs=1000, max_minutes=1e-9)
-    run, screened = R.train_best_of(config, 2, 50, data=build_dataset(config.data))
+    run, screened = R.train_best_of(config, 2, 50)
     assert [r.steps for r in screened] == [1, 1]
     assert run.status == "max_minutes" and run.step >= 1

@@ -1,34 +1,26 @@
-"""The sweep's data: a coarse grid keeps the right images; biased training sets are drawn as asked
-while the evaluation grid stays complete."""
+"""The sweep's data: biased training sets are drawn as asked while the evaluation grid stays
+complete."""
 
 import pytest
 import torch
 
-from tcvae.data import dsprites_grid, render_dsprites
+from tcvae.data import GroundTruthData, dsprites_grid, render_dsprites
+from tcvae.data.factor_sampling import strided_grid
 from tcvae.experiments.spec import parse_spec
-from tcvae.experiments.sweep_data import load_sweep_data, prepare_sweep_data, strided_grid
+from tcvae.experiments.sweep_data import load_evaluation_grid, prepare_sweep_data
+from tcvae.training import build_dataset
 
 GRID = {"methods": ["beta-vae"], "betas": [1], "seeds": [0]}
 STRIDE = {"scale": 3, "orientation": 10, "posX": 2, "posY": 2}
 
 
-def test_strided_grid_points_are_the_base_grid_points():
-    base = dsprites_grid()
-    coarse, base_index = strided_grid(base, STRIDE)
-    assert coarse.sizes == (1, 3, 2, 4, 16, 16)
-    assert torch.equal(coarse.values[4], base.values[4][::2])
-    # every coarse point's values equal those of the base point it maps to
-    vals = coarse.classes_to_values(coarse.all_classes())
-    assert torch.equal(vals, base.classes_to_values(base.index_to_classes(base_index)))
-
-
 def test_correlated_training_set_and_full_evaluation_grid(tmp_path):
-    data = {"stride": STRIDE, "size": 20_000, "seed": 3}
+    data = {"stride": STRIDE, "subset": 20_000, "subset_seed": 3}
     data["correlation"] = {"factors": ["posX", "posY"], "rho": 0.6}
     data["exclude"] = [{"shape": 2, "posX": [0, 7]}]
     spec = parse_spec({"grid": GRID, "data": data})
     info = prepare_sweep_data(spec.data, tmp_path)
-    train, full = load_sweep_data(tmp_path)
+    train, full = build_dataset(spec.data), load_evaluation_grid(tmp_path)
     # evaluation: every point of the coarse grid, images equal to freshly rendered ones
     assert full.is_full_grid and len(full) == full.grid.num_points == 3 * 2 * 4 * 16 * 16
     assert torch.equal(full.classes, full.grid.all_classes())
@@ -57,7 +49,7 @@ def test_unbiased_training_set_is_the_grid_minus_exclusions(tmp_path):
     data = {"stride": STRIDE, "exclude": [{"shape": 0}]}
     spec = parse_spec({"grid": GRID, "data": data})
     prepare_sweep_data(spec.data, tmp_path)
-    train, full = load_sweep_data(tmp_path)
+    train, full = build_dataset(spec.data), load_evaluation_grid(tmp_path)
     assert len(train) == len(full) * 2 // 3 and not (train.classes[:, 1] == 0).any()
 
 
@@ -65,24 +57,33 @@ def test_unbiased_training_set_is_the_grid_minus_exclusions(tmp_path):
 def test_dependent_factor_presets_train_on_dependent_positions(name):
     """The dependent-factors presets: the three methods at one beta, each trained on positions
     that depend on each other, and scored on the complete grid."""
+    from tcvae.data.factor_sampling import grid_weights
     from tcvae.experiments.cell import check_cells
-    from tcvae.experiments.factor_sampling import grid_weights
     from tcvae.experiments.spec import load_preset
-    from tcvae.experiments.sweep_data import training_index
+    from tcvae.experiments.sweep_data import training_facts
+    from tcvae.training.datasets import grid_selection
 
     spec = load_preset(name)
     check_cells(spec)
     assert set(spec.methods) == {"beta-vae", "beta-tcvae", "factor-vae"} and len(spec.betas) == 1
-    grid, _ = strided_grid(dsprites_grid(), spec.data.stride)
-    index, info = training_index(spec.data, grid)
+    grid, index, _ = grid_selection(spec.data)
+    assert grid.sizes == strided_grid(dsprites_grid(), spec.data.stride)[0].sizes
+    # the facts need only the grid's classes, not its images
+    classes_only = GroundTruthData(
+        "dsprites",
+        grid,
+        torch.zeros(grid.num_points, 1, 1, 1, dtype=torch.uint8),
+        grid.all_classes(),
+    )
+    info = training_facts(spec.data, classes_only)
     classes = grid.index_to_classes(index)
     x, y = classes[:, grid.names.index("posX")], classes[:, grid.names.index("posY")]
     if name == "dependent-correlated":
-        assert info["train_images"] == spec.data.size == 60_000
+        assert info["train_images"] == spec.data.subset == 60_000
         assert abs(info["empirical_correlation"] - 0.75) < 0.02
         # every (posX, posY) pair keeps some probability: biased, not excluded
         corr = spec.data.correlation
-        weights, _ = grid_weights(grid, correlated=corr.factors, rho=corr.rho, exclude=[])
+        weights, _ = grid_weights(grid, correlated=tuple(corr["factors"]), rho=corr["rho"])
         assert bool((weights > 0).all()) and torch.unique(x * 32 + y).numel() > 900
     else:
         assert not bool(((x >= 16) & (y >= 16)).any())

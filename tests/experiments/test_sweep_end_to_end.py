@@ -22,7 +22,7 @@ betas = [1, 4]
 seeds = [0, 1]
 [data]
 stride = { scale = 3, orientation = 20, posX = 8, posY = 8 }
-size = 256
+subset = 256
 [data.correlation]
 factors = ["posX", "posY"]
 rho = 0.5

@@ -6,10 +6,10 @@ import torch
 
 from tcvae.objectives import (
     Bernoulli,
+    FactorVAE,
     Normal,
     ObjectiveConfig,
     ObjectiveError,
-    auxiliary_network,
     compute_loss,
     estimate_log_qz,
 )
@@ -78,20 +78,66 @@ def test_annealed_vae_loss_follows_the_capacity(batch):
         assert float(result.terms["capacity"]) == c
 
 
-def test_factor_vae_loss_uses_the_discriminator(batch, monkeypatch):
+def test_factor_vae_loss_uses_the_discriminator_held_fixed(batch, monkeypatch):
+    """The VAE's loss reads D(z): its gradient reaches z (the encoder) and leaves none in the
+    discriminator, whose own cross-entropy does reach it."""
     model, x, out = batch
     config = ObjectiveConfig("factor-vae", beta=10.0)
     with pytest.raises(ObjectiveError, match="discriminator"):
         compute_loss(model, x, out, 100, config)
     monkeypatch.setattr(B, "DISCRIMINATOR_WIDTH", 8)
-    disc = auxiliary_network(config, latent_dim=4)
-    result = compute_loss(model, x, out, 100, config, discriminator=disc)
+    factor_vae = FactorVAE(latent_dim=4)
+    disc = factor_vae.discriminator
+    result = compute_loss(model, x, out, 100, config, factor_vae=factor_vae)
     log_px, kl = _recon_and_kl(model, x, out)
     logits = disc(out.z)
     tc = logits[:, 0] - logits[:, 1]
     torch.testing.assert_close(result.loss, -(log_px - kl - 10.0 * tc).mean())
     torch.testing.assert_close(result.terms["tc_discriminator"], tc.mean().detach())
-    assert auxiliary_network(ObjectiveConfig("beta-tcvae"), 4) is None
+
+    z = out.z.detach().requires_grad_()
+    factor_vae.tc(z).sum().backward()
+    assert z.grad.abs().sum() > 0
+    assert all(p.grad is None for p in disc.parameters())
+    factor_vae.loss(z, torch.Generator().manual_seed(0)).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in disc.parameters())
+
+
+def test_factor_vae_loss_over_rows_is_a_share_of_the_whole_batch_cross_entropy(monkeypatch):
+    """What each process computes under torchrun: the same permutation of the whole batch, its
+    rows' share of the cross-entropy; the shares average to the whole batch's."""
+    monkeypatch.setattr(B, "DISCRIMINATOR_WIDTH", 8)
+    factor_vae = FactorVAE(latent_dim=3)
+    z = torch.randn(16, 3, generator=torch.Generator().manual_seed(1))
+    whole = factor_vae.loss(z, torch.Generator().manual_seed(2))
+    shares = [
+        factor_vae.loss(z, torch.Generator().manual_seed(2), slice(r, r + 4)) for r in (0, 4, 8, 12)
+    ]
+    torch.testing.assert_close(torch.stack(shares).mean(), whole)
+    assert len({float(s.detach()) for s in shares}) == 4
+
+
+@pytest.mark.parametrize("method", ["dip-vae-i", "dip-vae-ii", "annealed-vae"])
+def test_baseline_batch_statistics_are_over_the_whole_batch(batch, method):
+    """Given the whole batch's posteriors (``components``, as under torchrun), each half of the
+    batch gets the penalty of the whole batch: the two halves' losses average to the loss of the
+    whole batch on one process."""
+    model, x, out = batch
+    shift = torch.zeros_like(out.mean)
+    shift[6:] = 2.0  # the halves' own statistics differ
+    out = out._replace(mean=out.mean + shift)
+    config = ObjectiveConfig(method, beta=3.0)
+    whole = compute_loss(model, x, out, 100, config, step=10)
+    halves = []
+    for rows in (slice(0, 6), slice(6, 12)):
+        part = type(out)(*(t[rows] for t in out))
+        components = (out.mean, out.logvar, rows.start)
+        halves.append(compute_loss(model, x[rows], part, 100, config, 10, None, components))
+    torch.testing.assert_close((halves[0].loss + halves[1].loss) / 2, whole.loss)
+    first = type(out)(*(t[:6] for t in out))
+    alone = compute_loss(model, x[:6], first, 100, config, 10)
+    # A shard's own statistics differ from the whole batch's.
+    assert abs(float(alone.loss.detach()) - float(halves[0].loss.detach())) > 1.0
 
 
 def test_discriminator_tc_agrees_with_the_mss_estimate_on_correlated_latents(monkeypatch):
@@ -119,16 +165,12 @@ def _train_and_compare():
         mean = torch.randn(batch, 2, generator=g) @ chol.T
         return mean, Normal.rsample(mean, logvar, g)
 
-    disc = B.discriminator(2)
-    opt = torch.optim.Adam(disc.parameters(), lr=1e-3)
+    factor_vae = FactorVAE(2, lr=1e-3, betas=(0.9, 0.999))
     for _ in range(400):
-        loss = B.discriminator_loss(disc, draw()[1], g)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        factor_vae.step(factor_vae.loss(draw()[1], g))
     mean, z = draw()
     with torch.no_grad():
-        tc_disc = float(B.discriminator_tc(disc(z)).mean())
+        tc_disc = float(factor_vae.tc(z).mean())
         log_qz, log_qz_j = estimate_log_qz(z, mean, logvar, n, "mss")
         tc_mss = float((log_qz - log_qz_j.sum(1)).mean())
     truth = -0.5 * math.log(1 - rho**2 / (1.01**2))  # q(z) = N(0, Sigma + 0.01 I)

@@ -39,11 +39,16 @@ def test_beta_vae_is_reconstruction_plus_beta_kl(batch):
     torch.testing.assert_close(result.loss, (-log_px + 4.0 * kl).mean(), rtol=1e-6, atol=1e-4)
 
 
-def test_beta_tcvae_weights_only_the_total_correlation(batch):
+@pytest.mark.parametrize("estimator", ["mss", "mws"])
+def test_beta_tcvae_weights_only_the_total_correlation(batch, estimator):
+    """The loss adds (beta - 1) times the training estimator's TC (MWS's, shifted by a constant,
+    under MWS) to the negative ELBO."""
     model, x, out = batch
     base = compute_loss(model, x, out, 100, ObjectiveConfig("vae"))
-    tcvae = compute_loss(model, x, out, 100, ObjectiveConfig("beta-tcvae", beta=6.0))
-    expected = base.loss + 5.0 * tcvae.terms["tc"]
+    config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator=estimator)
+    tcvae = compute_loss(model, x, out, 100, config)
+    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100, estimator)
+    expected = base.loss + 5.0 * (t.log_qz - t.log_qz_product).mean()
     torch.testing.assert_close(tcvae.loss.detach(), expected.detach(), rtol=1e-6, atol=1e-3)
 
 
@@ -95,7 +100,7 @@ def test_warmups():
     assert ObjectiveConfig().weights(0) == (1.0, 6.0, 1.0)  # warm-ups off by default
     assert ObjectiveConfig("beta-vae", beta=4.0).weights(7) == (4.0, 4.0, 4.0)
     assert ObjectiveConfig("beta-vae", beta=4.0, beta_warmup_steps=8).weights(2) == (1, 1, 1)
-    assert ObjectiveConfig("vae", beta=9.0).weights(3) == (1.0, 1.0, 1.0)
+    assert ObjectiveConfig("vae").weights(3) == (1.0, 1.0, 1.0)
     assert ObjectiveConfig(alpha=0.5, gamma=2.0).weights() == (0.5, 6.0, 2.0)
 
 
@@ -115,6 +120,50 @@ def test_bad_config(kwargs, match):
     with pytest.raises(ObjectiveError, match=match):
         ObjectiveConfig(**kwargs)
     assert issubclass(ObjectiveError, ValueError)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "option", "meant"),
+    [
+        (dict(method="vae", beta=4.0), "beta", "--method beta-vae"),
+        (dict(method="vae", beta_warmup_steps=10), "beta_warmup_steps", "no beta to warm up"),
+        (dict(method="factor-vae", gamma=10.0), "gamma", "TC weight (its paper's gamma) is --beta"),
+        (dict(method="factor-vae", alpha=1.0), "alpha", "--beta times the discriminator's TC"),
+        (dict(method="annealed-vae", gamma=9.0), "gamma", "(its paper's gamma) is --beta"),
+        (dict(method="annealed-vae", alpha=2.0), "alpha", "--beta times |KL - C|"),
+        (dict(method="dip-vae-i", gamma=1.0), "gamma", "--dip-lambda-d (lambda_d"),
+        (dict(method="dip-vae-ii", alpha=1.0), "alpha", "--beta (lambda_od"),
+        (dict(method="factor-vae", lambda_warmup_steps=5), "lambda_warmup_steps", "--beta-warm"),
+        (dict(method="beta-tcvae", lambda0=0.5), "lambda0", "--lambda-warmup-steps"),
+        (dict(method="beta-vae", dip_lambda_d=1.0), "dip_lambda_d", "dip-vae-i"),
+        (dict(method="beta-tcvae", capacity_max=5.0), "capacity_max", "annealed-vae"),
+        (dict(method="dip-vae-i", capacity_steps=5), "capacity_steps", "annealed-vae"),
+        (dict(method="beta-tcvae", discriminator_lr=1e-3), "discriminator_lr", "factor-vae"),
+        (dict(method="vae", discriminator_betas=(0.5, 0.9)), "discriminator_betas", "factor-vae"),
+    ],
+)
+def test_an_option_the_method_does_not_use_is_refused_naming_what_was_meant(kwargs, option, meant):
+    with pytest.raises(ObjectiveError) as err:
+        ObjectiveConfig(**kwargs)
+    assert err.value.option == option
+    assert f"{kwargs['method']} does not use --{option.replace('_', '-')}" in str(err.value)
+    assert meant in str(err.value)
+
+
+def test_unset_options_take_the_methods_defaults_and_set_ones_take_effect():
+    assert ObjectiveConfig().beta == 6.0 and ObjectiveConfig("vae").beta is None
+    assert ObjectiveConfig("beta-tcvae").capacity_max is None
+    factor = ObjectiveConfig("factor-vae")
+    assert (factor.discriminator_lr, factor.discriminator_betas) == (1e-4, (0.5, 0.9))
+    chosen = ObjectiveConfig("factor-vae", discriminator_lr=3e-4, discriminator_betas=[0.9, 0.99])
+    assert (chosen.discriminator_lr, chosen.discriminator_betas) == (3e-4, (0.9, 0.99))
+    annealed = ObjectiveConfig("annealed-vae")
+    assert (annealed.capacity_max, annealed.capacity_steps) == (25.0, 100_000)
+    assert ObjectiveConfig(lambda_warmup_steps=10).lambda0 == 0.95
+    assert ObjectiveConfig("vae", alpha=2.0, gamma=0.5).weights() == (2.0, 1.0, 0.5)
+    assert ObjectiveConfig("factor-vae", beta=10.0, beta_warmup_steps=4).weights(2) == (1, 5, 1)
+    with pytest.raises(ObjectiveError, match="two numbers in"):
+        ObjectiveConfig("factor-vae", discriminator_betas=(0.5, 1.0))
 
 
 def test_bad_minibatch(batch):

@@ -117,6 +117,13 @@ def test_training_curves_plot_every_loss_term(tmp_path):
         plots.training_curves([])
 
 
+def test_training_curves_title_panels_by_their_labels():
+    rows = [{"step": s, "tc": 0.1 * s, "kl": 2.0} for s in range(1, 5)]
+    fig = plots.training_curves(rows, ["tc", "kl"], labels={"tc": "total correlation (MSS)"})
+    titles = [ax.get_title() for ax in fig.axes if ax.get_visible()]
+    assert titles == ["total correlation (MSS)", "kl"]
+
+
 def test_moving_average_is_exact_on_lines():
     y = np.arange(30, dtype=float)
     smooth = plots._moving_average(y, 5)

@@ -95,12 +95,16 @@ def test_report_has_every_section_figure_and_number(reported_run):
     assert f"discretised protocol: {metrics['mig_discrete']['mig_discrete']:.4f}" in page
     tc = metrics["decomposition"]["total_correlation"]
     assert f">{tc:.4g}<" in page
+    hardware = json.loads((reported_run / "status.json").read_text())["hardware"]
+    assert f"Trained on cpu, {hardware['precision']}, {hardware['threads']} thread" in page
     # every figure is embedded (data URI), byte for byte the PNG written beside the page
     sources = re.findall(r'<img src="data:image/png;base64,([^"]+)"', page)
     assert len(sources) == len(FIGURES) == page.count("<img ")
     embedded = {base64.b64decode(s) for s in sources}
     assert embedded == {p.read_bytes() for p in figures.values()}
     assert not re.search(r'(?:src|href)="(?!data:|#)', page), "the page links outside itself"
+    # the training log's decomposition is labelled as what it is: minibatch MSS estimates
+    assert "minibatch estimates of its three terms by stratified sampling (MSS" in page
 
 
 def test_missing_metrics_without_evaluation_say_how(trained_run, tmp_path):

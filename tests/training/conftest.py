@@ -7,6 +7,7 @@ import contextlib
 import pytest
 import torch
 
+from tcvae.objectives import ObjectiveConfig
 from tcvae.training.config import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig
 
 
@@ -25,6 +26,20 @@ def tiny_config(run_dir, **optim) -> TrainConfig:
             device="cpu",
         ),
     )
+
+
+def tiny_baseline_config(run_dir, method: str, capacity: float, **optim) -> TrainConfig:
+    """:func:`tiny_config` training a baseline for 4 steps; annealed-vae with its paper's weight
+    (1000) on |KL - C| and a fixed capacity C of ``capacity`` nats."""
+    config = tiny_config(run_dir, **{"max_steps": 4, **optim})
+    fixed = {"beta": 1000.0, "capacity_max": capacity, "capacity_steps": 0}
+    config.objective = ObjectiveConfig(method, **(fixed if method == "annealed-vae" else {}))
+    return config
+
+
+@pytest.fixture
+def baseline_config():
+    return tiny_baseline_config
 
 
 @pytest.fixture(autouse=True)

@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import signal
 import subprocess
@@ -41,7 +42,13 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     toml.write_text("[optim]\nepochs = 2\nlr = 0.01\n[objective]\nbeta = 3.0\n")
     argv = ["train", *TINY, "--config", str(toml), "--lr", "0.002", "--run-dir", str(d)]
     assert main([*argv, "--filter", "shape=1", "--filter", "posX=0:15"]) == 0
-    assert f"completed: step 8, run dir {d}" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"completed: step 8, run dir {d}" in out
+    # what it computed on is said and recorded (precision, threads, CPU features)
+    hardware = json.loads((d / "status.json").read_text())["hardware"]
+    assert hardware["device"] == "cpu" and hardware["precision"] == "fp32"
+    assert hardware["threads"] == json.loads((d / "config.json").read_text())["run"]["threads"]
+    assert f"trained on: cpu, fp32, {hardware['threads']} thread" in out
     saved = json.loads((d / "config.json").read_text())
     assert saved["optim"] == {
         "lr": 0.002,
@@ -70,6 +77,14 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
         (["--filter", "hue=0"], "unknown factor 'hue'"),
         (["--precision", "fp16"], "--precision) fp16 needs a CUDA device"),
         (["--preset", "cpu-small", "--resume", "somewhere"], "drop --preset"),
+        # Options the method does not use are refused, naming the option that does what was meant.
+        (["--method", "vae", "--beta", "4"], "(--beta): vae does not use --beta: its objective"),
+        (["--method", "factor-vae", "--gamma", "20"], "TC weight (its paper's gamma) is --beta"),
+        (["--method", "factor-vae", "--alpha", "2"], "factor-vae does not use --alpha"),
+        (["--method", "dip-vae-i", "--gamma", "2"], "and --dip-lambda-d (lambda_d, on it)"),
+        (["--method", "annealed-vae", "--alpha", "2"], "annealed-vae does not use --alpha"),
+        (["--method", "annealed-vae", "--gamma", "2"], "|KL - C| (its paper's gamma) is --beta"),
+        (["--discriminator-lr", "1e-3"], "beta-tcvae does not use --discriminator-lr"),
     ],
 )
 def test_invalid_options_fail_before_training_with_one_line(tmp_path, capsys, args, needle):
@@ -78,6 +93,24 @@ def test_invalid_options_fail_before_training_with_one_line(tmp_path, capsys, ar
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not (d / "config.json").exists()
+
+
+def test_discriminator_options_reach_factor_vaes_adam(tmp_path, capsys, monkeypatch):
+    from tcvae.objectives import baselines
+
+    monkeypatch.setattr(baselines, "DISCRIMINATOR_WIDTH", 16)
+    d = tmp_path / "run"
+    args = ["--method", "factor-vae", "--discriminator-lr", "3e-4"]
+    args += ["--discriminator-betas", "0.9,0.99", "--max-steps", "1"]
+    assert main(["train", *TINY, "--run-dir", str(d), *args]) == 0
+    saved = json.loads((d / "config.json").read_text())["objective"]
+    assert (saved["discriminator_lr"], saved["discriminator_betas"]) == (3e-4, [0.9, 0.99])
+    assert saved["beta"] == 6.0 and saved["gamma"] is None
+    group = load_checkpoint(latest_checkpoint(d))["auxiliary_optimizer"]["param_groups"][0]
+    assert (group["lr"], tuple(group["betas"])) == (3e-4, (0.9, 0.99))
+    with pytest.raises(SystemExit) as stop:
+        main(["train", *TINY, "--method", "factor-vae", "--discriminator-betas", "0.9"])
+    assert stop.value.code == 2 and "B1,B2" in capsys.readouterr().err
 
 
 def test_sigterm_checkpoints_and_exits_with_resume_hint(tmp_path):
@@ -104,3 +137,26 @@ def test_sigterm_checkpoints_and_exits_with_resume_hint(tmp_path):
     assert step == read_log(d)[-1]["step"] and not (d / "model.pt").exists()
     assert main(["train", "--resume", str(d), "--max-steps", str(step + 2), "-q"]) == 0
     assert load_checkpoint(latest_checkpoint(d))["step"] == step + 2 and (d / "model.pt").exists()
+
+
+def test_a_run_that_blows_up_stops_as_diverged_and_a_sane_one_does_not(tmp_path, capsys):
+    """At --lr 1e4 cpu-small's loss leaps to ~1e36 at its second step: finite, so no NaN guard
+    fires, but a thousand times the loss of a model that knows nothing (4096 pixels x log 2)."""
+    from tcvae.training.trainer import DIVERGENCE_FACTOR
+
+    bound = DIVERGENCE_FACTOR * 64 * 64 * math.log(2.0)
+    argv = ["train", "--preset", "cpu-small", "--subset", "512", "--batch-size", "64", "-q"]
+    argv += ["--max-steps", "6", "--log-every", "1", "--no-tensorboard"]
+    blown = tmp_path / "blown"
+    assert main([*argv, "--lr", "1e4", "--run-dir", str(blown)]) == 1
+    err = capsys.readouterr().err
+    assert "diverged at step" in err and f"beyond the bound {bound:.4g}" in err
+    status = json.loads((blown / "status.json").read_text())
+    assert status["status"] == "diverged" and 1 <= status["step"] < 6
+    assert not (blown / "model.pt").exists()
+
+    sane = tmp_path / "sane"
+    assert main([*argv, "--run-dir", str(sane)]) == 0  # the preset's lr, 1e-3
+    assert json.loads((sane / "status.json").read_text())["status"] == "max_steps"
+    losses = [r["loss"] for r in read_log(sane)]
+    assert len(losses) == 6 and max(abs(v) for v in losses) < bound / 100

@@ -36,6 +36,18 @@ def test_paper_preset_matches_the_paper_setup():
     assert small.data.subset and small.optim.batch_size < 2048 and small.model.hidden < 1200
 
 
+def test_a_preset_serves_every_method_and_a_vae_records_no_beta():
+    """Presets leave beta to the method: with --method vae the preset is accepted and the VAE,
+    which has no beta, records none; the other methods get their default of 6."""
+    vae = resolve_config("cpu-small", None, {"objective": {"method": "vae"}})
+    assert vae.objective.beta is None and from_dict(to_dict(vae)) == vae
+    for method in ("beta-vae", "factor-vae", "annealed-vae"):
+        config = resolve_config("paper-dsprites", None, {"objective": {"method": method}})
+        assert config.objective.beta == 6.0
+    with pytest.raises(ConfigError, match=r"objective\.beta \(--beta\): vae does not use --beta"):
+        resolve_config("cpu-small", None, {"objective": {"method": "vae", "beta": 4.0}})
+
+
 def test_precedence_preset_then_file_then_flags(tmp_path):
     f = tmp_path / "c.toml"
     f.write_text(

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tcvae.objectives import baselines
+from tcvae.objectives.loss import BASELINES
 from tcvae.training import distributed as D
 from tcvae.training import trainer as T
 from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
@@ -33,15 +35,14 @@ def test_info_from_env_and_shards_partition_the_batch():
     assert torch.equal(torch.cat(parts), batch)
 
 
-def test_two_process_gloo_run_agrees_across_ranks_resumes_exactly_and_equals_one_process(
-    tmp_path, make_config
-):
-    worker = Path(__file__).with_name("ddp_worker.py")
+def torchrun(worker: str, *args: str) -> None:
+    """Run ``worker`` (a file beside this one) on 2 processes, as torchrun launches them."""
+    worker = Path(__file__).with_name(worker)
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1"]
     command += ["--nproc_per_node", "2", "--rdzv_backend", "c10d"]
-    command += ["--rdzv_endpoint", f"127.0.0.1:{free_port()}", str(worker), str(tmp_path)]
+    command += ["--rdzv_endpoint", f"127.0.0.1:{free_port()}", str(worker), *args]
     proc = subprocess.Popen(
         command,
         env=env,
@@ -56,6 +57,12 @@ def test_two_process_gloo_run_agrees_across_ranks_resumes_exactly_and_equals_one
         os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
         output, _ = proc.communicate()
     assert proc.returncode == 0, output[-3000:]
+
+
+def test_two_process_gloo_run_agrees_across_ranks_resumes_exactly_and_equals_one_process(
+    tmp_path, make_config
+):
+    torchrun("ddp_worker.py", str(tmp_path))
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
     # Each rank sees its half of the global batch; the estimator's N is the whole training set.
     # The estimators mix over the posteriors of the whole global batch of 64.
@@ -90,3 +97,34 @@ def test_two_process_gloo_run_agrees_across_ranks_resumes_exactly_and_equals_one
     for k, v in single.model.state_dict().items():
         atol = 8 * 2 * 1e-3 if k.startswith("encoder.") else 1e-4
         torch.testing.assert_close(r0["full"][k], v, rtol=1e-3, atol=atol, msg=k)
+
+
+def test_baselines_on_two_processes_are_the_one_process_objective(
+    tmp_path, monkeypatch, baseline_config
+):
+    """Each baseline on 2 processes against 1 process at the same global batch of 64: the batch
+    statistics (FactorVAE's permutation, DIP-VAE's covariance, AnnealedVAE's mean KL) are over
+    the global batch, so every step's loss terms agree, and FactorVAE's discriminator stays the
+    same on both ranks. AnnealedVAE's capacity is the first step's mean KL, which the two halves
+    of the batch lie on either side of, so |KL - C| over halves would differ from the whole's."""
+    monkeypatch.setattr(baselines, "DISCRIMINATOR_WIDTH", 16)
+    probe = T.train(baseline_config(tmp_path / "probe", "annealed-vae", 1.0, max_steps=1))
+    capacity = probe.history[0]["kl"]
+    torchrun("ddp_baselines_worker.py", str(tmp_path / "ddp"), repr(capacity))
+    r0, r1 = (torch.load(tmp_path / "ddp" / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    for part in (*BASELINES, "discriminator"):
+        for k in r0[part]:
+            assert torch.equal(r0[part][k], r1[part][k]), f"ranks disagree on {part} {k}"
+    extra = {"factor-vae": ("tc_discriminator", "auxiliary_loss"), "annealed-vae": ()}
+    single = {}
+    for method in BASELINES:
+        single[method] = T.train(baseline_config(tmp_path / "single" / method, method, capacity))
+        rows = list(zip(read_log(tmp_path / "ddp" / method), single[method].history, strict=True))
+        assert len(rows) == 4
+        for ours, ref in rows:
+            for term in ("loss", "log_px", "kl", *extra.get(method, ("dip_penalty",))):
+                assert ours[term] == pytest.approx(ref[term], rel=1e-5, abs=1e-6), (method, term)
+    last = list_checkpoints(single["factor-vae"].run_dir)[-1]
+    discriminator = load_checkpoint(last)["auxiliary"]
+    for k, v in discriminator.items():  # Adam turns rounding into up to lr (1e-4) per step
+        torch.testing.assert_close(r0["discriminator"][k], v, rtol=0, atol=8e-4, msg=k)

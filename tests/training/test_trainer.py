@@ -53,6 +53,30 @@ def test_load_run_gives_the_trained_model_and_data(reference):
     assert at5.step == 5 and not same(params(at5.model), params(reference.model))
 
 
+def test_a_run_recorded_with_options_its_method_did_not_use_still_loads(reference, tmp_path):
+    """config.json files written before unused options were refused hold every objective option
+    (a VAE's beta too): they had no effect, and load_run drops them."""
+    d = tmp_path / "old"
+    shutil.copytree(reference.run_dir, d)
+    saved = json.loads((d / "config.json").read_text())
+    saved["objective"] = {
+        "method": "vae",
+        "beta": 1.0,
+        "alpha": None,
+        "gamma": None,
+        "estimator": "mss",
+        "beta_warmup_steps": 0,
+        "lambda_warmup_steps": 0,
+        "lambda0": 0.95,
+        "dip_lambda_d": None,
+        "capacity_max": 25.0,
+        "capacity_steps": 100_000,
+    }
+    (d / "config.json").write_text(json.dumps(saved))
+    loaded = load_run(d)
+    assert loaded.config.objective == type(reference.config.objective)("vae", estimator="mss")
+
+
 @pytest.mark.parametrize("stop_at", [1, 6, 8])  # first step, mid-epoch, an epoch boundary
 def test_resume_is_bitwise_equal_to_an_uninterrupted_run(reference, make_config, stop_at):
     first = T.train(make_config(max_steps=stop_at))
@@ -112,6 +136,8 @@ def test_nan_guard_names_step_and_term_and_keeps_the_last_good_checkpoint(make_c
     assert [p.name for p in list_checkpoints(d)] == ["step-00000005.pt"]
     assert load_checkpoint(list_checkpoints(d)[0])["step"] == 5
     assert not (d / "model.pt").exists()
+    status = json.loads((d / "status.json").read_text())
+    assert (status["status"], status["step"], status["model_step"]) == ("diverged", 7, None)
 
 
 def test_bad_settings_fail_before_training(make_config):
@@ -282,10 +308,63 @@ def test_factor_vae_trains_its_discriminator_and_resumes_bitwise(make_config, sm
     assert not all(torch.equal(before[k], final[k]) for k in final)  # the discriminator learned
 
 
+def test_factor_vae_discriminator_learns_only_from_its_cross_entropy(
+    make_config, small_discriminator, monkeypatch
+):
+    """After one training step the discriminator equals one Adam step (lr 1e-4, betas 0.5/0.9,
+    FactorVAE's) on its cross-entropy alone, on the same z and the same permutation: the VAE's
+    loss, which reads D(z), leaves no gradient in it."""
+    from tcvae.objectives import baselines
+
+    made, seen = [], []
+    build, permute = baselines.discriminator, baselines.permute_dims
+
+    def spy_build(latent_dim):
+        net = build(latent_dim)
+        made.append({k: v.clone() for k, v in net.state_dict().items()})
+        return net
+
+    def spy_permute(z, generator=None):
+        seen.append((z.detach().clone(), generator.get_state()))
+        return permute(z, generator)
+
+    monkeypatch.setattr(baselines, "discriminator", spy_build)
+    monkeypatch.setattr(baselines, "permute_dims", spy_permute)
+    config = make_config(max_steps=1)
+    config.objective = type(config.objective)(method="factor-vae", beta=10.0)
+    run = T.train(config)
+    trained = load_checkpoint(list_checkpoints(run.run_dir)[-1])["auxiliary"]
+    assert len(made) == 1 and len(seen) == 1
+    z, state = seen[0]
+
+    reference = build(config.model.latent_dim)
+    reference.load_state_dict(made[0])
+    permuted = permute(z, torch.Generator().set_state(state))
+    logits = reference(torch.cat([z, permuted]))
+    labels = torch.cat([torch.zeros(len(z)), torch.ones(len(z))]).long()
+    adam = torch.optim.Adam(reference.parameters(), lr=1e-4, betas=(0.5, 0.9))
+    torch.nn.functional.cross_entropy(logits, labels).backward()
+    adam.step()
+    for k, v in reference.state_dict().items():
+        assert not torch.equal(v, made[0][k])  # the step moved every tensor
+        torch.testing.assert_close(trained[k], v, rtol=0, atol=1e-9, msg=k)
+
+
+@pytest.mark.parametrize(("discriminator_lr", "warned"), [(1e-4, True), (2e-4, False)])
+def test_lr_warning_compares_with_the_configured_discriminator_lr(
+    make_config, small_discriminator, caplog, discriminator_lr, warned
+):
+    config = make_config(max_steps=1, lr=2e-3)
+    config.objective = type(config.objective)("factor-vae", discriminator_lr=discriminator_lr)
+    T.train(config)
+    assert ("more than 10x its --discriminator-lr" in caplog.text) == warned
+
+
 @pytest.mark.parametrize("method", ["dip-vae-i", "dip-vae-ii", "annealed-vae"])
 def test_baselines_train_and_log_the_decomposition(make_config, method):
     config = make_config(max_steps=2)
-    config.objective = type(config.objective)(method=method, beta=2.0, capacity_steps=10)
+    schedule = {"capacity_steps": 10} if method == "annealed-vae" else {}
+    config.objective = type(config.objective)(method=method, beta=2.0, **schedule)
     run = T.train(config)
     for row in run.history:
         assert {"mi", "tc", "dwkl", "kl", "log_px"} <= set(row)

@@ -38,6 +38,8 @@ preset = "cpu-small" at the top level.
 Multi-GPU / multi-node: run the same command under torchrun, e.g.
   torchrun --nproc_per_node 4 -m tcvae train --preset paper-dsprites --run-dir runs/ddp
 Interrupt with Ctrl-C or SIGTERM: a checkpoint is written; continue with --resume RUN_DIR.
+A run whose loss becomes NaN, infinite or blows up (its loss or ELBO beyond 1000 x pixels x log 2
+nats per image) stops as 'diverged' (RUN_DIR/status.json) with exit status 1.
 """
 
 
@@ -114,15 +116,16 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
             key = f"{section}.{f.name}"
             if hasattr(args, key):
                 value = getattr(args, key)
-                if f.metadata["repeat"] and f.metadata["parse"] is not None:
-                    value = dict(value)  # repeated FACTOR=LO:HI pairs -> a mapping
+                if f.metadata["repeat"] and isinstance(f.default_factory(), dict):
+                    value = dict(value)  # repeated FACTOR=... pairs -> a mapping
                 tree.setdefault(section, {})[f.name] = value
     return tree
 
 
 def run(args: argparse.Namespace) -> int:
+    from tcvae.training.hardware import describe_hardware
     from tcvae.training.runs import read_config
-    from tcvae.training.trainer import train
+    from tcvae.training.trainer import DivergedError, train
 
     overrides = overrides_from_args(args)
     if args.quiet:
@@ -137,7 +140,11 @@ def run(args: argparse.Namespace) -> int:
         config = from_dict(merge(to_dict(read_config(args.resume)), overrides))
     else:
         config = resolve_config(args.preset, args.config, overrides)
-    result = train(config, resume=args.resume, progress=not args.quiet)
+    try:
+        result = train(config, resume=args.resume, progress=not args.quiet)
+    except DivergedError as err:  # training failed, not the user's input: exit status 1
+        print(f"tcvae train: {err}", file=sys.stderr)
+        return 1
     if result.status == "interrupted":
         print(
             f"tcvae train: stopped at step {result.step} by signal {result.signal}; checkpoint "
@@ -147,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         return 128 + int(result.signal or 0)
     terms = ", ".join(f"{k} {v:.4g}" for k, v in result.final_terms.items() if isinstance(v, float))
     print(f"{result.status}: step {result.step}, run dir {result.run_dir}")
+    print(f"trained on: {describe_hardware(result.hardware)}")
     if terms:
         print(f"final: {terms}")
     return 0

@@ -19,10 +19,15 @@ exact as well when S N D is small (``EXACT_MARGINAL_LIMIT``) or the posterior is
 otherwise each 1-D mixture q(z_j) is computed on a grid (:mod:`tcvae.evaluation.grid_mixture`) and
 read at the samples by linear interpolation (pointwise relative error ~1e-4 at the defaults;
 the interpolation's (h^2 / 8) q'' / q part even averages out over samples drawn from q(z_j)).
+Posteriors far narrower than their spread (a diverged run's) would need too fine a grid
+(:class:`~tcvae.evaluation.grid_mixture.GridTooLargeError`); then 'auto' warns and computes the
+marginals exactly at the samples instead, as MIG falls back to its Monte Carlo estimator (the
+same exact mixture densities at sampled points), at O(S N D) cost.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass, replace
 
@@ -35,7 +40,7 @@ from tcvae.evaluation.exact_mixture import (
     log_mixture_density_joint,
     log_mixture_density_per_dim,
 )
-from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures
+from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures, GridTooLargeError
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, as_posterior_params
 from tcvae.models.distributions import get_distribution
 
@@ -46,6 +51,8 @@ EXACT_MARGINAL_LIMIT = 200_000_000
 # because the density is read between nodes by linear interpolation.
 MARGINAL_RESOLUTION = 16.0
 MARGINAL_VARIANCE_RATIO = 1.2
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -132,10 +139,11 @@ def decomposition_samples(
     max_grid_points: int = DEFAULT_MAX_GRID_POINTS,
     progress: bool = False,
 ) -> DecompositionSamples:
-    """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index)."""
+    """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index).
+
+    The grid marginals come first, so that a grid too large fails before the O(S N D) joint.
+    """
     z, mean, logvar = z.double(), mean.double(), logvar.double()
-    log_q_z_given_x = family.log_density(z, mean[index], logvar[index]).sum(1)
-    log_q_z = log_mixture_density_joint(z, mean, logvar, family, progress)
     if marginals == "exact":
         log_q_zj = log_mixture_density_per_dim(z, mean, logvar, family, progress)
     else:
@@ -147,6 +155,8 @@ def decomposition_samples(
                 mean[:, j], var[:, j], family, resolution, max_grid_points, MARGINAL_VARIANCE_RATIO
             )
             log_q_zj[:, j] = grid.interpolate_log(grid.densities(only, 1)[0], z[:, j])
+    log_q_z_given_x = family.log_density(z, mean[index], logvar[index]).sum(1)
+    log_q_z = log_mixture_density_joint(z, mean, logvar, family, progress)
     log_p_zj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
     return DecompositionSamples(log_q_z_given_x, log_q_z, log_q_zj, log_p_zj)
 
@@ -165,7 +175,9 @@ def decompose_elbo(
     """Index-code MI, total correlation and dimension-wise KL of posteriors (mean, logvar) (N, D).
 
     samples: S points drawn uniformly with replacement (None: every point once); seed makes the
-    draw reproducible; marginals: 'exact', 'grid' or 'auto' (see the module docstring).
+    draw reproducible; marginals: 'exact', 'grid' or 'auto' (see the module docstring; 'auto'
+    falls back from a grid too large to exact marginals with a warning, and the result's
+    ``marginals`` says which were used).
     """
     mean, logvar = as_posterior_params(mean, logvar)
     n, d = mean.shape
@@ -183,13 +195,28 @@ def decompose_elbo(
     else:
         index = torch.randint(n, (int(samples),), generator=generator)
     s = index.numel()
-    if marginals == "auto":
+    automatic = marginals == "auto"
+    if automatic:
         exact = family.name == "laplace" or s * n * d <= EXACT_MARGINAL_LIMIT
         marginals = "exact" if exact else "grid"
     z = family.rsample(mean[index], logvar[index], generator)
-    terms = decomposition_samples(
-        z, index, mean, logvar, family, marginals, resolution, max_grid_points, progress
-    )
+    try:
+        terms = decomposition_samples(
+            z, index, mean, logvar, family, marginals, resolution, max_grid_points, progress
+        )
+    except GridTooLargeError as err:
+        if not automatic:
+            raise
+        log.warning(
+            "%s; computing the decomposition's marginals exactly at the samples instead "
+            "(%d x %d x %d log densities)",
+            err,
+            s,
+            n,
+            d,
+        )
+        marginals = "exact"
+        terms = decomposition_samples(z, index, mean, logvar, family, marginals, progress=progress)
 
     def mean_and_stderr(x: Tensor) -> tuple[float, float]:
         return float(x.mean()), float(x.std() / math.sqrt(s))

@@ -1,13 +1,17 @@
 """The real sweep cell: train one model on the sweep's training set, evaluate it on the full grid.
 
-A cell's training config is the library defaults < the spec's [train] tables < the swept
-[grid.options] < the cell's method, beta (ignored by the VAE), estimator, seed and run directory.
+A cell's training config is the library defaults < the spec's [train.SECTION] tables < its
+method's [train.METHOD.SECTION] tables < the swept [grid.options] < the cell's method, beta (for
+every method but the VAE, which has none), estimator, seed and run directory,
+with the spec's [data] as its data section: the cell trains on what its config.json says, so
+``load_run(cell).dataset()`` and ``tcvae train --resume`` rebuild the same images.
 An interrupted cell resumes from its newest checkpoint (the trainer's exact resume); a run
 directory without one is cleared and the cell starts again.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
@@ -15,8 +19,8 @@ from typing import Any
 
 from tcvae.experiments.grid import Cell, expand_grid
 from tcvae.experiments.spec import METHODS, SweepSpec
-from tcvae.experiments.sweep_data import INFO_FILE, load_sweep_data
-from tcvae.training.config import TrainConfig, from_dict, merge, to_dict
+from tcvae.experiments.sweep_data import INFO_FILE, load_evaluation_grid
+from tcvae.training.config import TrainConfig, from_dict
 
 log = logging.getLogger(__name__)
 
@@ -34,29 +38,36 @@ def cell_config(spec: SweepSpec, cell: Cell, run_dir: str | Path | None = None) 
     """The validated training config of ``cell``."""
     method, estimator = METHODS[cell.method]
     tree: dict[str, dict[str, Any]] = {s: dict(v) for s, v in spec.train.items()}
+    for section, values in spec.by_method.get(cell.method, {}).items():
+        tree.setdefault(section, {}).update(values)
     for key, value in cell.options.items():
         section, name = key.split(".", 1)
         tree.setdefault(section, {})[name] = value
-    tree.setdefault("objective", {}).update(method=method, beta=cell.beta)
+    tree.setdefault("objective", {})["method"] = method
+    if method != "vae":  # the VAE's objective, the ELBO, has no beta
+        tree["objective"]["beta"] = cell.beta
     if estimator is not None:
         tree["objective"]["estimator"] = estimator
     tree.setdefault("run", {}).update(
         seed=cell.seed, run_dir=None if run_dir is None else str(run_dir)
     )
-    tree["data"] = {"name": spec.data.dataset, "source": spec.data.source}
-    return from_dict(merge(to_dict(TrainConfig()), tree))
+    tree["data"] = dataclasses.asdict(spec.data)
+    return from_dict(tree)
 
 
 def check_cells(spec: SweepSpec) -> None:
-    """Build every cell's config once, so a bad option fails before any training starts."""
+    """Build every cell's config once, and check the data selection against the data set's
+    factor grid, so a bad option fails before any training starts."""
     from tcvae.experiments.evaluate import evaluation_options
+    from tcvae.training.datasets import check_data
 
     evaluation_options(spec.evaluation)
+    check_data(spec.data)
     for cell in expand_grid(spec):
         cell_config(spec, cell)
 
 
-def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path, train_data):
+def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path):
     """Train (or resume) the cell's model in ``run_dir``; return the trainer's Run."""
     from tcvae.training import train
     from tcvae.training.checkpoint import latest_checkpoint
@@ -64,11 +75,11 @@ def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path, train_data):
     config = cell_config(spec, cell, run_dir)
     if latest_checkpoint(run_dir) is not None:
         log.info("resuming cell %s from %s", cell.cell_id, latest_checkpoint(run_dir))
-        run = train(config, resume=run_dir, data=train_data)
+        run = train(config, resume=run_dir)
     else:
         shutil.rmtree(run_dir)  # a start that never reached its first checkpoint
         run_dir.mkdir(parents=True)
-        run = train(config, data=train_data)
+        run = train(config)
     if run.status == "interrupted":
         raise RuntimeError(
             f"training of {cell.cell_id} was interrupted (signal {run.signal}); "
@@ -83,8 +94,8 @@ def train_and_evaluate(cell: Cell, run_dir: Path, context: dict[str, Any]) -> di
     from tcvae.files import read_json
 
     spec: SweepSpec = context["spec"]
-    train_data, grid_data = load_sweep_data(context["data_dir"])
-    run = train_cell(spec, cell, run_dir, train_data)
+    run = train_cell(spec, cell, run_dir)
+    grid_data = load_evaluation_grid(context["data_dir"])
     device = str(next(run.model.parameters()).device)
     metrics = evaluate_cell(run_dir, grid_data, spec.evaluation, device)
     facts = read_json(Path(context["data_dir"]) / INFO_FILE)

@@ -221,12 +221,11 @@ def run_demo(
             config,
             budget.restarts,
             max(1, budget.screen_images // budget.batch_size),
-            data=data,
             progress=progress,
             screen_dir=screen_dir,
         )
     else:
-        run = train(config, data=data, progress=progress)
+        run = train(config, progress=progress)
     eval_device = str(next(run.model.parameters()).device)
     metrics = evaluate_run(
         run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data

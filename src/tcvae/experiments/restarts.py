@@ -24,13 +24,12 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.files import write_json_atomic
 from tcvae.training import TrainConfig, train
 from tcvae.training.config import from_dict, to_dict
 from tcvae.training.metrics_log import read_log
-from tcvae.training.trainer import NonFiniteLossError, Run
+from tcvae.training.trainer import DivergedError, Run
 
 RESTART_SEED_STRIDE = 1000  # restart k of a run with seed s trains with seed s + 1000 k
 SCORE_KEY = "tc"
@@ -87,7 +86,6 @@ def train_best_of(
     screen_steps: int,
     *,
     window: int | None = None,
-    data: GroundTruthData | None = None,
     progress: bool = False,
     screen_dir: str | Path | None = None,
 ) -> tuple[Run, list[Restart]]:
@@ -121,8 +119,8 @@ def train_best_of(
         trial.optim.max_steps = steps
         trial.optim.max_minutes = None if budget is None else budget / 2 / restarts / 60.0
         try:
-            run = train(trial, data=data, progress=progress)
-        except NonFiniteLossError as err:
+            run = train(trial, progress=progress)
+        except DivergedError as err:
             screened.append(Restart(k, trial.run.seed, str(run_dir), 0, math.inf, error=str(err)))
             continue
         if run.status == "interrupted":
@@ -143,7 +141,7 @@ def train_best_of(
     final.run.seed = screened[best].seed
     if budget is not None:
         final.optim.max_minutes = max(budget - (time.perf_counter() - start), 1.0) / 60.0
-    run = train(final, resume=final_dir, data=data, progress=progress)
+    run = train(final, resume=final_dir, progress=progress)
     return run, screened
 
 

@@ -11,12 +11,12 @@ A spec file has these tables (every key is optional except the grid's methods, b
     [grid.options]               # any training option, swept as a further grid axis
     "optim.lr" = [1e-3, 3e-4]
 
-    [data]                       # the training data; evaluation always uses the full grid
-    dataset = "dsprites"
-    source = "builtin"           # auto | builtin | file
+    [data]                       # the [data] section of every cell's training config
+    name = "dsprites"
+    source = "builtin"           # auto | builtin (the default in sweeps) | file
     stride = { posX = 2 }        # keep every k-th class of a factor (a coarser grid)
-    size = 20000                 # number of images drawn when [data.correlation] is given
-    seed = 0
+    subset = 20000               # number of images drawn when [data.correlation] is given
+    subset_seed = 0
     [data.correlation]           # two factors drawn with this correlation, the others uniform
     factors = ["posX", "posY"]
     rho = 0.8
@@ -28,8 +28,15 @@ A spec file has these tables (every key is optional except the grid's methods, b
     hidden_dim = 256
     [train.optim]
     epochs = 5
+    [train.factor-vae.objective] # options of one method's cells (a label of grid.methods), over
+    discriminator_lr = 1e-4      # the [train.SECTION] tables; an option a method does not use
+                                 # (here: any other method) is refused when cells are built
 
     [evaluation]                 # keyword options of the evaluation
+
+[data] takes the keys of a training config's [data] (:class:`tcvae.training.config.DataConfig`);
+each cell trains on the set they describe, and every cell is evaluated on the full (strided) grid
+without the selection of training images (filters, exclude, correlation, subset).
 
 Presets live as TOML files in ``tcvae/experiments/presets``.
 """
@@ -37,6 +44,7 @@ Presets live as TOML files in ``tcvae/experiments/presets``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
@@ -44,8 +52,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tcvae.data.ground_truth import SOURCES
 from tcvae.errors import TcvaeError
+from tcvae.training.config import ConfigError, DataConfig, from_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -76,34 +84,12 @@ TRAIN_SECTIONS = ("model", "objective", "optim", "run")
 CELL_KEYS = ("objective.method", "objective.beta", "run.seed", "run.run_dir")
 _TOP_KEYS = ("name", "description", "grid", "data", "train", "evaluation")
 _GRID_KEYS = ("methods", "betas", "seeds", "options")
-_DATA_KEYS = ("dataset", "source", "cache_dir", "stride", "size", "seed", "correlation", "exclude")
-
-
-@dataclass(frozen=True)
-class Correlation:
-    """Two factors whose classes are drawn jointly with Pearson correlation ``rho``."""
-
-    factors: tuple[str, str]
-    rho: float
-
-
-@dataclass(frozen=True)
-class DataSpec:
-    """The training data of every cell (see the module docstring)."""
-
-    dataset: str = "dsprites"
-    source: str = "builtin"
-    cache_dir: str | None = None
-    stride: dict[str, int] = field(default_factory=dict)
-    size: int | None = None
-    seed: int = 0
-    correlation: Correlation | None = None
-    exclude: tuple[dict[str, tuple[int, int]], ...] = ()
-
-    @property
-    def is_biased(self) -> bool:
-        """True when training data differ from the uniform (strided) grid."""
-        return self.correlation is not None or bool(self.exclude)
+_DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig))
+# A sweep's images come from the built-in generator unless [data] says otherwise, so that a spec
+# means the same images on every machine (a training config's default is "auto").
+SWEEP_DATA_DEFAULTS: dict[str, Any] = {"source": "builtin"}
+# Keys of sweep specs before [data] became a training config's [data] -> their names now.
+_RENAMED_DATA_KEYS = {"dataset": "name", "size": "subset", "seed": "subset_seed"}
 
 
 @dataclass(frozen=True)
@@ -115,8 +101,10 @@ class SweepSpec:
     betas: tuple[float, ...]
     seeds: tuple[int, ...]
     options: dict[str, tuple[Any, ...]] = field(default_factory=dict)
-    data: DataSpec = field(default_factory=DataSpec)
+    data: DataConfig = field(default_factory=lambda: _parse_data({}))
     train: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # grid.methods label -> section -> option: the [train.METHOD.SECTION] tables
+    by_method: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     evaluation: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     raw: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
@@ -191,91 +179,51 @@ def _check_option_key(key: str, where: str) -> None:
         raise _fail(where, f"sets {key}, which the sweep sets per cell from [grid]")
 
 
-def _parse_class_range(value: Any, where: str) -> tuple[int, int]:
-    if _is_int(value):
-        value = [value, value]
-    ok = (
-        isinstance(value, list)
-        and len(value) == 2
-        and all(_is_int(v) and v >= 0 for v in value)
-        and value[0] <= value[1]
-    )
-    if not ok:
-        raise _fail(where, f"must be a class c or an inclusive range [lo, hi], got {value!r}")
-    return int(value[0]), int(value[1])
-
-
-def _parse_data(data: Any) -> DataSpec:
+def _parse_data(data: Any) -> DataConfig:
     if not isinstance(data, dict):
         raise _fail("[data]", "must be a table")
-    _unknown(data, _DATA_KEYS, "[data]")
-    source = data.get("source", "builtin")
-    if source not in SOURCES:
-        raise _fail("data.source", f"must be one of {list(SOURCES)}, got {source!r}")
-    stride = data.get("stride", {})
-    if not isinstance(stride, dict) or not all(_is_int(v) and v >= 1 for v in stride.values()):
-        raise _fail("data.stride", f"must map factor names to integers >= 1, got {stride!r}")
-    size = data.get("size")
-    if size is not None and (not _is_int(size) or size < 1):
-        raise _fail("data.size", f"must be a positive number of images, got {size!r}")
-    seed = data.get("seed", 0)
-    if not _is_int(seed) or seed < 0:
-        raise _fail("data.seed", f"must be an integer >= 0, got {seed!r}")
-    correlation = None
-    if "correlation" in data:
-        corr = data["correlation"]
-        if not isinstance(corr, dict):
-            raise _fail("[data.correlation]", "must be a table with factors and rho")
-        _unknown(corr, ("factors", "rho"), "[data.correlation]")
-        factors = corr.get("factors")
-        if (
-            not isinstance(factors, list)
-            or len(factors) != 2
-            or not all(isinstance(f, str) for f in factors)
-            or factors[0] == factors[1]
-        ):
-            raise _fail(
-                "data.correlation.factors", f"must name two different factors, got {factors!r}"
-            )
-        rho = corr.get("rho")
-        if isinstance(rho, bool) or not isinstance(rho, int | float) or not -1 < rho < 1:
-            raise _fail("data.correlation.rho", f"must be a number in (-1, 1), got {rho!r}")
-        correlation = Correlation((factors[0], factors[1]), float(rho))
-    exclude = data.get("exclude", [])
-    if not isinstance(exclude, list) or not all(isinstance(e, dict) and e for e in exclude):
+    renamed = {k: v for k, v in _RENAMED_DATA_KEYS.items() if k in data}
+    if renamed:
         raise _fail(
-            "[[data.exclude]]", "must be an array of tables such as {shape = 2, posX = [0, 7]}"
+            "[data]",
+            "takes the keys of a training config's [data]; rename "
+            + ", ".join(f"{old!r} to {new!r}" for old, new in renamed.items()),
         )
-    rules = tuple(
-        {f: _parse_class_range(v, f"data.exclude[{i}].{f}") for f, v in rule.items()}
-        for i, rule in enumerate(exclude)
-    )
-    if size is not None and correlation is None:
-        raise _fail("data.size", "only applies with [data.correlation] (images are drawn then)")
-    return DataSpec(
-        dataset=str(data.get("dataset", "dsprites")),
-        source=source,
-        cache_dir=data.get("cache_dir"),
-        stride=dict(stride),
-        size=size,
-        seed=seed,
-        correlation=correlation,
-        exclude=rules,
-    )
+    _unknown(data, _DATA_KEYS, "[data]")
+    try:
+        return from_dict({"data": {**SWEEP_DATA_DEFAULTS, **copy.deepcopy(data)}}).data
+    except ConfigError as err:
+        raise SpecError(f"sweep spec: {err}") from err
 
 
-def _parse_train(train: Any) -> dict[str, dict[str, Any]]:
+def _check_sections(tables: dict[str, Any], where: str) -> None:
+    for section, values in tables.items():
+        if not isinstance(values, dict):
+            raise _fail(f"[{where}.{section}]", "must be a table of options")
+        for key in values:
+            _check_option_key(f"{section}.{key}", f"{where}.{section}.{key}")
+
+
+def _parse_train(train: Any, methods: tuple[str, ...]) -> tuple[dict, dict]:
+    """The [train.SECTION] tables of every cell and the [train.METHOD.SECTION] tables of the
+    cells of one method (a label of grid.methods)."""
     if not isinstance(train, dict):
         raise _fail("[train]", "must be a table of training sections")
     if "data" in train:
         raise _fail("[train.data]", "is not used by sweeps; describe the data in [data]")
-    _unknown(train, TRAIN_SECTIONS, "[train]")
-    for section, values in train.items():
-        if not isinstance(values, dict):
-            raise _fail(f"[train.{section}]", "must be a table of options")
-        for key in values:
-            _check_option_key(f"{section}.{key}", f"train.{section}.{key}")
-    return copy.deepcopy(train)
+    for key in train:
+        if key in METHODS and key not in methods:
+            raise _fail(f"[train.{key}]", "sets options of a method grid.methods does not list")
+    _unknown(train, TRAIN_SECTIONS + methods, "[train]")
+    common = {k: v for k, v in train.items() if k in TRAIN_SECTIONS}
+    by_method = {k: v for k, v in train.items() if k in methods}
+    _check_sections(common, "train")
+    for method, tables in by_method.items():
+        if not isinstance(tables, dict):
+            raise _fail(f"[train.{method}]", f"must hold tables such as [train.{method}.optim]")
+        _unknown(tables, TRAIN_SECTIONS, f"[train.{method}]")
+        _check_sections(tables, f"train.{method}")
+    return copy.deepcopy(common), copy.deepcopy(by_method)
 
 
 def parse_spec(tree: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
@@ -284,17 +232,25 @@ def parse_spec(tree: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
         raise SpecError("sweep spec must be a TOML table")
     _unknown(tree, _TOP_KEYS, "top level")
     methods, betas, seeds, options = _parse_grid(tree.get("grid"))
-    train = _parse_train(tree.get("train", {}))
+    train, by_method = _parse_train(tree.get("train", {}), methods)
+    fixed_tables = [("train", train)] + [(f"train.{m}", t) for m, t in by_method.items()]
     for key in options:
         section, _, name = key.partition(".")
-        if name in train.get(section, {}):
-            raise _fail(f"grid.options.{key!r}", f"is also fixed in [train.{section}]; keep one")
+        for where, tables in fixed_tables:
+            if name in tables.get(section, {}):
+                raise _fail(
+                    f"grid.options.{key!r}", f"is also fixed in [{where}.{section}]; keep one"
+                )
+    fixed = [m for m in methods if METHODS[m][1]]
     if "objective.estimator" in options or "estimator" in train.get("objective", {}):
-        if any(METHODS[m][1] for m in methods):
+        if fixed:
             raise _fail(
                 "objective.estimator",
                 "is set by the method names beta-tcvae-mws / beta-tcvae-mss; do not set it as well",
             )
+    for m in fixed:
+        if "estimator" in by_method.get(m, {}).get("objective", {}):
+            raise _fail(f"train.{m}.objective.estimator", f"is set by the method name {m}")
     evaluation = tree.get("evaluation", {})
     if not isinstance(evaluation, dict):
         raise _fail("[evaluation]", "must be a table of evaluation options")
@@ -309,6 +265,7 @@ def parse_spec(tree: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
         options=options,
         data=_parse_data(tree.get("data", {})),
         train=train,
+        by_method=by_method,
         evaluation=dict(evaluation),
         description=str(tree.get("description", "")),
         raw=copy.deepcopy(tree),

@@ -3,7 +3,7 @@
 Layout of a sweep directory::
 
     SWEEP_DIR/sweep.json         the spec the sweep was started with (a restart must match it)
-    SWEEP_DIR/data/              evaluation grid + training indices (tcvae.experiments.sweep_data)
+    SWEEP_DIR/data/              evaluation grid + facts on the training set (sweep_data)
     SWEEP_DIR/runs/<cell-id>/    one run directory per cell; cell.json marks it finished
     SWEEP_DIR/summary.{json,csv} one row per cell, rewritten as each cell ends
 """
@@ -21,7 +21,12 @@ from tcvae.experiments.grid import expand_grid
 from tcvae.experiments.runner import CellFn, CellOutcome, run_cells
 from tcvae.experiments.spec import SpecError, SweepSpec
 from tcvae.experiments.summary import collect_summary, write_summary
-from tcvae.experiments.sweep_data import prepare_sweep_data
+from tcvae.experiments.sweep_data import (
+    INFO_FILE,
+    build_sweep_data,
+    is_prepared,
+    write_sweep_data,
+)
 from tcvae.files import read_json, write_json_atomic
 
 SPEC_FILE, DATA_DIR, RUNS_DIR = "sweep.json", "data", "runs"
@@ -70,7 +75,9 @@ def run_sweep(
     """Run (or continue) the sweep ``spec`` in ``sweep_dir``.
 
     ``cell_fn`` defaults to :func:`tcvae.experiments.cell.train_and_evaluate`. Cells already
-    finished are skipped; failed cells are recorded and retried on the next call.
+    finished are skipped; failed cells are recorded and retried on the next call. A spec is
+    checked in full (options, and its data against the data set) before anything is written, so
+    a refused spec leaves no trace and its corrected version starts afresh.
     """
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; choose from {list(BACKENDS)}")
@@ -81,10 +88,16 @@ def run_sweep(
         cell_fn = train_and_evaluate
     sweep_dir = Path(sweep_dir)
     cells = expand_grid(spec)
+    data_dir = sweep_dir / DATA_DIR
+    # data is prepared only once its spec is recorded: a folder with it has a sweep.json to match
+    built = None if is_prepared(data_dir) else build_sweep_data(spec.data, progress=progress)
     claim_sweep_dir(spec, sweep_dir)
-    data_info = prepare_sweep_data(spec.data, sweep_dir / DATA_DIR, progress=progress)
+    data_info = (
+        read_json(data_dir / INFO_FILE) if built is None else write_sweep_data(built, data_dir)
+    )
+    del built  # the cells read the grid back from its file
     runs_dir = sweep_dir / RUNS_DIR
-    context = {"spec": spec, "data_dir": str(sweep_dir / DATA_DIR)}
+    context = {"spec": spec, "data_dir": str(data_dir)}
 
     if backend == "local":
         workers, threads = plan_workers(len(cells), workers, threads)

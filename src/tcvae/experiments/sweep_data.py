@@ -1,114 +1,97 @@
-"""The data of a sweep: the evaluation grid and the (possibly biased) training set, built once.
+"""The data of a sweep: the evaluation grid, built once, and facts about the training set.
 
-The *evaluation grid* is the data set's full factor grid, optionally coarsened by keeping every
-k-th class of some factors (``[data] stride``; a coarse grid keeps the factor values it holds, so
-metrics normalised by factor entropy stay exact). The *training set* is that grid when the spec
-asks for no bias, else grid points drawn by :mod:`tcvae.experiments.factor_sampling`. Both are
-written once to ``SWEEP_DIR/data`` (the grid as one uint8 tensor, bit-packed when binary; the
-training set as indices into it) and memory-mapped by every cell, so nothing is rendered twice.
+A sweep's ``[data]`` is a :class:`tcvae.training.config.DataConfig`: every cell's config.json
+records it and each cell trains on the set it describes (:func:`tcvae.training.build_dataset`),
+so a cell's run directory rebuilds its own training data. The *evaluation grid* is the same
+config without the selection of training images (:func:`tcvae.training.datasets.evaluation_config`):
+the data set's full factor grid, coarsened by ``stride`` if asked (a coarse grid keeps the factor
+values it holds, so metrics normalised by factor entropy stay exact). It is written once to
+``SWEEP_DIR/data`` (one uint8 tensor, bit-packed when binary) with ``data.json``, the facts about
+the training set, and memory-mapped by every cell's evaluation, so it is rendered once.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
-from torch import Tensor
 
+from tcvae.data.factor_sampling import empirical_correlation, grid_weights
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData, PackedImages
-from tcvae.experiments.factor_sampling import (
-    empirical_correlation,
-    grid_weights,
-    sample_grid_points,
-)
-from tcvae.experiments.spec import DataSpec
 from tcvae.files import read_json, write_json_atomic
 from tcvae.training.checkpoint import atomic_save
+from tcvae.training.config import DataConfig
+from tcvae.training.datasets import build_dataset, evaluation_config, select
 
-GRID_FILE, TRAIN_INDEX_FILE, INFO_FILE = "grid.pt", "train_index.pt", "data.json"
-
-
-def strided_grid(grid: FactorGrid, stride: dict[str, int]) -> tuple[FactorGrid, Tensor]:
-    """Keep classes 0, k, 2k, ... of each factor with a stride k.
-
-    Returns the coarse grid and, for each of its points in flat order, the flat index of the same
-    point in ``grid`` (num_points,).
-    """
-    steps = [1] * grid.num_factors
-    for name, k in stride.items():
-        steps[grid.factor_index(name)] = k
-    values = tuple(v[::k] for v, k in zip(grid.values, steps))
-    coarse = FactorGrid(grid.names, values)
-    base_classes = coarse.all_classes() * torch.tensor(steps, dtype=torch.long)
-    return coarse, grid.classes_to_index(base_classes)
+GRID_FILE, INFO_FILE = "grid.pt", "data.json"
 
 
-def _full_grid_data(spec: DataSpec, progress: bool) -> GroundTruthData:
-    from tcvae.data import load_dataset
-
-    data = load_dataset(
-        spec.dataset, source=spec.source, cache_dir=spec.cache_dir, progress=progress
-    )
-    data.require_full_grid(f"a sweep's evaluation grid over {spec.dataset!r}")
+def evaluation_grid(config: DataConfig, progress: bool = False) -> GroundTruthData:
+    """Every point of the (strided) factor grid of ``config``'s data set, once."""
+    data = build_dataset(evaluation_config(config), progress=progress)
+    data.require_full_grid(f"a sweep's evaluation grid over {config.name!r}")
     return data
 
 
-def evaluation_grid(spec: DataSpec, progress: bool = False) -> GroundTruthData:
-    """Every point of the (strided) factor grid, in flat-index order of the coarse grid."""
-    if spec.dataset == "dsprites" and spec.source == "builtin":
-        from tcvae.data.sprites import dsprites_grid, render_dsprites_packed
-
-        base = dsprites_grid()
-        grid, base_index = strided_grid(base, spec.stride)
-        images = render_dsprites_packed(base.index_to_classes(base_index), progress=progress)
-        return GroundTruthData("dsprites", grid, images, grid.all_classes(), max_value=1)
-    full = _full_grid_data(spec, progress)
-    grid, base_index = strided_grid(full.grid, spec.stride)
-    rows = full.rows_of(full.grid.index_to_classes(base_index))
-    return GroundTruthData(full.name, grid, full.images[rows], grid.all_classes(), full.max_value)
-
-
-def training_index(spec: DataSpec, grid: FactorGrid) -> tuple[Tensor, dict]:
-    """Flat indices (into the evaluation grid) of the training images, and facts about them."""
-    corr = spec.correlation
-    weights, info = grid_weights(
-        grid,
-        correlated=corr.factors if corr else None,
-        rho=corr.rho if corr else 0.0,
-        exclude=list(spec.exclude),
+def training_facts(config: DataConfig, grid: GroundTruthData) -> dict[str, Any]:
+    """Facts about the training set of ``config``, from the classes of its evaluation ``grid``
+    (the training set is a selection of the grid's rows, in the same order)."""
+    index = select(grid.classes, grid.grid, config)
+    corr = config.correlation
+    factors = tuple(corr["factors"]) if corr else None
+    _, info = grid_weights(
+        grid.grid,
+        correlated=factors,
+        rho=corr["rho"] if corr else 0.0,
+        exclude=list(config.exclude),
+        classes=grid.classes,
     )
-    if corr is None:
-        index = torch.nonzero(weights > 0).squeeze(1)
-    else:
-        generator = torch.Generator().manual_seed(spec.seed)
-        index = sample_grid_points(weights, spec.size or grid.num_points, generator)
-        classes = grid.index_to_classes(index)
+    if factors is not None:
         info.update(
-            factors=list(corr.factors),
-            requested_rho=corr.rho,
-            empirical_correlation=empirical_correlation(grid, classes, corr.factors),
+            factors=list(factors),
+            requested_rho=corr["rho"],
+            empirical_correlation=empirical_correlation(grid.grid, grid.classes[index], factors),
         )
     info.update(
         train_images=int(index.numel()),
         distinct_train_points=int(torch.unique(index).numel()),
-        grid_points=grid.num_points,
-        grid_sizes=dict(zip(grid.names, grid.sizes)),
+        grid_points=grid.grid.num_points,
+        grid_sizes=dict(zip(grid.grid.names, grid.grid.sizes)),
     )
-    return index, info
+    return info
 
 
-def prepare_sweep_data(spec: DataSpec, data_dir: str | Path, progress: bool = False) -> dict:
-    """Build the grid and training indices into ``data_dir`` unless already there; return facts."""
+@dataclass
+class SweepData:
+    """The evaluation grid of a sweep and the facts about its training set, not yet written."""
+
+    grid: GroundTruthData
+    info: dict[str, Any]
+
+
+def is_prepared(data_dir: str | Path) -> bool:
+    return (Path(data_dir) / INFO_FILE).is_file()
+
+
+def build_sweep_data(config: DataConfig, progress: bool = False) -> SweepData:
+    """Render the evaluation grid and check the training selection against it; writes nothing,
+    so data a spec cannot have fails before its sweep directory is claimed."""
+    grid = evaluation_grid(config, progress=progress)
+    return SweepData(grid, training_facts(config, grid))
+
+
+def write_sweep_data(built: SweepData, data_dir: str | Path) -> dict[str, Any]:
+    """Write ``built`` into ``data_dir``; return the facts."""
     data_dir = Path(data_dir)
-    if (data_dir / INFO_FILE).is_file():
-        return read_json(data_dir / INFO_FILE)
-    data = evaluation_grid(spec, progress=progress)
-    index, info = training_index(spec, data.grid)
+    data = built.grid
     atomic_save(
         {
             "name": data.name,
             "names": list(data.grid.names),
             "values": list(data.grid.values),
+            "classes": data.classes,
             # binary images as their packed bits, with the shape they unpack to
             "images": data.images.bits if data.is_packed else data.images,
             "packed_shape": list(data.image_shape) if data.is_packed else None,
@@ -116,21 +99,27 @@ def prepare_sweep_data(spec: DataSpec, data_dir: str | Path, progress: bool = Fa
         },
         data_dir / GRID_FILE,
     )
-    atomic_save(index, data_dir / TRAIN_INDEX_FILE)
-    write_json_atomic(data_dir / INFO_FILE, info)  # written last: marks the folder complete
-    return info
+    write_json_atomic(data_dir / INFO_FILE, built.info)  # written last: marks the folder complete
+    return built.info
 
 
-def load_sweep_data(data_dir: str | Path) -> tuple[GroundTruthData, GroundTruthData]:
-    """(training set, evaluation grid) from a folder written by :func:`prepare_sweep_data`."""
+def prepare_sweep_data(
+    config: DataConfig, data_dir: str | Path, progress: bool = False
+) -> dict[str, Any]:
+    """Build the evaluation grid into ``data_dir`` unless already there; return the facts."""
+    if is_prepared(data_dir):
+        return read_json(Path(data_dir) / INFO_FILE)
+    return write_sweep_data(build_sweep_data(config, progress=progress), data_dir)
+
+
+def load_evaluation_grid(data_dir: str | Path) -> GroundTruthData:
+    """The evaluation grid from a folder written by :func:`prepare_sweep_data`, memory-mapped."""
     data_dir = Path(data_dir)
-    if not (data_dir / INFO_FILE).is_file():
+    if not is_prepared(data_dir):
         raise DataError(f"{data_dir} holds no prepared sweep data (missing {INFO_FILE})")
     saved = torch.load(data_dir / GRID_FILE, mmap=True, weights_only=True)
     grid = FactorGrid(tuple(saved["names"]), tuple(saved["values"]))
     images = saved["images"]
     if saved.get("packed_shape") is not None:
         images = PackedImages(images, (images.shape[0], *saved["packed_shape"]))
-    full = GroundTruthData(saved["name"], grid, images, grid.all_classes(), saved["max_value"])
-    index = torch.load(data_dir / TRAIN_INDEX_FILE, weights_only=True)
-    return full.subset(index), full
+    return GroundTruthData(saved["name"], grid, images, saved["classes"], saved["max_value"])

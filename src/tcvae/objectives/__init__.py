@@ -5,6 +5,7 @@ The latent distributions and likelihoods live in :mod:`tcvae.models` and are re-
 
 from tcvae.models.distributions import Laplace, Normal, get_distribution
 from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
+from tcvae.objectives.baselines import FactorVAE
 from tcvae.objectives.decomposition import (
     ElboTerms,
     dimwise_kl,
@@ -26,8 +27,6 @@ from tcvae.objectives.loss import (
     LossResult,
     ObjectiveConfig,
     ObjectiveError,
-    auxiliary_loss,
-    auxiliary_network,
     compute_loss,
 )
 
@@ -37,14 +36,13 @@ __all__ = [
     "Bernoulli",
     "ElboTerms",
     "EstimatorError",
+    "FactorVAE",
     "Gaussian",
     "Laplace",
     "LossResult",
     "Normal",
     "ObjectiveConfig",
     "ObjectiveError",
-    "auxiliary_loss",
-    "auxiliary_network",
     "compute_loss",
     "dimwise_kl",
     "elbo_terms",

@@ -8,8 +8,10 @@ method's main weight, so that a sweep over beta sweeps every method.
   from samples of prod_j q(z_j) (the minibatch's z with each dimension permuted independently
   across the batch): TC ~ E_q[logit_joint(z) - logit_product(z)] (the density-ratio trick).
   The discriminator is an MLP of ``DISCRIMINATOR_LAYERS`` hidden layers of
-  ``DISCRIMINATOR_WIDTH`` units with LeakyReLU(0.2), trained by Adam (lr 1e-4, betas 0.5, 0.9)
-  on the cross-entropy of that classification (Kim & Mnih, appendix; disentanglement_lib).
+  ``DISCRIMINATOR_WIDTH`` units with LeakyReLU(0.2), trained by its own Adam (by default lr 1e-4,
+  betas 0.5, 0.9) on the cross-entropy of that classification alone (Kim & Mnih, Algorithm 2 and
+  appendix; disentanglement_lib): the VAE's loss reads D(z) with the discriminator held fixed.
+  :class:`FactorVAE` owns the discriminator, its optimiser and its update.
 * DIP-VAE (Kumar et al. 2018, eqs. 6-7): KL + lambda_od sum_{i != j} C_ij^2
   + lambda_d sum_i (C_ii - 1)^2, with C = Cov_batch[mu(x)] (DIP-VAE-I) or
   C = Cov_batch[mu(x)] + E_batch[diag sigma^2(x)] (DIP-VAE-II); lambda_od = beta and
@@ -20,8 +22,14 @@ method's main weight, so that a sweep over beta sweeps every method.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from torch import Tensor, nn
+from torch.func import functional_call
+
+from tcvae.models.vae import in_float32_under_autocast
 
 DISCRIMINATOR_WIDTH = 1000
 DISCRIMINATOR_LAYERS = 6
@@ -52,14 +60,73 @@ def discriminator_tc(logits: Tensor) -> Tensor:
     return logits[:, 0] - logits[:, 1]
 
 
-def discriminator_loss(disc: nn.Module, z: Tensor, generator: torch.Generator | None) -> Tensor:
-    """Cross-entropy of telling z ~ q(z) (class 0) from permuted z ~ prod_j q(z_j) (class 1)."""
-    z = z.detach()
-    logits = torch.cat([disc(z), disc(permute_dims(z, generator))])
-    labels = torch.cat(
-        [z.new_zeros(len(z), dtype=torch.long), z.new_ones(len(z), dtype=torch.long)]
-    )
-    return nn.functional.cross_entropy(logits, labels)
+class FactorVAE:
+    """FactorVAE's discriminator with its own optimiser and update (Kim & Mnih 2018, Algorithm 2).
+
+    The VAE's loss reads the discriminator's TC estimate through :meth:`tc`, with the
+    discriminator held fixed: the gradient reaches z (and so the encoder), never the
+    discriminator's parameters. The discriminator learns only from its cross-entropy
+    (:meth:`loss`, then :meth:`step`), on z detached from the encoder.
+
+    Over several processes each passes the whole batch's z (gathered) and the same ``generator``
+    state to :meth:`loss`, so the permutation is that of the whole batch, as on one process;
+    ``rows`` is this process's share of the cross-entropy, and :meth:`step` averages the gradient
+    over processes with ``average``, so every copy of the discriminator takes the same step.
+    ``amp_dtype``: run the discriminator under autocast to that dtype (None: not at all), its
+    logits in float32. ``optimizer``: an Adam class taking (params, lr=, betas=).
+    """
+
+    def __init__(
+        self,
+        latent_dim: int,
+        lr: float = DISCRIMINATOR_LR,
+        betas: tuple[float, float] = DISCRIMINATOR_BETAS,
+        *,
+        device: torch.device | str | None = None,
+        amp_dtype: torch.dtype | None = None,
+        optimizer: Callable[..., Any] = torch.optim.Adam,
+    ) -> None:
+        self.discriminator = discriminator(latent_dim).to(device)
+        self.optimizer = optimizer(self.discriminator.parameters(), lr=lr, betas=tuple(betas))
+        self.amp_dtype = amp_dtype
+
+    def tc(self, z: Tensor) -> Tensor:
+        """The VAE's per-sample TC estimate (B,) at z (B, D), the discriminator held fixed."""
+        fixed = {name: p.detach() for name, p in self.discriminator.named_parameters()}
+        network = in_float32_under_autocast(
+            lambda inputs: functional_call(self.discriminator, fixed, (inputs,)), self.amp_dtype
+        )
+        return discriminator_tc(network(z))
+
+    def loss(
+        self, z: Tensor, generator: torch.Generator | None = None, rows: slice | None = None
+    ) -> Tensor:
+        """Cross-entropy of telling z ~ q(z) (class 0) from the dimension-wise permuted batch
+        ~ prod_j q(z_j) (class 1), over the whole batch z (B, D), or over its ``rows`` only (the
+        permutation is always of the whole batch). A scalar with the discriminator's gradient."""
+        z = z.detach()
+        permuted = permute_dims(z, generator)
+        if rows is not None:
+            z, permuted = z[rows], permuted[rows]
+        logits = in_float32_under_autocast(self.discriminator, self.amp_dtype)(
+            torch.cat([z, permuted])
+        )
+        labels = torch.cat(
+            [z.new_zeros(len(z), dtype=torch.long), z.new_ones(len(z), dtype=torch.long)]
+        )
+        return nn.functional.cross_entropy(logits, labels)
+
+    def step(self, loss: Tensor, average: Callable[[Tensor], Tensor] | None = None) -> None:
+        """One optimiser step on the gradient of ``loss`` (from :meth:`loss`) alone; ``average``
+        maps this process's flattened gradient to its mean over processes."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if average is not None:
+            grads = [p.grad for p in self.discriminator.parameters()]
+            mean = average(torch.cat([g.reshape(-1) for g in grads]))
+            for g, m in zip(grads, mean.split([g.numel() for g in grads]), strict=True):
+                g.copy_(m.view_as(g))
+        self.optimizer.step()
 
 
 def dip_covariance(mean: Tensor, logvar: Tensor, variant: str) -> Tensor:

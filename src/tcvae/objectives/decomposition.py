@@ -106,3 +106,33 @@ def elbo_terms(
             z, mix_mean, mix_logvar, dataset_size, estimator, family, start
         )
     return ElboTerms(log_px, log_qz_x, log_qz, log_qz_marginals.sum(1), log_pz)
+
+
+def reestimate_aggregate(
+    terms: ElboTerms,
+    z: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    dataset_size: int,
+    estimator: str = "mss",
+    posterior: str = "normal",
+    components: tuple[Tensor, Tensor, int] | None = None,
+) -> ElboTerms:
+    """``terms`` with log q(z_i) and sum_j log q(z_ij) estimated again by ``estimator``, without
+    gradient; the other three are kept. Arguments as for :func:`elbo_terms`, whose minibatch
+    ``terms`` came from.
+
+    For logging MSS's terms beside an MWS loss: MWS's weights sum to 1/N per row instead of
+    one, so its log q(z_i) and each log q(z_ij) lie between log B and log N nats below MSS's
+    (log N where the other points dominate the sum, as in the 1-D marginals; log B where the
+    sample's own posterior does). Its mi comes out too high by that much, its dwkl too low by
+    about D log N and its tc too high by up to (D - 1) log N. MSS's weights sum to one, and its
+    sums are unbiased estimates of q(z_i) and q(z_ij).
+    """
+    family = get_distribution(posterior)
+    mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
+    with torch.no_grad():
+        log_qz, log_qz_marginals = estimate_log_qz(
+            z, mix_mean, mix_logvar, dataset_size, estimator, family, start
+        )
+    return terms._replace(log_qz=log_qz, log_qz_product=log_qz_marginals.sum(1))

@@ -235,11 +235,13 @@ def training_curves(
     keys: Sequence[str] | None = None,
     *,
     title: str = "Training curves",
+    labels: Mapping[str, str] | None = None,
 ) -> Figure:
     """One panel per logged term against the training step (raw, and smoothed when long).
 
     ``rows`` are the JSON lines of a run's training log; every numeric column other than the
-    bookkeeping ones is plotted unless ``keys`` names the columns to show.
+    bookkeeping ones is plotted unless ``keys`` names the columns to show. ``labels`` titles a
+    column's panel (default: the column's name).
     """
     if not rows:
         raise PlotError("the training log is empty; train for at least one logged step")
@@ -267,7 +269,7 @@ def training_curves(
         if long:
             smooth = _moving_average(y[keep], max(5, int(keep.sum()) // 25))
             ax.plot(steps[keep], smooth, lw=1.5, color="#1f77b4")
-        ax.set_title(key, fontsize=9)
+        ax.set_title((labels or {}).get(key, key), fontsize=9)
         ax.tick_params(labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
         ax.set_xlabel("step", fontsize=8)

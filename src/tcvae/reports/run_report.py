@@ -29,14 +29,22 @@ from tcvae.evaluation.labels import DECOMPOSITION_TERMS, SUITE
 from tcvae.evaluation.run import METRICS_FILE, evaluate_run
 from tcvae.reports import html, images, plots
 from tcvae.training.config import flatten, to_dict
+from tcvae.training.hardware import describe_hardware
 from tcvae.training.runs import LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 
 REPORT_FILE = "report.html"
 FIGURE_DIR = "report"
-# The training log's names of the KL and its three terms (tcvae.objectives.compute_loss).
-LOGGED_KL_TERMS = ("mi", "tc", "dwkl", "kl")
+# The training log's names of the KL and its three terms (tcvae.objectives.compute_loss), with
+# their panel titles: kl is the minibatch mean of the analytic KL; mi, tc and dwkl are minibatch
+# estimates by MSS, whatever estimator the loss used.
+LOGGED_KL_TERMS = {
+    "mi": "index-code MI (minibatch, MSS)",
+    "tc": "total correlation (minibatch, MSS)",
+    "dwkl": "dimension-wise KL (minibatch, MSS)",
+    "kl": "analytic KL (minibatch mean)",
+}
 # Images shown: seeds of the traversals, reconstructed inputs, prior samples.
 TRAVERSAL_SEEDS = 3
 RECONSTRUCTIONS = 10
@@ -236,9 +244,16 @@ def report_figures(
         steps.append(
             (
                 "training_decomposition",
-                "Training log: minibatch estimates of the KL and its decomposition.",
+                "Training log: the analytic KL averaged over each minibatch, and minibatch "
+                "estimates of its three terms by stratified sampling (MSS, REFERENCE.md section "
+                "3) whatever estimator the loss used; their sum is the sampled KL. Small "
+                "minibatches bias them (the sample's own posterior dominates the estimate of "
+                "q(z)); the ELBO decomposition above is over the whole data set.",
                 lambda: plots.training_curves(
-                    rows, LOGGED_KL_TERMS, title="KL decomposition during training"
+                    rows,
+                    list(LOGGED_KL_TERMS),
+                    title="KL decomposition during training (minibatch estimates)",
+                    labels=LOGGED_KL_TERMS,
                 ),
             )
         )
@@ -295,11 +310,12 @@ def report_page(
         (label, value, "" if se is None else f"+- {se:.3g}")
         for label, (value, se) in numbers.items()
     ]
+    weight = "" if o.beta is None else f"beta = {o.beta:g}, "  # the VAE has no beta
     summary = html.paragraph(
-        f"{o.method} (beta = {o.beta:g}, {o.estimator.upper()} estimator), "
+        f"{o.method} ({weight}{o.estimator.upper()} estimator), "
         f"{config.model.arch.upper()} with {config.model.latent_dim} latent dimensions, trained "
         f"on {len(data):,} {data.name} images ({data.image_shape[1]}x{data.image_shape[2]}). "
-        f"Weights: {run.weights.name}."
+        f"Weights: {run.weights.name}. {_trained_on(run)}"
     ) + html.table(summary_rows, header=("quantity", "value", "standard error"))
     sections = [("Summary", summary), *extra_sections]
     sections.append(("Metrics", _metrics_section(metrics)))
@@ -315,6 +331,15 @@ def report_page(
         sections,
         subtitle=f"Run directory {run.run_dir.resolve()}",
     )
+
+
+def _trained_on(run: LoadedRun) -> str:
+    """'Trained on cpu, bf16, 2 threads, CPU avx512_bf16 avx512f avx2.' from status.json (the
+    precision alone for runs that predate its hardware record)."""
+    hardware = run.status().get("hardware")
+    if hardware:
+        return f"Trained on {describe_hardware(hardware)}."
+    return f"Trained in {run.config.run.precision}."
 
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:

@@ -13,13 +13,14 @@ from tcvae.training.config import (
 )
 from tcvae.training.datasets import build_dataset
 from tcvae.training.runs import LoadedRun, RunDirError, load_run
-from tcvae.training.trainer import NonFiniteLossError, Run, train
+from tcvae.training.trainer import DivergedError, NonFiniteLossError, Run, train
 
 __all__ = [
     "PRESETS",
     "CheckpointError",
     "ConfigError",
     "DataConfig",
+    "DivergedError",
     "LoadedRun",
     "ModelConfig",
     "NonFiniteLossError",

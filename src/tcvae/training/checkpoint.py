@@ -62,6 +62,14 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return found[-1] if found else None
 
 
+def checkpoint_step(path: str | Path) -> int:
+    """The step of a checkpoint written by :func:`save_training_state`, read from its name."""
+    match = _NAME.match(Path(path).name)
+    if match is None:
+        raise CheckpointError(f"{path} is not named like a checkpoint (step-XXXXXXXX.pt)")
+    return int(match.group(1))
+
+
 def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` checkpoints; return the deleted paths."""
     old = list_checkpoints(run_dir)[:-keep] if keep > 0 else []

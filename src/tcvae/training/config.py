@@ -51,19 +51,69 @@ def parse_filter(text: str) -> tuple[str, list[int]]:
         ) from None
 
 
+def parse_exclude(text: str) -> dict[str, list[int]]:
+    """'posX=16:31,posY=16:31' -> {'posX': [16, 31], 'posY': [16, 31]} (one --exclude rule)."""
+    rule = {}
+    for part in text.split(","):
+        try:
+            name, rng = parse_filter(part)
+        except ConfigError:
+            raise ConfigError(
+                "--exclude expects FACTOR=CLASS or FACTOR=LO:HI joined by commas, e.g. "
+                f"posX=16:31,posY=16:31; got {text!r}"
+            ) from None
+        rule[name] = rng
+    return rule
+
+
+def parse_correlation(text: str) -> dict[str, Any]:
+    """'posX,posY=0.75' -> {'factors': ['posX', 'posY'], 'rho': 0.75} (the --correlation flag)."""
+    names, sep, rho = text.partition("=")
+    factors = names.split(",")
+    try:
+        if not sep or len(factors) != 2 or not all(factors):
+            raise ValueError
+        return {"factors": factors, "rho": float(rho)}
+    except ValueError:
+        raise ConfigError(
+            f"--correlation expects A,B=RHO (two factor names and a number), got {text!r}"
+        ) from None
+
+
+def parse_stride(text: str) -> tuple[str, int]:
+    """'orientation=4' -> ('orientation', 4) (the --stride flag)."""
+    name, sep, k = text.partition("=")
+    try:
+        if not (sep and name):
+            raise ValueError
+        return name, int(k)
+    except ValueError:
+        raise ConfigError(f"--stride expects FACTOR=K (an integer K >= 1), got {text!r}") from None
+
+
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass
 class DataConfig:
-    """Which images to train on.
+    """Which images to train on, built in this order by :func:`tcvae.training.build_dataset`.
 
     ``name``: a registered data set (``tcvae data list``) or a path to an ``.npz`` file of the
     user's own images and factor classes (layout in :mod:`tcvae.data.arrays`).
 
-    ``filters`` maps a factor name to an inclusive class range ``[lo, hi]``; ``subset`` keeps a
-    random subset of that many images (drawn with ``subset_seed``) after filtering.
+    ``stride`` maps a factor name to k: keep its classes 0, k, 2k, ..., a coarser factor grid
+    whose classes every later option (and a sweep's evaluation grid) counts in.
+    ``filters`` maps a factor name to an inclusive class range ``[lo, hi]`` to keep.
+    ``exclude`` lists factor combinations never shown: each rule ``{factor: [lo, hi] or c, ...}``
+    removes the images whose class of every named factor lies in its range.
+    ``correlation`` ``{"factors": [a, b], "rho": r}`` draws the training images i.i.d. (with
+    replacement) from a distribution over the remaining images in which factors a and b have
+    class correlation r (:mod:`tcvae.data.factor_sampling`); ``subset`` is then the number
+    drawn (default: as many as the stride and filters leave).
+    Without a correlation, ``subset`` keeps a uniformly random subset of that many images. Either
+    draw is seeded by ``subset_seed``, so the same config always gives the same images in the
+    same order.
     """
 
     name: str = option(
@@ -84,8 +134,21 @@ class DataConfig:
     cache_dir: str | None = option(
         None, flag="--cache-dir", metavar="DIR", help="where data set files are kept"
     )
+    stride: dict[str, int] = option(
+        flag="--stride",
+        metavar="FACTOR=K",
+        parse=parse_stride,
+        repeat=True,
+        default_factory=dict,
+        help="keep classes 0, K, 2K, ... of a factor (a coarser grid, whose classes --filter and "
+        "the config file's exclude rules then count in); repeat for several factors",
+    )
     subset: int | None = option(
-        None, flag="--subset", metavar="N", help="train on a seeded random subset of N images"
+        None,
+        flag="--subset",
+        metavar="N",
+        help="train on a seeded random subset of N images (with a [data.correlation] table in "
+        "the config file: N images drawn from the correlated distribution)",
     )
     subset_seed: int = option(
         0, flag="--subset-seed", metavar="SEED", help="seed of the --subset draw (default 0)"
@@ -98,6 +161,25 @@ class DataConfig:
         default_factory=dict,
         help="keep images whose factor class lies in [LO, HI] (or equals CLASS with "
         "FACTOR=CLASS); repeat for several factors, e.g. --filter shape=0 --filter posX=0:15",
+    )
+    exclude: list[dict[str, list[int] | int]] = option(
+        flag="--exclude",
+        metavar="FACTOR=LO:HI,...",
+        parse=parse_exclude,
+        repeat=True,
+        default_factory=list,
+        help="leave out the images whose classes lie in all the given ranges at once (a "
+        "[[data.exclude]] table in a config file); repeat for several rules, e.g. "
+        "--exclude posX=16:31,posY=16:31 leaves out one corner of the positions",
+    )
+    correlation: dict[str, Any] | None = option(
+        None,
+        flag="--correlation",
+        metavar="A,B=RHO",
+        parse=parse_correlation,
+        help="draw the training images with factors A and B correlated (class correlation RHO, "
+        "a discretised Gaussian copula; the other factors uniform), --subset of them (default: "
+        "as many as --stride and --filter leave); a [data.correlation] table in a config file",
     )
 
 
@@ -182,7 +264,8 @@ class RunConfig:
 
     ``precision``: 'auto' resolves to bf16 where the device computes it natively, else fp32 (see
     :mod:`tcvae.training.hardware`); the resolved value is what ``config.json`` records.
-    ``threads``: torch threads on CPU, or None for the policy of :mod:`tcvae.training.threads`.
+    ``threads``: torch threads on CPU, or None for the cores left free when the run starts
+    (:mod:`tcvae.training.threads`); the count chosen is what ``config.json`` records.
     """
 
     run_dir: str | None = option(
@@ -220,8 +303,16 @@ class RunConfig:
         None,
         flag="--threads",
         metavar="N",
-        help="torch CPU threads (default: automatic, the cores that other processes leave free, "
-        "revisited every few seconds; at most torch's default or OMP_NUM_THREADS)",
+        help="torch CPU threads (default: the cores that other processes leave free when the run "
+        "starts, at most torch's default or OMP_NUM_THREADS). The count is recorded and a "
+        "resumed run keeps it, so results do not depend on the load",
+    )
+    adaptive_threads: bool = option(
+        False,
+        flag="--adaptive-threads",
+        help="revisit the thread count every few seconds as other processes come and go: faster "
+        "under changing load, but results may then differ at rounding level between runs on "
+        "CPUs whose kernels split work differently by thread count",
     )
     checkpoint_every: int = option(
         500, flag="--checkpoint-every", metavar="STEPS", help="write a checkpoint every N steps"
@@ -263,7 +354,8 @@ OPTION_FLAGS: dict[str, str] = {
     for f in options_of(cls)
 }
 
-# Presets: partial configs applied over the defaults.
+# Presets: partial configs applied over the defaults. They leave beta unset: 6 is the methods'
+# default, and an explicit beta would be refused with ``--method vae``, which has none.
 PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     # The paper's dSprites set-up (REFERENCE.md section 8): MLP 4096-1200-1200 encoder, Bernoulli
     # decoder, D = 10, Adam lr 1e-3, batch 2048, 50 epochs, beta-TCVAE with beta = 6. The paper's
@@ -272,7 +364,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "paper-dsprites": {
         "data": {"name": "dsprites", "subset": None, "filters": {}},
         "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": None},
-        "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mws"},
+        "objective": {"method": "beta-tcvae", "estimator": "mws"},
         "optim": {"lr": 1e-3, "batch_size": 2048, "epochs": 50},
         "run": {"precision": "auto"},
     },
@@ -284,7 +376,6 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "model": {"arch": "conv", "latent_dim": 10, "likelihood": "bernoulli", "hidden": 32},
         "objective": {
             "method": "beta-tcvae",
-            "beta": 6.0,
             "estimator": "mws",
             "beta_warmup_steps": 2500,
         },
@@ -296,7 +387,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "cpu-small": {
         "data": {"name": "dsprites", "subset": 20_000, "filters": {}},
         "model": {"arch": "mlp", "latent_dim": 10, "likelihood": "bernoulli", "hidden": 256},
-        "objective": {"method": "beta-tcvae", "beta": 6.0, "estimator": "mss"},
+        "objective": {"method": "beta-tcvae", "estimator": "mss"},
         "optim": {"lr": 1e-3, "batch_size": 256, "epochs": 5},
         "run": {"checkpoint_every": 200, "log_every": 10, "precision": "auto"},
     },
@@ -310,6 +401,7 @@ RESUMABLE_KEYS = frozenset(
         "optim.max_minutes",
         "run.device",
         "run.threads",
+        "run.adaptive_threads",
         "run.checkpoint_every",
         "run.keep_checkpoints",
         "run.log_every",
@@ -407,7 +499,9 @@ def resolve_config(
     if preset is not None and preset not in PRESETS:
         raise ConfigError(f"unknown preset {preset!r} (--preset); choose from {list(PRESETS)}")
     layers = [PRESETS[preset]] if preset else []
-    tree = merge(to_dict(TrainConfig()), *layers, file_tree, overrides or {})
+    # The defaults layer is the dataclasses' declarations, which from_dict fills in: an instance's
+    # values would carry the default method's resolved options (such as beta) into every method.
+    tree = merge({}, *layers, file_tree, overrides or {})
     return from_dict(tree)
 
 
@@ -424,30 +518,91 @@ def _positive_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
 
 
-def validate(config: TrainConfig) -> None:
-    """Check every setting that can be checked without loading data; raise :class:`ConfigError`.
+def _class_range(value: Any) -> bool:
+    """True for an inclusive class range [lo, hi] with 0 <= lo <= hi."""
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(_is_class(v) for v in value)
+        and value[0] <= value[1]
+    )
 
-    Choices declared with the options are checked by :func:`from_dict`; these are the rest."""
-    d, m, o, r = config.data, config.model, config.optim, config.run
+
+def _is_class(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def validate_data(d: DataConfig) -> None:
+    """Check the [data] options that can be checked without the data set's factor grid (factor
+    names and class counts are checked when the data is built)."""
     _check(isinstance(d.name, str) and bool(d.name), "data.name", "must name a data set")
     _check(
         d.subset is None or _positive_int(d.subset),
         "data.subset",
         f"must be a positive number of images, got {d.subset!r}",
     )
+    _check(
+        _is_class(d.subset_seed),
+        "data.subset_seed",
+        f"must be an integer >= 0, got {d.subset_seed!r}",
+    )
     _check(isinstance(d.filters, dict), "data.filters", "must map factor names to [lo, hi]")
     for fname, rng in d.filters.items():
-        ok = (
-            isinstance(rng, list | tuple)
-            and len(rng) == 2
-            and all(isinstance(v, int) and v >= 0 for v in rng)
-            and rng[0] <= rng[1]
-        )
         _check(
-            ok,
+            _class_range(rng),
             "data.filters",
             f"for factor {fname!r} must be [lo, hi] with 0 <= lo <= hi, got {rng!r}",
         )
+    _check(
+        isinstance(d.stride, dict) and all(_positive_int(k) for k in d.stride.values()),
+        "data.stride",
+        f"must map factor names to integers >= 1, got {d.stride!r}",
+    )
+    rules_ok = isinstance(d.exclude, list | tuple) and all(
+        isinstance(rule, dict) and rule for rule in d.exclude
+    )
+    _check(
+        rules_ok,
+        "data.exclude",
+        f"must be a list of rules such as {{shape = 2, posX = [0, 7]}}, got {d.exclude!r}",
+    )
+    for i, rule in enumerate(d.exclude):
+        for fname, rng in rule.items():
+            _check(
+                _is_class(rng) or _class_range(rng),
+                f"data.exclude[{i}].{fname}",
+                f"must be a class c or an inclusive range [lo, hi], got {rng!r}",
+            )
+    if d.correlation is None:
+        return
+    corr = d.correlation
+    _check(
+        isinstance(corr, dict) and set(corr) == {"factors", "rho"},
+        "data.correlation",
+        f"must be a table with keys factors and rho, got {corr!r}",
+    )
+    factors, rho = corr["factors"], corr["rho"]
+    _check(
+        isinstance(factors, list | tuple)
+        and len(factors) == 2
+        and all(isinstance(f, str) for f in factors)
+        and factors[0] != factors[1],
+        "data.correlation.factors",
+        f"must name two different factors, got {factors!r}",
+    )
+    _check(
+        isinstance(rho, int | float) and not isinstance(rho, bool) and -1 < rho < 1,
+        "data.correlation.rho",
+        f"must be a number in (-1, 1), got {rho!r}",
+    )
+
+
+def validate(config: TrainConfig) -> None:
+    """Check every setting that can be checked without loading data; raise :class:`ConfigError`.
+
+    Choices declared with the options are checked by :func:`from_dict`; these are the rest."""
+    m, o, r = config.model, config.optim, config.run
+    validate_data(config.data)
     _check(
         _positive_int(m.latent_dim),
         "model.latent_dim",
@@ -522,6 +677,8 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainCo
     ignored = {"model.image_shape"} | (
         {"run.precision"} if new["run.precision"] == "auto" else set()
     )
+    if new["run.threads"] is None:  # the count chosen when the run began stands
+        ignored.add("run.threads")
     changed = sorted(k for k in old if old[k] != new[k] and k not in ignored)
     frozen = [k for k in changed if k not in RESUMABLE_KEYS]
     if frozen:

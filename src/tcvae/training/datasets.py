@@ -1,29 +1,82 @@
-"""The training set a :class:`DataConfig` describes: a data set, factor filters, a seeded subset.
+"""The training set a :class:`DataConfig` describes, built the same way every time.
 
-Filters keep the images whose factor classes lie in the given inclusive ranges; ``subset`` then
-keeps a uniformly random subset of that size (sorted, so grid order is kept), drawn with
-``subset_seed``. For a built-in generator (dSprites, 3D faces) the selection is made on the factor
-grid first and only the chosen images are rendered, so quick runs never render the full grid.
+In order: load the data set; keep every k-th class of the factors in ``stride`` (a coarser grid);
+keep the images inside the ``filters``; drop those matching an ``exclude`` rule; then either draw
+``subset`` images i.i.d. from the ``correlation``'s distribution over what is left, or keep a
+uniformly random ``subset`` of it. Every draw is seeded by ``subset_seed`` and every selection
+keeps the data set's order (draws are sorted), so a run's ``config.json`` rebuilds exactly the
+images, in the order, its run trained on. For a built-in generator (dSprites, 3D faces) the
+selection is made on the factor grid first and only the chosen points are rendered.
 ``config.name`` may also be a path to your own ``.npz`` (:mod:`tcvae.data.arrays`).
+
+:func:`evaluation_config` drops the selection but keeps the stride: the full (coarse) grid that a
+sweep evaluates its cells on.
 """
 
 from __future__ import annotations
 
+import dataclasses
+
+import torch
 from torch import Tensor
 
 from tcvae.data import DATASETS, DataError, FactorGrid, GroundTruthData, load_dataset
+from tcvae.data.factor_sampling import (
+    exclusion_mask,
+    grid_weights,
+    sample_grid_points,
+    stride_steps,
+    strided_grid,
+)
 from tcvae.data.ground_truth import factor_filter, random_subset
 from tcvae.data.registry import is_npz_path
 from tcvae.training.config import ConfigError, DataConfig, option_name
 
 
+def _named(key: str, err: DataError) -> ConfigError:
+    return ConfigError(f"{option_name(key)}: {err}")
+
+
+def is_selecting(config: DataConfig) -> bool:
+    """True when ``config`` keeps only part of the (strided) data set, or draws from it."""
+    return bool(config.filters or config.exclude or config.correlation) or config.subset is not None
+
+
+def evaluation_config(config: DataConfig) -> DataConfig:
+    """``config`` without its selection of training images: the whole (strided) grid."""
+    return dataclasses.replace(
+        config, filters={}, exclude=[], correlation=None, subset=None, subset_seed=0
+    )
+
+
 def select(classes: Tensor, grid: FactorGrid, config: DataConfig) -> Tensor:
-    """Indices (into ``classes`` (N, K)) kept by the filters and the subset, in increasing order;
-    the selection itself is the data layer's, errors name the option."""
-    try:
-        index = factor_filter(classes, grid, config.filters)
-    except DataError as err:
-        raise ConfigError(f"{option_name('data.filters')}: {err}") from err
+    """Indices into the rows of ``classes`` (N, K) of the training images, in increasing order
+    (repeated where a correlated draw picks a point more than once); errors name the option."""
+    index = torch.arange(classes.shape[0])
+    if config.filters:
+        try:
+            index = factor_filter(classes, grid, config.filters)
+        except DataError as err:
+            raise _named("data.filters", err) from err
+    kept = classes[index]
+    if config.correlation is not None:
+        corr = config.correlation
+        try:
+            weights, _ = grid_weights(
+                grid, tuple(corr["factors"]), corr["rho"], config.exclude, classes=kept
+            )
+        except DataError as err:
+            raise _named("data.correlation", err) from err
+        generator = torch.Generator().manual_seed(config.subset_seed)
+        size = config.subset or index.numel()
+        return index[sample_grid_points(weights, size, generator)]
+    if config.exclude:
+        try:
+            index = index[~exclusion_mask(grid, kept, config.exclude)]
+        except DataError as err:
+            raise _named("data.exclude", err) from err
+        if index.numel() == 0:
+            raise ConfigError(f"{option_name('data.exclude')} removes every image; relax it")
     if config.subset is None:
         return index
     try:
@@ -32,29 +85,72 @@ def select(classes: Tensor, grid: FactorGrid, config: DataConfig) -> Tensor:
         raise ConfigError(f"{option_name('data.subset')} {err} after filtering") from err
 
 
+def strided(data: GroundTruthData, stride: dict[str, int]) -> GroundTruthData:
+    """The images of ``data`` on its coarser grid: those whose class of each strided factor is a
+    multiple of its stride k, with that class divided by k."""
+    try:
+        grid, _ = strided_grid(data.grid, stride)
+        steps = stride_steps(data.grid, stride)
+    except DataError as err:
+        raise _named("data.stride", err) from err
+    classes = data.classes
+    rows = ((classes % steps) == 0).all(1).nonzero().squeeze(1)
+    return GroundTruthData(
+        data.name, grid, data.images[rows], classes[rows] // steps, data.max_value
+    )
+
+
+def grid_selection(config: DataConfig) -> tuple[FactorGrid, Tensor, Tensor] | None:
+    """For a registered data set, from its factor grid alone (no images): the (strided) grid,
+    the flat indices into it of the training points, and for every point of that grid the flat
+    index of the same point in the data set's own grid. None for an ``.npz`` path (whose grid is
+    in the file)."""
+    if is_npz_path(config.name):
+        return None
+    if config.name not in DATASETS:
+        raise ConfigError(
+            f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
+            f"{sorted(DATASETS)}, or a path to your own .npz"
+        )
+    try:
+        grid, base_index = strided_grid(DATASETS[config.name].grid(), config.stride)
+    except DataError as err:
+        raise _named("data.stride", err) from err
+    return grid, select(grid.all_classes(), grid, config), base_index
+
+
+def check_data(config: DataConfig) -> None:
+    """Raise :class:`ConfigError` now for a selection the data set's factor grid refuses (an
+    unknown factor, a class out of range, an unreachable correlation, every point excluded),
+    without loading or rendering images."""
+    grid_selection(config)
+
+
 def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData:
     """Load (or render) the training set of ``config``; errors name the offending option."""
     if is_npz_path(config.name):
         try:
             data = load_dataset(config.name, source=config.source)
         except DataError as err:
-            raise ConfigError(f"{option_name('data.name')}: {err}") from err
-    elif config.name not in DATASETS:
-        raise ConfigError(
-            f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
-            f"{sorted(DATASETS)}, or a path to your own .npz"
-        )
+            raise _named("data.name", err) from err
     else:
+        grid, index, base_index = grid_selection(config)  # checked before any image loads
         spec = DATASETS[config.name]
-        selecting = bool(config.filters) or config.subset is not None
         builtin = spec.resolve_source(config.source, config.cache_dir) == "builtin"
-        if selecting and builtin and spec.builtin_subset is not None:
-            grid = spec.grid()
-            classes = grid.all_classes()
-            return spec.builtin_subset(classes[select(classes, grid, config)])
+        transformed = is_selecting(config) or bool(config.stride)
+        if transformed and builtin and spec.builtin_subset is not None:
+            # render each chosen point once, then repeat those a correlated draw picked again
+            points, order = torch.unique(index, return_inverse=True)
+            base = spec.builtin_subset(spec.grid().index_to_classes(base_index[points]))
+            data = GroundTruthData(
+                base.name, grid, base.images, grid.index_to_classes(points), base.max_value
+            )
+            return data if torch.equal(points, index) else data.subset(order)
         data = load_dataset(
             config.name, source=config.source, cache_dir=config.cache_dir, progress=progress
         )
-    if config.filters or config.subset is not None:
+    if config.stride:
+        data = strided(data, config.stride)
+    if is_selecting(config):
         data = data.subset(select(data.classes, data.grid, config))
     return data

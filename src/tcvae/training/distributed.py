@@ -81,14 +81,34 @@ def shard(global_batch: torch.Tensor, info: DistInfo) -> torch.Tensor:
     return global_batch[info.rank * local : (info.rank + 1) * local]
 
 
+class _GatherRows(torch.autograd.Function):
+    """All ranks' equal-sized row blocks, concatenated in rank order. Every rank's loss may use
+    every row, so the gradient of a rank's own rows is the sum over ranks of the gradients that
+    reached those rows: an all-reduce of the incoming gradient, then this rank's block of it."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        t = t.contiguous()
+        ctx.rows = t.shape[0]
+        out = t.new_empty((dist.get_world_size() * t.shape[0], *t.shape[1:]))
+        dist.all_gather(list(out.chunk(dist.get_world_size())), t)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        grad = grad.contiguous().clone()
+        dist.all_reduce(grad, op=dist.ReduceOp.SUM)
+        start = dist.get_rank() * ctx.rows
+        return grad[start : start + ctx.rows]
+
+
 def gather_rows(t: torch.Tensor, info: DistInfo) -> torch.Tensor:
     """Every rank's rows of ``t`` concatenated in rank order, differentiably: the gradient
-    reaching another rank's rows is sent back to that rank (identity for one process)."""
+    reaching another rank's rows is sent back to that rank (identity for one process). Every
+    rank must pass the same number of rows."""
     if not info.enabled:
         return t
-    from torch.distributed.nn.functional import all_gather
-
-    return torch.cat(all_gather(t))
+    return _GatherRows.apply(t)
 
 
 def any_rank(flags: torch.Tensor, info: DistInfo) -> torch.Tensor:

@@ -10,6 +10,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import torch
 
 from tcvae.training import distributed as D
@@ -33,13 +36,35 @@ def resolve_device(name: str, info: D.DistInfo) -> torch.device:
     return torch.device(name)
 
 
-def cpu_has_native_bf16() -> bool:
-    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX-BF16)."""
+CPUINFO = Path("/proc/cpuinfo")
+# The CPU features that decide how fast (and with which kernels) a run computes, as
+# /proc/cpuinfo names them: bf16 matrix units, bf16 dot products, 512- and 256-bit vectors.
+REPORTED_FLAGS = ("amx_bf16", "avx512_bf16", "avx512f", "avx2")
+
+
+def cpu_flags(path: Path = CPUINFO) -> frozenset[str]:
+    """The feature flags of this machine's first CPU (empty where /proc/cpuinfo is absent)."""
     try:
-        capability = torch._C._cpu._get_cpu_capability()
-    except (AttributeError, RuntimeError):  # an older torch: be conservative
-        return False
-    return bool(capability.get("avx512_bf16") or capability.get("amx_bf16"))
+        text = path.read_text()
+    except OSError:
+        return frozenset()
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip() in ("flags", "Features"):
+            return frozenset(value.split())
+    return frozenset()
+
+
+def cpu_has_native_bf16(path: Path = CPUINFO) -> bool:
+    """Whether this CPU multiplies bf16 matrices in hardware (AVX512-BF16 or AMX-BF16)."""
+    return bool({"avx512_bf16", "amx_bf16"} & cpu_flags(path))
+
+
+def cpu_description(path: Path = CPUINFO) -> str:
+    """The CPU features a run's numbers depend on, e.g. 'avx512_bf16 avx512f avx2' ('' when
+    unknown), for run summaries and reports."""
+    flags = cpu_flags(path)
+    return " ".join(f for f in REPORTED_FLAGS if f in flags)
 
 
 def native_bf16(device: torch.device) -> bool:
@@ -62,3 +87,22 @@ def resolve_precision(name: str, device: torch.device) -> str:
             "(or auto) on CPU"
         )
     return name
+
+
+def run_hardware(device: torch.device, precision: str, threads: int | None) -> dict[str, Any]:
+    """What a run computed on: device, resolved precision, CPU threads and the CPU's features
+    (its summary and report show it, since results at rounding level depend on all four)."""
+    facts: dict[str, Any] = {"device": str(device), "precision": precision}
+    if device.type == "cpu":
+        facts["threads"] = threads
+    facts["cpu_features"] = cpu_description() or "unknown"
+    return facts
+
+
+def describe_hardware(facts: dict[str, Any]) -> str:
+    """One line for logs: 'cpu, fp32, 2 threads, CPU avx512_bf16 avx512f avx2'."""
+    parts = [facts["device"], facts["precision"]]
+    if facts.get("threads") is not None:
+        parts.append(f"{facts['threads']} thread{'s' if facts['threads'] != 1 else ''}")
+    parts.append(f"CPU {facts['cpu_features']}")
+    return ", ".join(parts)

@@ -3,8 +3,10 @@
 Layout of a run directory::
 
     config.json          the full resolved TrainConfig (model build arguments included)
-    status.json          how the last invocation ended: status, step, images seen, seconds
-    model.pt             final model weights (state_dict), written when training ends
+    status.json          how the last invocation ended: status, step, images seen, seconds, and
+                         model_step, the step of the weights in model.pt
+    model.pt             model weights (state_dict), written when an invocation ends other than
+                         by a signal or a divergence (then the newest checkpoint is newer)
     checkpoints/         step-XXXXXXXX.pt: model, optimiser, RNG states, step, config
     train_log.jsonl      one JSON row per logged step: step, epoch, loss terms, images_per_s
     tb/                  TensorBoard event files
@@ -13,6 +15,7 @@ Layout of a run directory::
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +27,12 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.files import write_json_atomic
 from tcvae.models import build_model
+from tcvae.objectives.loss import unused_options
 from tcvae.training import distributed as D
 from tcvae.training.checkpoint import (
     CheckpointError,
     checkpoint_path,
+    checkpoint_step,
     latest_checkpoint,
     load_checkpoint,
 )
@@ -47,6 +52,8 @@ CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
 
+log = logging.getLogger(__name__)
+
 
 class RunDirError(TcvaeError):
     """A run directory is missing, incomplete or already in use."""
@@ -65,21 +72,34 @@ def write_status(
     images_seen: int,
     steps_this_invocation: int,
     seconds: float,
+    model_step: int | None,
+    hardware: dict[str, Any] | None = None,
 ) -> Path:
     """Record how training ended. ``step`` is the total so far: ``--max-steps step`` repeats the
-    run exactly (useful after a stop by ``--max-minutes``)."""
+    run exactly (useful after a stop by ``--max-minutes``). ``model_step``: the step of the
+    weights in ``model.pt`` (None while there is none), which :func:`load_run` compares with the
+    newest checkpoint's. ``hardware``: what this invocation computed on
+    (:func:`tcvae.training.hardware.run_hardware`: device, precision, threads, CPU features)."""
     return write_json_atomic(
         Path(run_dir) / STATUS_FILE,
         {
             "status": status,
             "step": step,
+            "model_step": model_step,
             "epoch": epoch,
             "images_seen": images_seen,
             "steps_this_invocation": steps_this_invocation,
             "train_seconds_this_invocation": round(seconds, 3),
             "repeat_with": f"--max-steps {step}",
+            "hardware": hardware or {},
         },
     )
+
+
+def read_status(run_dir: str | Path) -> dict[str, Any]:
+    """The run's ``status.json`` ({} before an invocation has ended)."""
+    path = Path(run_dir) / STATUS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:
@@ -89,7 +109,13 @@ def read_config(run_dir: str | Path) -> TrainConfig:
             f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (give the directory "
             "that `tcvae train` created, e.g. runs/<name>)"
         )
-    return from_dict(json.loads(path.read_text()))
+    tree = json.loads(path.read_text())
+    # Runs written before a method's unused objective options were refused record them all (a
+    # VAE's beta too); they had no effect on the run, so they are dropped.
+    objective = tree.get("objective", {})
+    for name in unused_options(objective):
+        del objective[name]
+    return from_dict(tree)
 
 
 def model_from_config(model: ModelConfig) -> torch.nn.Module:
@@ -108,13 +134,18 @@ def model_from_config(model: ModelConfig) -> torch.nn.Module:
 
 @dataclass
 class LoadedRun:
-    """A finished (or interrupted) run, read back from its directory."""
+    """A finished (or interrupted) run, read back from its directory.
+
+    ``weights``: the file loaded; ``step``: the training step of those weights (None for a
+    ``model.pt`` whose step was not recorded); ``reason``: why that file was chosen.
+    """
 
     run_dir: Path
     config: TrainConfig
     model: torch.nn.Module
     weights: Path
     step: int | None
+    reason: str = ""
 
     def dataset(self) -> GroundTruthData:
         """The data set the run trained on, rebuilt from its config (filters, subset included)."""
@@ -124,6 +155,10 @@ class LoadedRun:
         """The rows of the run's ``train_log.jsonl``."""
         return read_log(self.run_dir)
 
+    def status(self) -> dict[str, Any]:
+        """The run's ``status.json``: how its last invocation ended and what it computed on."""
+        return read_status(self.run_dir)
+
 
 def load_run(
     run_dir: str | Path,
@@ -132,31 +167,60 @@ def load_run(
 ) -> LoadedRun:
     """Rebuild a run's model in eval mode with its weights, loaded with ``weights_only=True``.
 
-    ``checkpoint``: None for the final ``model.pt`` (or the newest checkpoint if training has not
-    finished), a step number, or a checkpoint file path.
+    ``checkpoint``: a step number or a checkpoint file path, or None for the run's newest
+    weights: ``model.pt``, unless the newest checkpoint is of a later step than the one
+    ``status.json`` records for it (a resumed invocation stopped by a signal, a crash or a
+    divergence leaves the ``model.pt`` of an earlier one) or no step is recorded for it (a run
+    directory written before steps were recorded); then that checkpoint. Which file was loaded
+    and why is logged and kept in ``reason``; loading a run that stopped as diverged warns.
     """
     run_dir = Path(run_dir)
     config = read_config(run_dir)
     model = model_from_config(config.model)
-    step = None
-    if checkpoint is None and (run_dir / MODEL_FILE).is_file():
-        weights = run_dir / MODEL_FILE
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+    status = read_status(run_dir)
+    if checkpoint is None:
+        weights, reason = _newest_weights(run_dir, status)
     else:
-        weights = _resolve_checkpoint(run_dir, checkpoint)
+        weights, reason = _resolve_checkpoint(run_dir, checkpoint), "the checkpoint asked for"
+    if weights == run_dir / MODEL_FILE:
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        step = status.get("model_step")
+    else:
         ckpt = load_checkpoint(weights)
         state, step = ckpt["model"], int(ckpt["step"])
     model.load_state_dict(state)
     model.to(device).eval()
-    return LoadedRun(run_dir, config, model, weights, step)
+    log.info("%s: loaded %s (step %s), %s", run_dir, weights.name, step, reason)
+    if status.get("status") == "diverged":
+        log.warning(
+            "%s stopped as diverged at step %s (see %s): its weights (step %s) may score "
+            "nothing meaningful",
+            run_dir,
+            status.get("step"),
+            STATUS_FILE,
+            step,
+        )
+    return LoadedRun(run_dir, config, model, weights, step, reason)
 
 
-def _resolve_checkpoint(run_dir: Path, checkpoint: str | Path | int | None) -> Path:
-    if checkpoint is None:
-        found = latest_checkpoint(run_dir)
-        if found is None:
+def _newest_weights(run_dir: Path, status: dict[str, Any]) -> tuple[Path, str]:
+    """The file holding the run's newest weights, and why it was chosen."""
+    model_file, newest = run_dir / MODEL_FILE, latest_checkpoint(run_dir)
+    if newest is None:
+        if not model_file.is_file():
             raise RunDirError(f"{run_dir} has neither {MODEL_FILE} nor any checkpoint yet")
-        return found
+        return model_file, "the final weights (there is no checkpoint)"
+    if not model_file.is_file():
+        return newest, f"the newest checkpoint (there is no {MODEL_FILE})"
+    model_step, newest_step = status.get("model_step"), checkpoint_step(newest)
+    if model_step is None:
+        return newest, f"the newest checkpoint ({STATUS_FILE} records no step for {MODEL_FILE})"
+    if newest_step > model_step:
+        return newest, f"the newest checkpoint, newer than {MODEL_FILE} (step {model_step})"
+    return model_file, f"the final weights (the newest checkpoint is of step {newest_step})"
+
+
+def _resolve_checkpoint(run_dir: Path, checkpoint: str | Path | int) -> Path:
     if isinstance(checkpoint, int):
         path = checkpoint_path(run_dir, checkpoint)
         if not path.is_file():
@@ -169,7 +233,7 @@ def prepare_config(config: TrainConfig | dict | None, resume: str | Path | None)
     """The validated config of a new run (a copy of ``config``), or of the run in ``resume``
     (its config.json, with the changes ``config`` may make on resume)."""
     if isinstance(config, dict):
-        config = from_dict(merge(to_dict(TrainConfig()), config))
+        config = from_dict(merge({}, config))  # the declared defaults fill in the rest
     if resume is None:
         # A validated copy: the run fills in its directory and image shape, the caller's object
         # stays as it was (so it can start another run).
@@ -188,9 +252,8 @@ def _new_run_dir(config: TrainConfig) -> Path:
     else:
         o = config.objective
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        run_dir = (
-            Path(DEFAULT_RUNS_ROOT) / f"{stamp}-{o.method}-beta{o.beta:g}-seed{config.run.seed}"
-        )
+        beta = "" if o.beta is None else f"-beta{o.beta:g}"  # the VAE has no beta
+        run_dir = Path(DEFAULT_RUNS_ROOT) / f"{stamp}-{o.method}{beta}-seed{config.run.seed}"
     if (run_dir / CONFIG_FILE).exists():
         raise RunDirError(
             f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "

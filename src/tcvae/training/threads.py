@@ -2,21 +2,25 @@
 
 torch's intra-op threads meet at a barrier after every parallel operation. When other processes
 keep some cores busy, one of our threads is often descheduled and the others wait for it, so a
-step can become many times slower than on fewer threads. The trainer therefore uses as many
-threads as there are cores left free:
+step can become many times slower than on fewer threads. A run therefore uses as many threads as
+there are cores left free *when it starts*:
 
     threads = clamp(round(cores - busy_elsewhere), 1, limit)
 
-where ``busy_elsewhere`` is the number of cores that *other* processes kept busy over the last
-``interval`` seconds (the machine's busy time from /proc/stat minus this process's own CPU time),
-and ``limit`` is torch's thread count when training started (so OMP_NUM_THREADS and
-torch.set_num_threads still cap it). The choice is revisited every ``interval`` seconds, and the
-caller's thread count is restored when training ends. A fixed count (``--threads N``) turns the
-policy off. Where /proc/stat is unavailable (not Linux), the auto policy keeps ``limit`` threads.
+where ``busy_elsewhere`` is the number of cores that *other* processes kept busy over a short
+sample (the machine's busy time from /proc/stat minus this process's own CPU time), and ``limit``
+is torch's thread count when training started (so OMP_NUM_THREADS and torch.set_num_threads still
+cap it). Where /proc/stat is unavailable (not Linux), the policy keeps ``limit`` threads.
 
-Changing the thread count between steps does not change results here: matrix products and the
-reductions of a training step are computed identically on 1 or 2 threads (tested), so exact
-resume holds under the auto policy.
+The count is chosen once and recorded in the run's ``config.json`` (``run.threads``), and a
+resumed run keeps it whatever the load is then. This matters for exact resume: how a matrix
+product or a reduction is split over threads can change its rounding, and whether it does
+depends on the CPU's kernels (on CPUs with AMX, one and two threads give different weights after
+a few steps). A fixed count (``--threads N``) is recorded the same way.
+
+``--adaptive-threads`` revisits the count every ``interval`` seconds instead, following other
+processes as they come and go. That keeps each step fast under changing load but gives up
+bitwise repeatability: the run's results may then depend on the load it met.
 """
 
 from __future__ import annotations
@@ -63,11 +67,47 @@ def threads_for(cores: int, busy_elsewhere: float, limit: int) -> int:
     return max(1, min(limit, round(cores - busy_elsewhere)))
 
 
-class ThreadPolicy:
-    """Sets torch's intra-op thread count for a training loop; a context manager.
+Snapshot = tuple[float, float, float]  # (wall clock, machine busy seconds, own CPU seconds)
 
-    ``threads``: a fixed count, or None for the auto policy described in the module docstring.
-    Call :meth:`update` once per step; it costs a clock read except every ``interval`` seconds.
+
+def snapshot(stat: Path = PROC_STAT) -> Snapshot | None:
+    """The clock, the machine's busy CPU time and this process's CPU time, now."""
+    busy = machine_busy_seconds(stat)
+    if busy is None:
+        return None
+    return time.monotonic(), busy, time.process_time()
+
+
+def cores_busy_elsewhere(before: Snapshot, after: Snapshot) -> float | None:
+    """Cores that other processes kept busy between two snapshots (None if no time passed)."""
+    wall, busy, own = (b - a for a, b in zip(before, after))
+    if wall <= 0:
+        return None
+    return max(0.0, (busy - own) / wall)
+
+
+def threads_at_start(stat: Path = PROC_STAT, seconds: float = FIRST_SAMPLE_SECONDS) -> int:
+    """The thread count for a run starting now: the cores that other processes leave free over
+    the next ``seconds``, at most torch's current count (see the module docstring)."""
+    limit = torch.get_num_threads()
+    before = snapshot(stat) if limit > 1 else None
+    if before is None:  # one thread allowed, or no /proc/stat: nothing to choose
+        return limit
+    time.sleep(seconds)
+    after = snapshot(stat)
+    elsewhere = None if after is None else cores_busy_elsewhere(before, after)
+    if elsewhere is None:
+        return limit
+    return threads_for(available_cores(), elsewhere, limit)
+
+
+class ThreadPolicy:
+    """Holds torch's intra-op thread count at a run's count for a training loop; a context
+    manager that restores the caller's count on exit.
+
+    ``threads``: the run's count (None: torch's current count). With ``adaptive=True`` the count
+    is revisited every ``interval`` seconds from the load of other processes, giving up bitwise
+    repeatability; :meth:`update` is called once per step and costs a clock read otherwise.
     ``enabled=False`` (training off the CPU, where torch's threads only feed the device) leaves
     the thread count alone.
     """
@@ -75,53 +115,43 @@ class ThreadPolicy:
     def __init__(
         self,
         threads: int | None,
+        adaptive: bool = False,
         interval: float = 5.0,
         stat: Path = PROC_STAT,
         enabled: bool = True,
     ):
         self.enabled = enabled
-        self.fixed = threads
+        self.adaptive = adaptive and enabled
         self.interval = interval
         self.stat = stat
         self.cores = available_cores()
         self.limit = torch.get_num_threads()
-        self.threads = self.limit
-        self._last: tuple[float, float, float] | None = None
+        self.threads = self.limit if threads is None else threads
+        self._last: Snapshot | None = None
 
     def __enter__(self) -> ThreadPolicy:
-        if not self.enabled:
-            return self
-        if self.fixed is not None:
-            self._set(self.fixed)
-        elif self.limit > 1:  # with a limit of one thread there is nothing to choose
-            self._sample()
-            time.sleep(FIRST_SAMPLE_SECONDS)
-            self.update(force=True)
+        if self.enabled:
+            self._set(self.threads)
+            if self.adaptive:
+                self._last = snapshot(self.stat)
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.enabled:
             torch.set_num_threads(self.limit)  # the count it found
 
-    def _sample(self) -> tuple[float, float, float] | None:
-        busy = machine_busy_seconds(self.stat)
-        if busy is None:
-            return None
-        previous = self._last
-        self._last = (time.monotonic(), busy, time.process_time())
-        return previous
-
     def update(self, force: bool = False) -> int:
-        """Revisit the thread count if ``interval`` seconds have passed; return it."""
-        if not self.enabled or self.fixed is not None or self._last is None:
+        """Under the adaptive policy, revisit the thread count once ``interval`` seconds have
+        passed since the last look (or now, with ``force``); return the count in force."""
+        if not self.adaptive or self._last is None:
             return self.threads
         if not force and time.monotonic() - self._last[0] < self.interval:
             return self.threads
-        previous = self._sample()
-        wall, busy, own = (now - then for now, then in zip(self._last, previous))
-        if wall <= 0:
+        now = snapshot(self.stat)
+        elsewhere = None if now is None else cores_busy_elsewhere(self._last, now)
+        self._last = now
+        if elsewhere is None:
             return self.threads
-        elsewhere = max(0.0, (busy - own) / wall)
         chosen = threads_for(self.cores, elsewhere, self.limit)
         if chosen != self.threads:
             log.info(
@@ -130,7 +160,7 @@ class ThreadPolicy:
                 self.cores,
                 chosen,
             )
-        self._set(chosen)
+            self._set(chosen)
         return chosen
 
     def _set(self, threads: int) -> None:

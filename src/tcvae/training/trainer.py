@@ -30,9 +30,7 @@ from tqdm import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
-from tcvae.models.vae import in_float32_under_autocast
-from tcvae.objectives import auxiliary_loss, auxiliary_network, compute_loss
-from tcvae.objectives.baselines import DISCRIMINATOR_BETAS, DISCRIMINATOR_LR
+from tcvae.objectives import FactorVAE, compute_loss
 from tcvae.training import distributed as D
 from tcvae.training.adam import FusedAdam
 from tcvae.training.checkpoint import (
@@ -43,26 +41,54 @@ from tcvae.training.checkpoint import (
 )
 from tcvae.training.config import ConfigError, TrainConfig, option_name
 from tcvae.training.datasets import build_dataset
-from tcvae.training.hardware import AMP_DTYPES, resolve_device, resolve_precision
+from tcvae.training.hardware import (
+    AMP_DTYPES,
+    describe_hardware,
+    resolve_device,
+    resolve_precision,
+    run_hardware,
+)
 from tcvae.training.metrics_log import MetricsLogger, read_log
 from tcvae.training.runs import (
     MODEL_FILE,
     agree_on_new_run_dir,
     model_from_config,
     prepare_config,
+    read_status,
     write_config,
     write_status,
 )
 from tcvae.training.seeding import DATA_STREAM, SAMPLE_STREAM, seed_everything, stream_seed
 from tcvae.training.signals import StopSignals
-from tcvae.training.threads import ThreadPolicy
+from tcvae.training.threads import ThreadPolicy, threads_at_start
 
 log = logging.getLogger(__name__)
 
 PROGRESS_TERMS = ("loss", "log_px", "mi", "tc", "dwkl")
+# The divergence bound, in units of P log 2 nats per image (see DivergedError), and the terms it
+# applies to.
+DIVERGENCE_FACTOR = 1e3
+DIVERGENCE_TERMS = ("loss", "elbo")
 
 
-class NonFiniteLossError(TcvaeError):
+class DivergedError(TcvaeError):
+    """Training blew up: it stopped without writing a checkpoint or ``model.pt``, and
+    ``status.json`` says 'diverged' (``tcvae train`` exits with status 1).
+
+    The rule, checked at every step before its update: a term is NaN or infinite
+    (:class:`NonFiniteLossError`), or the loss or the ELBO estimate (per image, nats) exceeds
+    ``DIVERGENCE_FACTOR`` x P log 2 in magnitude, P the number of pixel values of an image.
+    P log 2 is the negative ELBO of a model that has learnt nothing (each pixel an even coin
+    flip, each posterior the prior; the Gaussian likelihood's is about as large): a fresh network
+    starts near it and training lowers it, while the KL terms that objectives reweight are tens of
+    nats in a working model, so even beta in the hundreds stays far below the bound. A loss a
+    thousand times that of knowing nothing (2.8e6 nats for a 64x64 image) no longer models the
+    data, finite or not: ``--lr 1e4`` takes cpu-small there at its second step (2e36). The bound
+    depends on the image shape alone, so a resumed run applies exactly the same rule.
+    """
+
+
+class NonFiniteLossError(DivergedError):
     """A loss term became NaN or infinite; training stopped without writing a checkpoint."""
 
 
@@ -74,6 +100,7 @@ class Run:
     'max_minutes' (stopped by the ``optim.max_minutes`` time budget, with a checkpoint) or
     'interrupted' (SIGINT/SIGTERM; ``signal`` holds its number). ``history`` holds the rows of
     ``train_log.jsonl`` and ``final_terms`` the last of them (rank 0 only under torchrun).
+    ``hardware``: device, precision, CPU threads and CPU features it trained with.
     """
 
     run_dir: Path
@@ -85,6 +112,7 @@ class Run:
     history: list[dict[str, Any]] = field(default_factory=list)
     final_terms: dict[str, float] = field(default_factory=dict)
     signal: int | None = None
+    hardware: dict[str, Any] = field(default_factory=dict)
 
 
 def _check_sizes(config: TrainConfig, n: int, info: D.DistInfo) -> None:
@@ -128,23 +156,24 @@ def train(
     *,
     resume: str | Path | None = None,
     progress: bool = False,
-    data: GroundTruthData | None = None,
 ) -> Run:
     """Train a VAE as ``config`` says, in a new run directory, or continue the run in ``resume``.
 
-    With ``resume``, the run's ``config.json`` is used; ``config`` may change only the settings in
-    :data:`tcvae.training.config.RESUMABLE_KEYS`. ``data``, when given, is the training set used
-    instead of the one ``config.data`` describes (for data built in code, such as the biased sets
-    of :mod:`tcvae.experiments`; pass the same set again to resume). Under ``torchrun`` the same
-    call trains with DistributedDataParallel. Raises :class:`ConfigError` (bad settings, before
-    training starts) and :class:`NonFiniteLossError`.
+    The training set is the one ``config.data`` describes (:func:`build_dataset`), so the run's
+    ``config.json`` rebuilds it. With ``resume``, the run's ``config.json`` is used; ``config``
+    may change only the settings in :data:`tcvae.training.config.RESUMABLE_KEYS`. Under
+    ``torchrun`` the same call trains with DistributedDataParallel. Raises :class:`ConfigError`
+    (bad settings, before training starts) and :class:`DivergedError` (a loss that is not
+    finite, :class:`NonFiniteLossError`, or past the divergence bound).
     """
     info = D.info_from_env()
     config = prepare_config(config, resume)
     device = resolve_device(config.run.device, info)
     config.run.precision = resolve_precision(config.run.precision, device)
     D.init_process_group(info, device)
-    return _train(config, resume is not None, progress, info, device, data)
+    if device.type == "cpu" and config.run.threads is None:  # chosen once, kept on resume
+        config.run.threads = D.broadcast(threads_at_start(), info)
+    return _train(config, resume is not None, progress, info, device)
 
 
 def _train(
@@ -153,10 +182,8 @@ def _train(
     progress: bool,
     info: D.DistInfo,
     device: torch.device,
-    data: GroundTruthData | None = None,
 ) -> Run:
-    if data is None:
-        data = build_dataset(config.data)
+    data = build_dataset(config.data)
     n = len(data)
     _check_sizes(config, n, info)
     config.model.image_shape = list(data.image_shape)
@@ -169,15 +196,21 @@ def _train(
     # default on CPU, where Adam over the paper's 14 M parameters is a visible part of a step.
     optimizer = FusedAdam(model.parameters(), lr=config.optim.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
-    # An objective may train a network of its own (FactorVAE's discriminator) with its own Adam.
-    auxiliary = auxiliary_network(config.objective, config.model.latent_dim)
+    amp_dtype = AMP_DTYPES.get(config.run.precision)
     stateful: dict[str, Any] = {"model": model, "optimizer": optimizer, "scaler": scaler}
-    if auxiliary is not None:
-        auxiliary.to(device)
-        stateful["auxiliary"] = auxiliary
-        stateful["auxiliary_optimizer"] = FusedAdam(
-            auxiliary.parameters(), lr=DISCRIMINATOR_LR, betas=DISCRIMINATOR_BETAS
+    # FactorVAE trains a discriminator of its own, with its own Adam, in the run's precision.
+    objective, factor_vae = config.objective, None
+    if objective.method == "factor-vae":
+        factor_vae = FactorVAE(
+            config.model.latent_dim,
+            objective.discriminator_lr,
+            objective.discriminator_betas,
+            device=device,
+            amp_dtype=amp_dtype,
+            optimizer=FusedAdam,
         )
+        stateful["auxiliary"] = factor_vae.discriminator
+        stateful["auxiliary_optimizer"] = factor_vae.optimizer
     data_gen = torch.Generator().manual_seed(stream_seed(seed, DATA_STREAM))
     # One noise stream for the whole global batch, the same on every process (each takes its
     # rows), so a run on W processes draws the samples of the same run on one.
@@ -195,18 +228,16 @@ def _train(
         write_config(run_dir, config)
     D.barrier(info)
 
-    forward, aux_forward = model, auxiliary
+    # Only the VAE is wrapped: FactorVAE's discriminator averages its own gradient (see below).
+    forward = model
     if info.enabled:
         device_ids = [device.index] if device.type == "cuda" else None
         forward = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
-        if auxiliary is not None:
-            aux_forward = nn.parallel.DistributedDataParallel(auxiliary, device_ids=device_ids)
 
     b, spe = config.optim.batch_size, n // config.optim.batch_size
     total = spe * config.optim.epochs
     if config.optim.max_steps is not None:
         total = min(total, config.optim.max_steps)
-    amp_dtype = AMP_DTYPES.get(config.run.precision)
     # Binary pixels are exact in bf16 and fp16, and the encoder would cast them to amp_dtype
     # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048). In fp32,
     # batches are float unless run.bool_batches asks for the bool ones an MLP reads faster
@@ -218,21 +249,20 @@ def _train(
         batch_dtype = model.batch_dtype(data.max_value, device)
     else:
         batch_dtype = torch.float32
-    if aux_forward is not None:  # the discriminator follows the run's precision too
-        aux_forward = in_float32_under_autocast(aux_forward, amp_dtype)
-        if config.optim.lr > 10 * DISCRIMINATOR_LR:
-            log.warning(
-                "factor-vae with --lr %g, more than 10x its discriminator's %g: the encoder can "
-                "outrun the discriminator and drive the TC estimate to -infinity (watch "
-                "tc_discriminator in the log); FactorVAE's authors train both at 1e-4",
-                config.optim.lr,
-                DISCRIMINATOR_LR,
-            )
+    if factor_vae is not None and config.optim.lr > 10 * objective.discriminator_lr:
+        log.warning(
+            "factor-vae with --lr %g, more than 10x its --discriminator-lr %g: the discriminator "
+            "may lag the encoder, and its TC estimate with it (tc_discriminator in the log); "
+            "FactorVAE's authors train both at 1e-4",
+            config.optim.lr,
+            objective.discriminator_lr,
+        )
+    hardware = run_hardware(device, config.run.precision, config.run.threads)
     log.log(
         logging.INFO if info.is_main else logging.DEBUG,
         "training on %d images (%s), %d steps of %d per epoch, %d of %d steps done; run dir %s",
         n,
-        device,
+        describe_hardware(hardware),
         spe,
         b,
         step,
@@ -256,12 +286,27 @@ def _train(
     perm, epoch_start = None, data_gen.get_state()
     status, signum = ("max_steps" if total < spe * config.optim.epochs else "completed"), None
     budget = None if config.optim.max_minutes is None else 60.0 * config.optim.max_minutes
-    threads = ThreadPolicy(config.run.threads, enabled=device.type == "cpu")
+    threads = ThreadPolicy(
+        config.run.threads, adaptive=config.run.adaptive_threads, enabled=device.type == "cpu"
+    )
     start_step, loop_start = step, time.perf_counter()
+    pixels = math.prod(data.image_shape)
+    divergence_bound = DIVERGENCE_FACTOR * pixels * math.log(2.0)
 
     def save() -> Path:
         order = data_gen.get_state() if step % spe == 0 else epoch_start
         return save_training_state(run_dir, step, spe, config, stateful, order, sample_gen, info)
+
+    def diverged(error: DivergedError) -> DivergedError:
+        """Record the stop in status.json; model.pt, if any, keeps its earlier step."""
+        if info.is_main:
+            model_step = read_status(run_dir).get("model_step")
+            seconds = time.perf_counter() - loop_start
+            done = step - start_step
+            write_status(
+                run_dir, "diverged", step, step / spe, step * b, done, seconds, model_step, hardware
+            )
+        return error
 
     try:
         with StopSignals() as stop, threads:
@@ -284,26 +329,36 @@ def _train(
                         rows[0],
                     )
                 result = compute_loss(
-                    model, x, out, n, config.objective, step, aux_forward, components
+                    model, x, out, n, config.objective, step, factor_vae, components
                 )
-                if auxiliary is not None:
-                    aux_loss = auxiliary_loss(config.objective, aux_forward, out, sample_gen)
+                if factor_vae is not None:
+                    # The discriminator's cross-entropy on the global batch and one permutation
+                    # of it, drawn alike on every process; each process takes its rows' share.
+                    z = D.gather_rows(out.z.detach(), info)
+                    own = slice(rows[0], rows[0] + len(index)) if info.enabled else None
+                    aux_loss = factor_vae.loss(z, sample_gen, own)
                     result.terms["auxiliary_loss"] = aux_loss.detach()
+                    del z
 
                 names = list(result.terms)
                 terms = torch.stack([result.terms[k].detach().float().to(device) for k in names])
                 time_up = budget is not None and time.perf_counter() - loop_start >= budget
+                watched = [names.index(k) for k in DIVERGENCE_TERMS if k in names]
                 flags = torch.stack(
                     [
                         (~torch.isfinite(terms).all()).float(),
+                        (terms[watched].abs() > divergence_bound).any().float(),
                         terms.new_tensor(float(stop.signum is not None)),
                         terms.new_tensor(float(time_up)),
                     ]
                 )
-                bad, signalled, time_up = (bool(f) for f in D.any_rank(flags, info).tolist())
+                flagged = D.any_rank(flags, info).tolist()
+                bad, exploded, signalled, time_up = (bool(f) for f in flagged)
                 stopping = signalled or time_up
                 if bad:
-                    raise _non_finite(step, names, terms, run_dir)
+                    raise diverged(_non_finite(step, names, terms, run_dir))
+                if exploded:
+                    raise diverged(_exploded(step, names, terms, run_dir, pixels))
 
                 # From here only the graph holds the step's batch and outputs, so backward frees
                 # each (the decoder's output: 32 MiB at batch 2048) once its last use is past,
@@ -323,10 +378,10 @@ def _train(
                 scaler.step(optimizer)
                 scaler.update()
                 optimizer.zero_grad(set_to_none=True)
-                if auxiliary is not None:  # after the VAE's step, on the same minibatch
-                    aux_loss.backward()
-                    stateful["auxiliary_optimizer"].step()
-                    stateful["auxiliary_optimizer"].zero_grad(set_to_none=True)
+                if factor_vae is not None:  # after the VAE's step, on the same minibatch
+                    # Every process steps on the mean gradient, so the copies stay identical.
+                    average = (lambda g: D.mean_over_ranks(g, info)) if info.enabled else None
+                    factor_vae.step(aux_loss, average)
                     del aux_loss
                 del loss
                 step += 1
@@ -361,9 +416,14 @@ def _train(
 
     seconds = time.perf_counter() - loop_start
     if info.is_main:
+        model_step = read_status(run_dir).get("model_step")
         if status != "interrupted":
             atomic_save(model.state_dict(), run_dir / MODEL_FILE)
-        write_status(run_dir, status, step, step / spe, step * b, step - start_step, seconds)
+            model_step = step
+        done = step - start_step
+        write_status(
+            run_dir, status, step, step / spe, step * b, done, seconds, model_step, hardware
+        )
     if status == "max_minutes":
         log.info(
             "time budget of %g min reached at step %d; --max-steps %d repeats this run exactly",
@@ -382,7 +442,7 @@ def _train(
         )
     history = read_log(run_dir) if info.is_main else []
     final = {k: v for k, v in (history[-1] if history else last_row).items() if k != "step"}
-    return Run(run_dir, config, model, step, status, checkpoint, history, final, signum)
+    return Run(run_dir, config, model, step, status, checkpoint, history, final, signum, hardware)
 
 
 def _postfix(epoch: float, rate: float, values: dict[str, float]) -> dict[str, str]:
@@ -399,4 +459,21 @@ def _non_finite(step: int, names: list[str], terms: torch.Tensor, run_dir: Path)
     return NonFiniteLossError(
         f"non-finite loss at step {step}: {where}. Training stopped; {kept}. Try a lower --lr, "
         "a beta warm-up (--beta-warmup-steps) or --precision fp32."
+    )
+
+
+def _exploded(
+    step: int, names: list[str], terms: torch.Tensor, run_dir: Path, pixels: int
+) -> DivergedError:
+    bound = DIVERGENCE_FACTOR * pixels * math.log(2.0)
+    values = dict(zip(names, terms.tolist()))
+    over = [f"{k}={values[k]:.4g}" for k in DIVERGENCE_TERMS if abs(values.get(k, 0.0)) > bound]
+    where = ", ".join(over) if over else "a term on another process"
+    last = latest_checkpoint(run_dir)
+    kept = f"the newest checkpoint is {last}" if last else "no checkpoint had been written yet"
+    return DivergedError(
+        f"training diverged at step {step}: {where}, beyond the bound {bound:.4g} "
+        f"({DIVERGENCE_FACTOR:g} x {pixels} pixel values x log 2 nats per image). Training "
+        f"stopped; {kept}. Try a lower --lr, a learning-rate warm-up (--lr-warmup-steps) or "
+        "--grad-clip-norm."
     )

@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from tcvae.data.ground_truth import DataError, FactorGrid
-from tcvae.experiments.factor_sampling import (
+from tcvae.data.factor_sampling import (
     class_correlation,
     copula_pmf,
     empirical_correlation,
@@ -14,7 +13,9 @@ from tcvae.experiments.factor_sampling import (
     grid_weights,
     sample_grid_points,
     solve_copula,
+    strided_grid,
 )
+from tcvae.data.ground_truth import DataError, FactorGrid
 
 
 def small_grid() -> FactorGrid:
@@ -74,3 +75,17 @@ def test_sampled_training_points_have_the_requested_correlation_and_no_excluded_
     assert empirical_correlation(grid, classes, ("shape", "posX")) == pytest.approx(0, abs=0.01)
     shape_counts = torch.bincount(classes[:, 0], minlength=3).double() / classes.shape[0]
     assert torch.allclose(shape_counts, torch.full((3,), 1 / 3, dtype=torch.float64), atol=0.005)
+
+
+def test_strided_grid_points_are_the_base_grid_points():
+    from tcvae.data import dsprites_grid
+
+    base = dsprites_grid()
+    coarse, base_index = strided_grid(base, {"scale": 3, "orientation": 10, "posX": 2, "posY": 2})
+    assert coarse.sizes == (1, 3, 2, 4, 16, 16)
+    assert torch.equal(coarse.values[4], base.values[4][::2])
+    # every coarse point's values equal those of the base point it maps to
+    vals = coarse.classes_to_values(coarse.all_classes())
+    assert torch.equal(vals, base.classes_to_values(base.index_to_classes(base_index)))
+    with pytest.raises(DataError, match="unknown factor 'posZ'"):
+        strided_grid(base, {"posZ": 2})

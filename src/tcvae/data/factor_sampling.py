@@ -1,12 +1,17 @@
-"""Biased training data: factor combinations drawn from a chosen distribution over the grid.
+"""Choosing training points of a factor grid: a coarser grid, excluded combinations, and
+factor combinations drawn from a chosen distribution over the grid.
 
-Two factors a, b are drawn jointly from a *discretised Gaussian copula*: (x, y) standard bivariate
-Normal with correlation r, class a = floor(n_a * Phi(x)), class b = floor(n_b * Phi(y)). Each
-factor keeps a uniform marginal; every other factor is uniform and independent. The copula
-parameter r is solved for so that the Pearson correlation of the two factors' *classes* under the
-resulting joint pmf equals the requested rho (for evenly spaced factor values, such as dSprites'
-scale and positions, that is also the correlation of the values). Excluded combinations get
-probability 0. Training images are drawn i.i.d. from this pmf over grid points, all at once.
+*Stride*: keeping classes 0, k, 2k, ... of a factor gives a coarser grid that keeps the factor
+values it holds (so metrics normalised by factor entropy stay exact).
+
+*Correlation*: two factors a, b are drawn jointly from a *discretised Gaussian copula*: (x, y)
+standard bivariate Normal with correlation r, class a = floor(n_a * Phi(x)), class
+b = floor(n_b * Phi(y)). Each factor keeps a uniform marginal; every other factor is uniform and
+independent. The copula parameter r is solved for so that the Pearson correlation of the two
+factors' *classes* under the resulting joint pmf equals the requested rho (for evenly spaced factor
+values, such as dSprites' scale and positions, that is also the correlation of the values).
+Excluded combinations get probability 0. Training images are drawn i.i.d. from this pmf over grid
+points, all at once.
 """
 
 from __future__ import annotations
@@ -79,16 +84,19 @@ def solve_copula(n_a: int, n_b: int, rho: float) -> tuple[float, Tensor]:
     return r, pmf
 
 
-def exclusion_mask(grid: FactorGrid, classes: Tensor, rules: list[dict[str, tuple[int, int]]]):
+def exclusion_mask(
+    grid: FactorGrid, classes: Tensor, rules: list[dict[str, tuple[int, int] | list[int] | int]]
+) -> Tensor:
     """Bool (N,): True where a row of ``classes`` (N, K) matches any rule.
 
     A rule ``{factor: (lo, hi), ...}`` matches a point whose class of every named factor lies in
-    its inclusive range.
+    its inclusive range (a single class c is the range (c, c)).
     """
     excluded = torch.zeros(classes.shape[0], dtype=torch.bool)
     for rule in rules:
         match = torch.ones(classes.shape[0], dtype=torch.bool)
-        for name, (lo, hi) in rule.items():
+        for name, r in rule.items():
+            lo, hi = (r, r) if isinstance(r, int) else r
             k = grid.factor_index(name)
             if hi >= grid.sizes[k]:
                 raise DataError(
@@ -99,19 +107,45 @@ def exclusion_mask(grid: FactorGrid, classes: Tensor, rules: list[dict[str, tupl
     return excluded
 
 
+def strided_grid(grid: FactorGrid, stride: dict[str, int]) -> tuple[FactorGrid, Tensor]:
+    """Keep classes 0, k, 2k, ... of each factor with a stride k.
+
+    Returns the coarse grid and, for each of its points in flat order, the flat index of the same
+    point in ``grid`` (num_points,). Class c of a strided factor in the coarse grid is class c * k
+    in ``grid``.
+    """
+    steps = stride_steps(grid, stride)
+    values = tuple(v[::k] for v, k in zip(grid.values, steps.tolist()))
+    coarse = FactorGrid(grid.names, values)
+    return coarse, grid.classes_to_index(coarse.all_classes() * steps)
+
+
+def stride_steps(grid: FactorGrid, stride: dict[str, int]) -> Tensor:
+    """The stride of every factor of ``grid`` (K,) long: 1 for factors ``stride`` does not name."""
+    steps = [1] * grid.num_factors
+    for name, k in stride.items():
+        if not (isinstance(k, int) and not isinstance(k, bool) and k >= 1):
+            raise DataError(f"the stride of {name!r} must be an integer >= 1, got {k!r}")
+        steps[grid.factor_index(name)] = k
+    return torch.tensor(steps, dtype=torch.long)
+
+
 def grid_weights(
     grid: FactorGrid,
     correlated: tuple[str, str] | None = None,
     rho: float = 0.0,
     exclude: list[dict[str, tuple[int, int]]] | None = None,
+    classes: Tensor | None = None,
 ) -> tuple[Tensor, dict]:
-    """Probability of every grid point (num_points,), float64, in flat-index order, and facts.
+    """Probability of every point (num_points,), float64, and facts.
 
-    Without ``correlated`` the points are uniform; excluded points get 0 and the rest are
+    The points are the rows of ``classes`` (N, K) (default: every grid point, in flat-index
+    order). Without ``correlated`` the points are uniform; excluded points get 0 and the rest are
     renormalised. The facts dict records the copula parameter and the pmf's correlation.
     """
-    classes = grid.all_classes()
-    weights = torch.full((grid.num_points,), 1.0, dtype=torch.float64)
+    if classes is None:
+        classes = grid.all_classes()
+    weights = torch.full((classes.shape[0],), 1.0, dtype=torch.float64)
     info: dict = {}
     if correlated is not None:
         ka, kb = grid.factor_index(correlated[0]), grid.factor_index(correlated[1])
@@ -121,7 +155,7 @@ def grid_weights(
     excluded = exclusion_mask(grid, classes, list(exclude or []))
     weights = weights.masked_fill(excluded, 0.0)
     if not bool((weights > 0).any()):
-        raise DataError("the exclude rules remove every grid point; relax [[data.exclude]]")
+        raise DataError("the exclude rules remove every point; relax [[data.exclude]]")
     info["excluded_grid_points"] = int(excluded.sum())
     return weights / weights.sum(), info
 
