@@ -1,17 +1,17 @@
-"""Binary images into the MLP encoder: as bool (``binary_linear``) against as floats (``F.linear``).
+"""Evaluation with binary images read as bool (``binary_linear``) against as floats (``F.linear``).
 
-A random batch of built-in dSprites images goes through the encoder's first layer (4096 -> MLP
-width) forward and backward (the weight and bias gradients, as in training), three ways,
-interleaved after a warm-up: the images as float32 through ``F.linear``, the same under bf16
-autocast (what ``--precision bf16`` runs; native only on CPUs with AVX512-BF16 or AMX, emulated
-and slow elsewhere), and as bool through ``binary_linear`` (float32 sums over the pixels that
-are on). Then the encoder over a batch of 2048 without gradients (what evaluation runs over a
-data set), and whole beta-TCVAE training steps (MSS; forward, loss, backward, FusedAdam) on a
-bool batch and on its float copy, alternating step by step, in float32 (and in bf16 where the CPU
-computes it natively). Medians and their ratios are printed, for the paper's network (MLP 1200,
-batch 2048) and the demo's (MLP 256, batch 512).
+On a CPU, ``VAE.batch_dtype`` hands binary images to the MLP encoder as bool, and its first layer
+(4096 -> MLP width, the largest product of the paper's MLP) sums the weight columns of the pixels
+that are on instead of multiplying by every zero (a dSprites image has about 185 of 4096 on).
+Timed, each way in alternation after a warm-up, medians printed:
 
-Run:  python benchmarks/bench_binary_input.py [--reps 9] [--steps 12] [--threads 2]
+* the first layer's forward on a batch of 2048 dSprites images: float32, bf16 autocast and bool;
+* ``encode_dataset`` over all 737,280 images of the built-in dSprites grid (the pass that every
+  metric of ``tcvae evaluate`` starts from) with the paper's MLP (1200) and the demo's (256);
+* with ``--run RUN_DIR``: ``evaluate_run(RUN_DIR)``, what ``tcvae evaluate RUN_DIR`` runs with
+  its defaults.
+
+Run:  python benchmarks/bench_binary_input.py [--rounds 3] [--threads 1] [--run RUN_DIR]
 """
 
 from __future__ import annotations
@@ -19,102 +19,75 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 
-from tcvae.data.dsprites import builtin_dsprites_subset
-from tcvae.data.sprites import dsprites_grid
+from tcvae.data import load_dataset
+from tcvae.evaluation import encode_dataset
+from tcvae.evaluation.run import evaluate_run
 from tcvae.models import binary_linear, build_model
-from tcvae.objectives import ObjectiveConfig, compute_loss
-from tcvae.training.adam import FusedAdam
+from tcvae.models.vae import VAE
 from tcvae.training.hardware import cpu_has_native_bf16
 from timing import interleaved_medians
 
-DSPRITES_SIZE = 737_280
-NETWORKS = {"paper": (1200, 2048), "demo": (256, 512)}  # MLP width, batch size
+NETWORKS = {"paper": 1200, "demo": 256}  # MLP width
 
 
-def dsprites_batch(batch: int, seed: int = 0) -> torch.Tensor:
-    """``batch`` random built-in dSprites images as bool, (B, 1, 64, 64)."""
-    gen = torch.Generator().manual_seed(seed)
-    classes = dsprites_grid().all_classes()
-    rows = torch.randint(len(classes), (batch,), generator=gen)
-    data = builtin_dsprites_subset(classes[rows])
-    return data.batch(torch.arange(batch), dtype=torch.bool)
+def float_batches(self: VAE, max_value: int, device: torch.device | str) -> torch.dtype:
+    return torch.float32
 
 
-def layer_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
-    """Median seconds of the first layer's forward + backward, each way, interleaved."""
+@torch.no_grad()
+def layer_times(x: torch.Tensor, hidden: int, rounds: int) -> dict[str, float]:
+    """Median seconds of the first layer's forward, each way."""
     gen = torch.Generator().manual_seed(1)
     flat, dense = x.flatten(1), x.flatten(1).float()
-    weight = (0.01 * torch.randn(hidden, flat.shape[1], generator=gen)).requires_grad_()
-    bias = torch.zeros(hidden, requires_grad=True)
-    upstream = torch.randn(flat.shape[0], hidden, generator=gen)
-
-    def fp32() -> torch.Tensor:
-        return F.linear(dense, weight, bias)
+    weight = 0.01 * torch.randn(hidden, flat.shape[1], generator=gen)
+    bias = torch.zeros(hidden)
 
     def bf16() -> torch.Tensor:
         with torch.autocast("cpu", dtype=torch.bfloat16):
             return F.linear(dense, weight, bias).float()
 
-    ways = {
-        "float32": fp32,
+    ways: dict[str, Callable[[], torch.Tensor]] = {
+        "float32": lambda: F.linear(dense, weight, bias),
         "bf16 autocast": bf16,
         "bool": lambda: binary_linear(flat, weight, bias),
     }
-    torch.testing.assert_close(ways["bool"](), fp32(), rtol=1e-4, atol=1e-4)
-
-    def timed(fn: Callable[[], torch.Tensor]) -> Callable[[int], None]:
-        def run(_: int) -> None:
-            weight.grad = bias.grad = None
-            fn().backward(upstream)
-
-        return run
-
-    return interleaved_medians({name: timed(fn) for name, fn in ways.items()}, reps)
+    torch.testing.assert_close(ways["bool"](), ways["float32"](), rtol=1e-4, atol=1e-4)
+    return interleaved_medians({name: lambda _, f=fn: f() for name, fn in ways.items()}, rounds)
 
 
-@torch.no_grad()
-def encode_times(x: torch.Tensor, hidden: int, reps: int) -> dict[str, float]:
-    """Median seconds of ``VAE.encode`` (what evaluation runs over a data set) on the bool batch
-    and on its float copy, interleaved."""
+def encode_times(data, hidden: int, rounds: int) -> dict[str, float]:
+    """Median seconds of ``encode_dataset`` over ``data``, bool and float batches."""
     torch.manual_seed(0)
     model = build_model("mlp", hidden=hidden).eval()
-    batches = {"bool": x, "float": x.float()}
-    runs = {name: lambda _, images=images: model.encode(images) for name, images in batches.items()}
-    return interleaved_medians(runs, reps)
+    as_floats = build_model("mlp", hidden=hidden).eval()
+    as_floats.load_state_dict(model.state_dict())
+    as_floats.batch_dtype = float_batches.__get__(as_floats)
+    models = {"bool": model, "float": as_floats}
+    runs = {name: lambda _, m=m: encode_dataset(m, data) for name, m in models.items()}
+    return interleaved_medians(runs, rounds, warmup=0)
 
 
-def step_times(x: torch.Tensor, hidden: int, steps: int, amp: torch.dtype | None) -> dict:
-    """Median seconds of a training step on the bool batch and on its float copy."""
-    torch.manual_seed(0)
-    model = build_model("mlp", hidden=hidden)
-    optimiser = FusedAdam(model.parameters(), lr=1e-4)
-    config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator="mss")
-    batches = {"bool": x, "float": x.float() if amp is None else x.to(amp)}
+def evaluate_times(run_dir: str, rounds: int) -> dict[str, float]:
+    """Median seconds of ``evaluate_run(run_dir)`` (its defaults), bool and float batches."""
 
-    def step(images: torch.Tensor) -> Callable[[int], None]:
-        def run(i: int) -> None:
-            out = model(images, amp_dtype=amp)
-            compute_loss(model, images, out, DSPRITES_SIZE, config, i).loss.backward()
-            optimiser.step()
-            optimiser.zero_grad(set_to_none=True)
+    def as_floats(_: int) -> None:
+        with mock.patch.object(VAE, "batch_dtype", float_batches):
+            evaluate_run(run_dir)
 
-        return run
-
-    runs = {name: step(images) for name, images in batches.items()}
-    return interleaved_medians(runs, steps, warmup=2)  # two warm-up steps each
+    runs = {"bool": lambda _: evaluate_run(run_dir), "float": as_floats}
+    return interleaved_medians(runs, rounds, warmup=0)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=9, help="timed rounds of the layer")
-    parser.add_argument(
-        "--steps", type=int, default=12, help="paper-network steps per batch kind (demo: 4x)"
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="timed rounds of each way")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads to use")
+    parser.add_argument("--run", metavar="RUN_DIR", help="also time evaluate_run(RUN_DIR)")
     args = parser.parse_args()
     if args.threads is not None:
         torch.set_num_threads(args.threads)
@@ -123,32 +96,25 @@ def main() -> None:
         f"{torch.get_num_threads()} threads, bf16 {native}; 1-min load average "
         f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    for network, (hidden, batch) in NETWORKS.items():
-        x = dsprites_batch(batch)
-        on = x.flatten(1).sum(1).float().mean().item()
-        layer = layer_times(x, hidden, args.reps)
-        print(
-            f"{network} network (MLP {hidden}, batch {batch}; {on:.0f} of 4096 pixels on): "
-            f"first layer forward + backward, median of {args.reps}:"
-        )
+    data = load_dataset("dsprites", source="builtin")
+    x = data.batch(torch.arange(0, len(data), len(data) // 2048)[:2048], dtype=torch.bool)
+    for network, hidden in NETWORKS.items():
+        layer = layer_times(x, hidden, 3 * args.rounds)
+        print(f"{network} network (MLP {hidden}): first layer forward, batch of 2048:")
         for name, seconds in layer.items():
-            ratio = seconds / layer["bool"]
-            print(f"  {name:14s} {1000 * seconds:7.1f} ms  ({ratio:.2f}x the bool time)")
-        encode = encode_times(dsprites_batch(2048), hidden, args.reps)
+            print(f"  {name:14s} {1000 * seconds:7.1f} ms  ({seconds / layer['bool']:.2f}x bool)")
+        encode = encode_times(data, hidden, args.rounds)
         print(
-            f"  encoding a batch of 2048 (VAE.encode), median of {args.reps}: bool "
-            f"{1000 * encode['bool']:.1f} ms, float {1000 * encode['float']:.1f} ms, "
-            f"ratio {encode['float'] / encode['bool']:.2f}"
+            f"  encode_dataset, {len(data):,} images, median of {args.rounds}: bool "
+            f"{encode['bool']:.1f} s, float {encode['float']:.1f} s "
+            f"(float / bool {encode['float'] / encode['bool']:.2f})"
         )
-        steps = args.steps * 2048 // batch
-        precisions = {"fp32": None, "bf16": torch.bfloat16} if cpu_has_native_bf16() else {}
-        for precision, amp in (precisions or {"fp32": None}).items():
-            step = step_times(x, hidden, steps, amp)
-            print(
-                f"  {precision} training step, median of {steps}: bool batch "
-                f"{1000 * step['bool']:.1f} ms, float batch {1000 * step['float']:.1f} ms, "
-                f"images/s ratio bool / float {step['float'] / step['bool']:.3f}"
-            )
+    if args.run:
+        bool_s, float_s = evaluate_times(args.run, args.rounds).values()
+        print(
+            f"evaluate_run({args.run}), median of {args.rounds}: bool {bool_s:.1f} s, "
+            f"float {float_s:.1f} s (float / bool {float_s / bool_s:.2f})"
+        )
 
 
 if __name__ == "__main__":

@@ -8,10 +8,7 @@ Each phase runs in a fresh Python process so that its peak resident set size
 * train:  load it, then train beta-TCVAE (MSS) for ``--steps`` steps, in separate processes:
           with the paper's MLP (width 1200, batch 2048; ``tcvae train``'s defaults) in float32
           and in bf16 (the ``paper-dsprites`` preset's precision where the CPU computes bf16), and
-          with the demo's (width 256, batch 512, bf16 where supported), each in a process set up
-          as the ``tcvae`` command sets up its own (huge-page tensors: ``tcvae.cli.main``); and
-          the paper's float32 MLP once more without them, as in a Python process that does not
-          set THP_MEM_ALLOC_ENABLE;
+          with the demo's (width 256, batch 512, bf16 where supported);
 * command: ``tcvae train --max-steps`` ``--steps`` with its defaults, run as a user runs it;
 * batch:  minibatches of 2048 random images as floats, from the packed images (``batch``: one
           gather of packed rows, one table lookup) and from the same images unpacked to one uint8
@@ -34,16 +31,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from tcvae.cli.main import HUGE_PAGES_ENV, huge_pages_supported
-
 BATCH = 2048
-# (MLP width, batch size, precision, huge-page tensors) of the training phase: the paper's set-up
-# and the demo's, as `tcvae train` runs them, and the paper's without huge pages.
+# (MLP width, batch size, precision) of the training phase: the paper's set-up and the demo's, as
+# `tcvae train` runs them.
 NETWORKS = {
-    "paper": (1200, 2048, "fp32", True),
-    "paper-bf16": (1200, 2048, "auto", True),
-    "demo": (256, 512, "auto", True),
-    "paper-plain": (1200, 2048, "fp32", False),
+    "paper": (1200, 2048, "fp32"),
+    "paper-bf16": (1200, 2048, "auto"),
+    "demo": (256, 512, "auto"),
 }
 
 
@@ -102,7 +96,7 @@ def phase_train(args: argparse.Namespace) -> dict:
     from tcvae.training import train
 
     load_dataset("dsprites", source="builtin", cache_dir=args.cache_dir)  # cached before timing
-    hidden, batch, precision, _ = NETWORKS[args.network]
+    hidden, batch, precision = NETWORKS[args.network]
     with tempfile.TemporaryDirectory() as tmp:
         config = {
             "data": {"name": "dsprites", "source": "builtin", "cache_dir": args.cache_dir},
@@ -192,12 +186,7 @@ PHASES = {
 def run_phase(name: str, args: argparse.Namespace, cache_dir: Path, network: str = "paper") -> dict:
     cmd = [sys.executable, __file__, "--phase", name, "--cache-dir", str(cache_dir)]
     cmd += ["--threads", str(args.threads), "--steps", str(args.steps), "--network", network]
-    env = {k: v for k, v in os.environ.items() if k != HUGE_PAGES_ENV}
-    if NETWORKS[network][3] and huge_pages_supported():  # as the command sets up its process
-        env[HUGE_PAGES_ENV] = "1"
-    done = subprocess.run(
-        [*cmd, "--rounds", str(args.rounds)], capture_output=True, text=True, env=env
-    )
+    done = subprocess.run([*cmd, "--rounds", str(args.rounds)], capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"phase {name} failed:\n{done.stderr}")
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -240,24 +229,17 @@ def main() -> None:
     print(f"  peak RSS render+write {render['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     print(f"  peak RSS load         {load['peak_rss_mib'] / 1024:7.2f} GiB (ru_maxrss)")
     for network, fit in fits.items():
-        width, size, _, huge = NETWORKS[network]
+        width, size, _ = NETWORKS[network]
         print(
             f"  peak RSS load + train {fit['peak_rss_mib'] / 1024:7.2f} GiB "
             f"({fit['peak_rss_mib']:.0f} MiB, ru_maxrss; "
             f"{network.split('-')[0]} MLP {width}, batch {size}, {fit['precision']}, "
-            f"{'huge pages' if huge else 'no huge pages'}, "
             f"{fit['steps']} steps, median {fit['median_images_per_s']:.0f} images/s)"
         )
     print(
         f"  peak RSS tcvae train  {command['peak_rss_mib'] / 1024:7.2f} GiB "
         f"({command['peak_rss_mib']:.0f} MiB, ru_maxrss of the command; its defaults, "
         f"{command['steps']} steps, median {command['median_images_per_s']:.0f} images/s)"
-    )
-    plain, paper = fits["paper-plain"], fits["paper"]
-    rss, rate = "peak_rss_mib", "median_images_per_s"
-    print(
-        f"  huge pages, paper MLP fp32: peak RSS x{paper[rss] / plain[rss]:.3f}, "
-        f"images/s x{paper[rate] / plain[rate]:.3f}"
     )
     print(
         f"  batches of {BATCH}, images/s: packed {batch['packed']:,.0f}, unpacked "

@@ -64,7 +64,11 @@ def main() -> None:
     config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator="mss")
     losses = {
         "vae": lambda out: vae_loss(model, x, out),
-        "beta-tcvae": lambda out: compute_loss(model, x, out, DSPRITES_SIZE, config).loss,
+        "beta-tcvae": lambda out: (
+            compute_loss(
+                config, x, out.x_params, out.z, out.mean, out.logvar, dataset_size=DSPRITES_SIZE
+            ).loss
+        ),
     }
     if not args.no_naive:
         losses["naive-tcvae"] = lambda out: naive_tcvae_loss(model, x, out)

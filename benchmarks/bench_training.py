@@ -75,7 +75,16 @@ def baseline_rates(config: TrainConfig, steps: int, warmup: int) -> list[float]:
             if x is None:
                 break
             out = model(x)
-            result = compute_loss(model, x, out, len(data), config.objective, step)
+            tensors = (out.x_params, out.z, out.mean, out.logvar)
+            result = compute_loss(
+                config.objective,
+                x,
+                *tensors,
+                dataset_size=len(data),
+                step=step,
+                posterior=model.posterior,
+                likelihood=model.likelihood,
+            )
             optimizer.zero_grad(set_to_none=True)
             result.loss.backward()
             optimizer.step()

@@ -66,7 +66,6 @@ BASE: dict[str, Any] = {
     "beta_warmup_steps": 0,
     "lr_warmup_steps": 0,
     "grad_clip_norm": None,
-    "bool_batches": False,
 }
 # name -> changes to BASE. One or two settings at a time, so each row says what a change does.
 # (The paper's conv networks train at about 1,100 images/s on two cores in bf16, too slow for a
@@ -87,13 +86,6 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch1024-lr2e-3": {"batch_size": 1024, "lr": 2e-3},
     "mws-batch512": {"estimator": "mws", "batch_size": 512},
     "mws-batch512-lr3e-3": {"estimator": "mws", "batch_size": 512, "lr": 3e-3},
-    # the demo's recipe with --bool-batches (its precision is auto: fp32 on a CPU without bf16)
-    "mws-batch512-lr3e-3-bool": {
-        "estimator": "mws",
-        "batch_size": 512,
-        "lr": 3e-3,
-        "bool_batches": True,
-    },
     "mws-width128-batch512-lr3e-3": {
         "estimator": "mws",
         "hidden": 128,
@@ -141,7 +133,6 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
             seed=seed,
             device="cpu",
             precision=r["precision"],
-            bool_batches=r["bool_batches"],
             checkpoint_every=2000,  # so an interrupted search resumes with little lost
             keep_checkpoints=1,
             log_every=50,

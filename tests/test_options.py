@@ -5,8 +5,8 @@ import dataclasses
 import pytest
 
 from tcvae.cli.main import build_parser
-from tcvae.options import check_choices, flag_of, option, options_of
-from tcvae.training.config import SECTIONS, ConfigError, from_dict, to_dict
+from tcvae.options import OptionError, check_choices, flag_of, option, options_of
+from tcvae.training.config import CONFIG_SECTIONS, ConfigError, from_dict, to_dict
 
 
 @dataclasses.dataclass
@@ -20,8 +20,10 @@ def test_option_fields_carry_their_flag_help_and_choices():
     fields = options_of(Example)
     assert [f.name for f in fields] == ["mode", "size"]
     assert flag_of(Example, "size") == "--size" and flag_of(Example, "note") is None
-    assert check_choices(Example()) is None
-    assert check_choices(Example(mode="c")) == ("mode", "must be one of ['a', 'b'], got 'c'")
+    check_choices(Example())
+    with pytest.raises(OptionError, match=r"^mode must be one of \['a', 'b'\], got 'c'$") as err:
+        check_choices(Example(mode="c"))
+    assert err.value.option == "mode"
 
 
 def test_the_train_parser_is_generated_from_the_config_fields():
@@ -31,7 +33,7 @@ def test_the_train_parser_is_generated_from_the_config_fields():
     )
     assert getattr(args, "optim.lr") == 0.01
     assert getattr(args, "data.filters") == [("shape", [0, 0]), ("posX", [2, 5])]
-    flags = {f.metadata["flag"] for cls in SECTIONS.values() for f in options_of(cls)}
+    flags = {f.metadata["flag"] for cls in CONFIG_SECTIONS.values() for f in options_of(cls)}
     help_text = parser._subparsers._group_actions[0].choices["train"].format_help()
     assert all(flag in help_text for flag in flags)
 

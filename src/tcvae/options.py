@@ -2,7 +2,8 @@
 
 Each field of a configuration dataclass carries its flag, help text and (where they are fixed)
 choices in its metadata; the command line (``tcvae train``), the error messages that name an
-option, and the check of choices are all generated from that one declaration.
+option, and the check of choices are all generated from that one declaration. Each such dataclass
+checks its own fields when it is built, raising an :class:`OptionError` that names the field.
 """
 
 from __future__ import annotations
@@ -10,6 +11,28 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from tcvae.errors import TcvaeError
+
+
+class OptionError(TcvaeError):
+    """A setting is invalid. ``option`` names the field at fault (``correlation.rho`` for a value
+    inside one); a message saying what the field must be starts with that name."""
+
+    def __init__(self, message: str, option: str | None = None) -> None:
+        super().__init__(message)
+        self.option = option
+
+
+def require(ok: bool, option: str, must: str, error: type[OptionError] = OptionError) -> None:
+    """Raise ``error("{option} {must}")`` naming ``option`` unless ``ok``."""
+    if not ok:
+        raise error(f"{option} {must}", option)
+
+
+def positive_int(value: Any) -> bool:
+    """True for an int > 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 def option(
@@ -55,11 +78,9 @@ def flag_of(cls: type, name: str) -> str | None:
     return None
 
 
-def check_choices(instance: Any) -> tuple[str, str] | None:
-    """(field name, message) for the first field whose value is not among its choices."""
+def check_choices(instance: Any, error: type[OptionError] = OptionError) -> None:
+    """Raise ``error`` for the first field of ``instance`` whose value is not among its choices."""
     for f in options_of(type(instance)):
-        choices = f.metadata["choices"]
-        value = getattr(instance, f.name)
+        choices, value = f.metadata["choices"], getattr(instance, f.name)
         if choices is not None and value not in choices:
-            return f.name, f"must be one of {list(choices)}, got {value!r}"
-    return None
+            raise error(f"{f.name} must be one of {list(choices)}, got {value!r}", f.name)

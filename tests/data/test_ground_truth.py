@@ -115,7 +115,7 @@ def test_binary_data_is_held_packed_and_batches_match_the_pixels():
     assert sub.is_packed and torch.equal(sub.images_uint8(), images[index])
     # what the trainer does on a GPU: move the storage, rebuild the data set around it
     moved = GroundTruthData(data.name, grid, data.images.to("cpu"), data.classes, data.max_value)
-    assert torch.equal(moved.batch(index), x) and torch.equal(moved.images, images)
+    assert torch.equal(moved.batch(index), x) and torch.equal(moved.images_uint8(), images)
     grey = GroundTruthData("toy", grid, images * 255, grid.all_classes(), max_value=255)
     with pytest.raises(DataError, match="not binary images: ask for a floating-point batch"):
         grey.batch(index, dtype=torch.bool)

@@ -1,9 +1,11 @@
 import json
+from dataclasses import dataclass
 
 import pytest
 from threadpoolctl import threadpool_limits
 
 from tcvae.cli.main import main
+from tcvae.evaluation.results import result_dict
 
 TINY = ["--data-source", "builtin", "--subset", "128", "--hidden", "16", "--latent-dim", "3"]
 TINY += ["--batch-size", "32", "--device", "cpu", "--no-tensorboard", "-q", "--epochs", "1"]
@@ -51,8 +53,7 @@ def test_errors_are_one_line(run_dir, tmp_path, capsys):
 
 
 def test_all_metrics_are_written_and_labelled(run_dir, capsys):
-    from tcvae.evaluation.labels import SUITE
-    from tcvae.evaluation.run import METRICS, SECTIONS
+    from tcvae.evaluation.run import METRICS
 
     argv = ["evaluate", str(run_dir), "--metrics", "all", "--samples", "200", "--no-progress"]
     # two factors with few classes keep the boosted trees (one per class and stage) cheap
@@ -62,14 +63,58 @@ def test_all_metrics_are_written_and_labelled(run_dir, capsys):
     out = capsys.readouterr().out
     assert "DCI disentanglement (fast)" in out and "MIG-sup" in out
     metrics = json.loads((run_dir / "metrics.json").read_text())
-    assert set(metrics) == {"run_dir", "dataset", "points", *SECTIONS.values()}
-    assert len(SECTIONS) == len(METRICS)
-    for section in set(SECTIONS.values()) - {"decomposition"}:
-        assert metrics[section]["protocol"], section
+    assert set(metrics) == {"run_dir", "dataset", "points", *(m.section for m in METRICS)}
+    for metric in METRICS:
+        if metric.name != "decomposition":
+            assert metrics[metric.section]["protocol"], metric.name
     assert metrics["dci"]["protocol"] != metrics["dci_fast"]["protocol"]
     assert metrics["dci"]["num_train"] == 100 and metrics["sap"]["num_test"] == 60
     assert metrics["dci"]["factor_names"] == ["shape", "scale"] == metrics["sap"]["factor_names"]
     lines = out.splitlines()
-    for section, key, label, _, _ in SUITE:  # every score is printed beside its own label
-        shown = [line for line in lines if line.startswith(label + " ")]
-        assert shown and shown[0].split()[-1] == f"{metrics[section][key]:.4f}", label
+    for metric in METRICS:  # every score is printed beside its own label
+        for score in metric.scores:
+            value = metrics[metric.section][score.key]
+            shown = [line for line in lines if line.startswith(score.label + " ")]
+            assert shown and f"{value:.4f}" in shown[0], score.label
+
+
+@dataclass(frozen=True)
+class Spread:
+    """A made-up metric's result: the spread of the posterior means."""
+
+    spread: float
+    protocol: str = "standard deviation of every posterior mean"
+
+    def to_dict(self) -> dict:
+        return result_dict(self)
+
+
+def test_a_metric_added_to_the_table_reaches_the_cli_the_sweep_and_the_report(
+    run_dir, monkeypatch, capsys
+):
+    from tcvae.evaluation import run as evaluation
+    from tcvae.experiments.evaluate import evaluation_options, headline_metrics
+    from tcvae.reports.run_report import _metrics_section, headline_numbers
+
+    score = evaluation.Score("spread", "spread of the means", "spread")
+    spread = evaluation.Metric(
+        "spread", "mean_spread", lambda x: Spread(float(x.mean.std())), (score,), "how wide"
+    )
+    monkeypatch.setattr(evaluation, "METRICS", (*evaluation.METRICS, spread))
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "spread         how wide" in capsys.readouterr().out
+    assert main(["evaluate", str(run_dir), "--metrics", "spread", "--no-progress"]) == 0
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    value = metrics["mean_spread"]["spread"]
+    assert f"spread of the means  {value:.4f}" in capsys.readouterr().out
+    assert evaluation_options({"metrics": ["spread"]})["metrics"] == ["spread"]
+    assert headline_metrics(metrics) == {"eval_points": 128, "spread": value}
+    assert headline_numbers(metrics) == {"spread of the means": (value, None)}
+    assert "spread of the means" in _metrics_section(metrics)
+    assert "how wide" in _metrics_section(metrics) and Spread.protocol in _metrics_section(metrics)
+    monkeypatch.undo()
+    with pytest.raises(SystemExit):
+        main(["evaluate", str(run_dir), "--metrics", "spread"])
+    assert "unknown metric(s) ['spread']" in capsys.readouterr().err

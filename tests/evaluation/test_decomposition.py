@@ -6,6 +6,7 @@ import torch
 from tcvae.evaluation import EvaluationError, decompose_elbo
 from tcvae.evaluation.decomposition import decomposition_samples
 from tcvae.models.distributions import Laplace, Normal, get_distribution
+from tcvae.objectives import dimwise_kl, index_code_mi, total_correlation
 
 
 def random_posteriors(n: int, d: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,9 +42,9 @@ def test_per_sample_terms_match_brute_force(family):
     z = family.rsample(mean[index], logvar[index], torch.Generator().manual_seed(1))
     terms = decomposition_samples(z, index, mean, logvar, family)
     mi, tc, dw = brute_force(z, index, mean, logvar, family)
-    assert torch.allclose(terms.index_code_mi, mi, atol=1e-9)
-    assert torch.allclose(terms.total_correlation, tc, atol=1e-9)
-    assert torch.allclose(terms.dimwise_kl, dw, atol=1e-9)
+    assert torch.allclose(index_code_mi(terms), mi, atol=1e-9)
+    assert torch.allclose(total_correlation(terms), tc, atol=1e-9)
+    assert torch.allclose(dimwise_kl(terms), dw, atol=1e-9)
 
 
 def test_grid_marginals_match_exact_marginals():
@@ -52,8 +53,8 @@ def test_grid_marginals_match_exact_marginals():
     z = Normal.rsample(mean[index], logvar[index], torch.Generator().manual_seed(3))
     exact = decomposition_samples(z, index, mean, logvar, Normal, marginals="exact")
     grid = decomposition_samples(z, index, mean, logvar, Normal, marginals="grid")
-    assert (grid.log_q_zj - exact.log_q_zj).abs().max() < 5e-3
-    assert abs(float((grid.log_q_zj - exact.log_q_zj).mean())) < 5e-4
+    assert (grid.log_qzj - exact.log_qzj).abs().max() < 5e-3
+    assert abs(float((grid.log_qzj - exact.log_qzj).mean())) < 5e-4
 
 
 @pytest.mark.parametrize(

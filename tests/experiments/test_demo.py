@@ -41,29 +41,18 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
         demo.DEFAULT_BUDGET.estimator,
     )
     assert config.data.source == "builtin" and config.data.subset == demo.TINY_BUDGET.subset
-
-    # the tiny budget screens two seeds and trains on the one with the lower logged TC
-    screened = json.loads((out / "restarts" / "restarts.json").read_text())
-    assert [r["seed"] for r in screened] == [0, 1000]
-    kept = [r for r in screened if r["kept"]]
-    assert len(kept) == 1 and kept[0]["score"] == min(r["score"] for r in screened)
-    assert kept[0]["run_dir"] == str(run_dir) and config.run.seed == kept[0]["seed"]
-    assert "restarts screened" in printed and printed.count("<- kept") == 1
-    page = (run_dir / "report.html").read_text()
-    assert "Restarts" in page and "1000" in page and "No factor labels" in page
+    assert config.run.seed == 0
 
     # a second demo into the same folder refuses, naming the way out, before doing any work
     assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2
     assert "--force" in capsys.readouterr().err
-    # --force replaces the run and its restarts; --restarts 1 trains the seed alone;
-    # --precision reaches the trainer (the first run resolved the default, auto, to this CPU's)
+    # --force replaces the run; --precision reaches the trainer (the first run resolved the
+    # default, auto, to this CPU's)
     assert config.run.precision == resolve_precision("auto", torch.device("cpu"))
     other = "fp32" if config.run.precision == "bf16" else "bf16"
-    args = ["demo", "--tiny", "--out", str(out), "--force", "--restarts", "1", "--no-progress"]
+    args = ["demo", "--tiny", "--out", str(out), "--force", "--no-progress"]
     assert main([*args, "--precision", other]) == 0
-    assert not (out / "restarts").exists() and read_config(run_dir).run.seed == 0
     assert read_config(run_dir).run.precision == other
-    assert "restarts screened" not in capsys.readouterr().out
 
 
 def test_demo_refuses_to_delete_a_folder_that_is_not_a_run(tmp_path):

@@ -28,3 +28,5 @@ def test_sample_counts_are_spec_options():
     assert options["num_train"] == 500 and options["num_test"] == 5_000
     with pytest.raises(SpecError, match="num_trains"):
         evaluation_options({"num_trains": 5})
+    with pytest.raises(SpecError, match="unknown metric.*'mgi'"):
+        evaluation_options({"metrics": ["mgi"]})

@@ -80,7 +80,8 @@ def test_data_keys_are_the_training_configs():
     """A sweep's [data] is a training config's [data]: the same keys, the same validation."""
     import dataclasses
 
-    from tcvae.training.config import DataConfig, resolve_config
+    from tcvae.training.config import DataConfig
+    from tcvae.training.resolve import resolve_config
 
     tree = {"name": "dsprites", "stride": {"posX": 2}, "subset": 50, "subset_seed": 4}
     tree |= {"filters": {"shape": [0, 1]}, "exclude": [{"posX": [0, 3]}]}

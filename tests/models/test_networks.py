@@ -32,21 +32,11 @@ def test_binary_linear_is_the_dense_product_with_its_gradients():
     torch.testing.assert_close(grad_w, dense_w, rtol=1e-12, atol=1e-12)
     torch.testing.assert_close(grad_b, dense_b, rtol=1e-12, atol=1e-12)
     assert torch.equal(out[3], bias)  # an empty image gives the bias alone
-    assert grad_w.is_contiguous() or grad_w.t().is_contiguous()
 
 
-def test_binary_linear_repeats_bit_for_bit_and_checks_its_input():
+def test_binary_linear_checks_its_input():
     x = binary_inputs(200, 300)
-    weight = torch.randn(64, 300, requires_grad=True)
-
-    def run():
-        weight.grad = None
-        out = binary_linear(x, weight)
-        out.square().sum().backward()
-        return out.detach(), weight.grad.clone()
-
-    first, second = run(), run()
-    assert torch.equal(first[0], second[0]) and torch.equal(first[1], second[1])
+    weight = torch.randn(64, 300)
     with pytest.raises(ValueError, match="bool tensor, got torch.float32"):
         binary_linear(x.float(), weight)
     with pytest.raises(ValueError, match=r"got torch.bool \(2, 5, 60\)"):
@@ -79,27 +69,6 @@ def test_vae_reads_bool_images_as_binary_images():
                 assert torch.equal(got, want)
             else:
                 torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
-
-
-def test_a_training_step_on_bool_images_is_the_step_on_their_floats():
-    """Loss and every gradient of an fp32 step, for the MLP, Bernoulli and Gaussian likelihoods."""
-    from tcvae.objectives import ObjectiveConfig, compute_loss
-
-    x = torch.rand(64, 1, 64, 64, generator=torch.Generator().manual_seed(2)) < 0.05
-    for likelihood in ("bernoulli", "gaussian"):
-        torch.manual_seed(0)
-        model = build_model(hidden=32, likelihood=likelihood)
-        results = []
-        for images in (x, x.float()):
-            model.zero_grad()
-            out = model(images, generator=torch.Generator().manual_seed(1))
-            loss = compute_loss(model, images, out, 1000, ObjectiveConfig(), 0).loss
-            loss.backward()
-            results.append((loss.detach(), [p.grad.clone() for p in model.parameters()]))
-        (loss, grads), (float_loss, float_grads) = results
-        torch.testing.assert_close(loss, float_loss, rtol=1e-5, atol=1e-4)
-        for got, want in zip(grads, float_grads):
-            torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-5)
 
 
 def test_batch_dtype_is_bool_only_for_binary_images_into_an_fp32_mlp_on_a_cpu():

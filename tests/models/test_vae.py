@@ -93,13 +93,13 @@ def test_logvar_is_softly_clamped():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(arch="resnet"), "unknown architecture 'resnet'"),
+        (dict(arch="resnet"), r"arch must be one of \['conv', 'mlp'\], got 'resnet'"),
         (dict(image_shape=(1, 32, 32)), "image_shape must be"),
         (dict(image_shape=(2, 64, 64)), "C = 1 or 3"),
         (dict(latent_dim=0), "latent_dim"),
         (dict(hidden=0), "hidden"),
-        (dict(posterior="cauchy"), "unknown posterior 'cauchy'"),
-        (dict(likelihood="poisson"), "unknown likelihood 'poisson'"),
+        (dict(posterior="cauchy"), "posterior must be one of .*, got 'cauchy'"),
+        (dict(likelihood="poisson"), "likelihood must be one of .*, got 'poisson'"),
     ],
 )
 def test_bad_build_arguments(kwargs, match):
@@ -132,7 +132,8 @@ def test_bf16_autocast_step_matches_fp32_within_tolerance():
         out = model(x, generator=torch.Generator().manual_seed(1), amp_dtype=amp_dtype)
         assert all(t.dtype == torch.float32 for t in out[:3])
         assert out.x_params.dtype == (amp_dtype or torch.float32)
-        result = compute_loss(model, x, out, 737_280, ObjectiveConfig(), 0)
+        tensors = (out.x_params, out.z, out.mean, out.logvar)
+        result = compute_loss(ObjectiveConfig(), x, *tensors, dataset_size=737_280)
         result.loss.backward()
         grads = torch.cat([p.grad.flatten() for p in model.parameters()])
         results.append((out, {k: v.item() for k, v in result.terms.items()}, grads))
@@ -161,7 +162,8 @@ def test_bf16_logits_and_batch_give_the_step_of_their_float32_copies():
         out = model(images, generator=torch.Generator().manual_seed(1), amp_dtype=torch.bfloat16)
         if widen:
             out = out._replace(x_params=out.x_params.float())
-        loss = compute_loss(model, images, out, 1000, ObjectiveConfig(), 0).loss
+        tensors = (out.x_params, out.z, out.mean, out.logvar)
+        loss = compute_loss(ObjectiveConfig(), images, *tensors, dataset_size=1000).loss
         loss.backward()
         return loss.detach(), [p.grad.clone() for p in model.parameters()]
 

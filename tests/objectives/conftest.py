@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from tcvae.models import build_model
+from tcvae.objectives import compute_loss
 
 
 @pytest.fixture(scope="module")
@@ -14,3 +15,14 @@ def batch():
     x = (torch.rand(12, 1, 64, 64) > 0.5).float()
     out = model(x, generator=torch.Generator().manual_seed(0))
     return model, x, out
+
+
+@pytest.fixture
+def loss_of():
+    """compute_loss(config, ...) for a model's output ``out`` on ``x``, N = 100 by default."""
+
+    def loss_of(config, x, out, dataset_size=100, **kwargs):
+        tensors = (out.x_params, out.z, out.mean, out.logvar)
+        return compute_loss(config, x, *tensors, dataset_size=dataset_size, **kwargs)
+
+    return loss_of

@@ -10,16 +10,14 @@ from tcvae.objectives import (
     Normal,
     ObjectiveConfig,
     ObjectiveError,
-    compute_loss,
     estimate_log_qz,
 )
 from tcvae.objectives import baselines as B
 
 
-def _recon_and_kl(model, x, out):
-    return Bernoulli.log_likelihood(x, out.x_params), Normal.kl_to_prior(out.mean, out.logvar).sum(
-        1
-    )
+def _recon_and_kl(x, out):
+    kl = Normal.kl_to_prior(out.mean, out.logvar).sum(1)
+    return Bernoulli.log_likelihood(x, out.x_params), kl
 
 
 def test_permute_dims_permutes_each_column_independently():
@@ -53,43 +51,43 @@ def test_capacity_rises_linearly_then_holds():
 
 
 @pytest.mark.parametrize("variant", ["i", "ii"])
-def test_dip_vae_loss_is_recon_kl_and_the_penalty(batch, variant):
+def test_dip_vae_loss_is_recon_kl_and_the_penalty(batch, loss_of, variant):
     model, x, out = batch
     config = ObjectiveConfig(f"dip-vae-{variant}", beta=3.0)
-    result = compute_loss(model, x, out, 100, config)
-    log_px, kl = _recon_and_kl(model, x, out)
+    result = loss_of(config, x, out)
+    log_px, kl = _recon_and_kl(x, out)
     lambda_d = 30.0 if variant == "i" else 3.0
     penalty = B.dip_penalty(B.dip_covariance(out.mean, out.logvar, variant), 3.0, lambda_d)
     torch.testing.assert_close(result.loss, -(log_px - kl).mean() + penalty)
     assert {"mi", "tc", "dwkl", "dip_penalty"} <= set(result.terms)
-    custom = compute_loss(model, x, out, 100, ObjectiveConfig("dip-vae-i", beta=3, dip_lambda_d=1))
+    custom = loss_of(ObjectiveConfig("dip-vae-i", beta=3, dip_lambda_d=1), x, out)
     penalty = B.dip_penalty(B.dip_covariance(out.mean, out.logvar, "i"), 3.0, 1.0)
     torch.testing.assert_close(custom.loss, -(log_px - kl).mean() + penalty)
 
 
-def test_annealed_vae_loss_follows_the_capacity(batch):
+def test_annealed_vae_loss_follows_the_capacity(batch, loss_of):
     model, x, out = batch
     config = ObjectiveConfig("annealed-vae", beta=1000.0, capacity_max=10.0, capacity_steps=100)
-    log_px, kl = _recon_and_kl(model, x, out)
+    log_px, kl = _recon_and_kl(x, out)
     for step in (0, 50, 200):
         c = min(10.0, step / 10)
-        result = compute_loss(model, x, out, 100, config, step)
+        result = loss_of(config, x, out, step=step)
         torch.testing.assert_close(result.loss, -log_px.mean() + 1000 * (kl.mean() - c).abs())
         assert float(result.terms["capacity"]) == c
 
 
-def test_factor_vae_loss_uses_the_discriminator_held_fixed(batch, monkeypatch):
+def test_factor_vae_loss_uses_the_discriminator_held_fixed(batch, loss_of, monkeypatch):
     """The VAE's loss reads D(z): its gradient reaches z (the encoder) and leaves none in the
     discriminator, whose own cross-entropy does reach it."""
     model, x, out = batch
     config = ObjectiveConfig("factor-vae", beta=10.0)
     with pytest.raises(ObjectiveError, match="discriminator"):
-        compute_loss(model, x, out, 100, config)
+        loss_of(config, x, out)
     monkeypatch.setattr(B, "DISCRIMINATOR_WIDTH", 8)
     factor_vae = FactorVAE(latent_dim=4)
     disc = factor_vae.discriminator
-    result = compute_loss(model, x, out, 100, config, factor_vae=factor_vae)
-    log_px, kl = _recon_and_kl(model, x, out)
+    result = loss_of(config, x, out, factor_vae=factor_vae)
+    log_px, kl = _recon_and_kl(x, out)
     logits = disc(out.z)
     tc = logits[:, 0] - logits[:, 1]
     torch.testing.assert_close(result.loss, -(log_px - kl - 10.0 * tc).mean())
@@ -118,7 +116,7 @@ def test_factor_vae_loss_over_rows_is_a_share_of_the_whole_batch_cross_entropy(m
 
 
 @pytest.mark.parametrize("method", ["dip-vae-i", "dip-vae-ii", "annealed-vae"])
-def test_baseline_batch_statistics_are_over_the_whole_batch(batch, method):
+def test_baseline_batch_statistics_are_over_the_whole_batch(batch, loss_of, method):
     """Given the whole batch's posteriors (``components``, as under torchrun), each half of the
     batch gets the penalty of the whole batch: the two halves' losses average to the loss of the
     whole batch on one process."""
@@ -127,15 +125,15 @@ def test_baseline_batch_statistics_are_over_the_whole_batch(batch, method):
     shift[6:] = 2.0  # the halves' own statistics differ
     out = out._replace(mean=out.mean + shift)
     config = ObjectiveConfig(method, beta=3.0)
-    whole = compute_loss(model, x, out, 100, config, step=10)
+    whole = loss_of(config, x, out, step=10)
     halves = []
     for rows in (slice(0, 6), slice(6, 12)):
         part = type(out)(*(t[rows] for t in out))
         components = (out.mean, out.logvar, rows.start)
-        halves.append(compute_loss(model, x[rows], part, 100, config, 10, None, components))
+        halves.append(loss_of(config, x[rows], part, step=10, components=components))
     torch.testing.assert_close((halves[0].loss + halves[1].loss) / 2, whole.loss)
     first = type(out)(*(t[:6] for t in out))
-    alone = compute_loss(model, x[:6], first, 100, config, 10)
+    alone = loss_of(config, x[:6], first, step=10)
     # A shard's own statistics differ from the whole batch's.
     assert abs(float(alone.loss.detach()) - float(halves[0].loss.detach())) > 1.0
 

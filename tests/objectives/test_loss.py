@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from torch import nn
 
 from tcvae.objectives import (
     Bernoulli,
@@ -9,12 +10,15 @@ from tcvae.objectives import (
     Normal,
     ObjectiveConfig,
     ObjectiveError,
-    compute_loss,
+    beta_tcvae_loss,
+    dimwise_kl,
     elbo_terms,
+    index_code_mi,
+    total_correlation,
 )
 
 
-def _recon_and_sampled_kl(model, x, out):
+def _recon_and_sampled_kl(x, out):
     log_px = Bernoulli.log_likelihood(x, out.x_params)
     log_qz_x = Normal.log_density(out.z, out.mean, out.logvar).sum(1)
     log_pz = Normal.log_density(out.z, torch.zeros_like(out.z), torch.zeros_like(out.z)).sum(1)
@@ -22,39 +26,38 @@ def _recon_and_sampled_kl(model, x, out):
 
 
 @pytest.mark.parametrize("estimator", ["mss", "mws"])
-def test_vae_loss_is_the_negative_elbo(batch, estimator):
+def test_vae_loss_is_the_negative_elbo(batch, loss_of, estimator):
     model, x, out = batch
-    result = compute_loss(model, x, out, 100, ObjectiveConfig("vae", estimator=estimator))
-    log_px, kl = _recon_and_sampled_kl(model, x, out)
+    result = loss_of(ObjectiveConfig("vae", estimator=estimator), x, out)
+    log_px, kl = _recon_and_sampled_kl(x, out)
     neg_elbo = -(log_px - kl).mean()
     torch.testing.assert_close(result.loss, neg_elbo, rtol=1e-6, atol=1e-4)
     torch.testing.assert_close(result.terms["elbo"], -neg_elbo.detach(), rtol=1e-6, atol=1e-4)
     assert (result.terms["alpha"], result.terms["beta"], result.terms["gamma"]) == (1, 1, 1)
 
 
-def test_beta_vae_is_reconstruction_plus_beta_kl(batch):
+def test_beta_vae_is_reconstruction_plus_beta_kl(batch, loss_of):
     model, x, out = batch
-    result = compute_loss(model, x, out, 100, ObjectiveConfig("beta-vae", beta=4.0))
-    log_px, kl = _recon_and_sampled_kl(model, x, out)
+    result = loss_of(ObjectiveConfig("beta-vae", beta=4.0), x, out)
+    log_px, kl = _recon_and_sampled_kl(x, out)
     torch.testing.assert_close(result.loss, (-log_px + 4.0 * kl).mean(), rtol=1e-6, atol=1e-4)
 
 
 @pytest.mark.parametrize("estimator", ["mss", "mws"])
-def test_beta_tcvae_weights_only_the_total_correlation(batch, estimator):
+def test_beta_tcvae_weights_only_the_total_correlation(batch, loss_of, estimator):
     """The loss adds (beta - 1) times the training estimator's TC (MWS's, shifted by a constant,
     under MWS) to the negative ELBO."""
     model, x, out = batch
-    base = compute_loss(model, x, out, 100, ObjectiveConfig("vae"))
-    config = ObjectiveConfig("beta-tcvae", beta=6.0, estimator=estimator)
-    tcvae = compute_loss(model, x, out, 100, config)
-    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100, estimator)
-    expected = base.loss + 5.0 * (t.log_qz - t.log_qz_product).mean()
+    base = loss_of(ObjectiveConfig("vae"), x, out)
+    tcvae = loss_of(ObjectiveConfig("beta-tcvae", beta=6.0, estimator=estimator), x, out)
+    t = elbo_terms(out.z, out.mean, out.logvar, 100, estimator)
+    expected = base.loss + 5.0 * total_correlation(t).mean()
     torch.testing.assert_close(tcvae.loss.detach(), expected.detach(), rtol=1e-6, atol=1e-3)
 
 
-def test_terms_are_reported_and_consistent(batch):
+def test_terms_are_reported_and_consistent(batch, loss_of):
     model, x, out = batch
-    terms = compute_loss(model, x, out, 100, ObjectiveConfig()).terms
+    terms = loss_of(ObjectiveConfig(), x, out).terms
     for name in ("loss", "elbo", "log_px", "kl", "mi", "tc", "dwkl", "beta", "alpha", "gamma"):
         assert name in terms and terms[name].dim() == 0 and not terms[name].requires_grad
     kl_sampled = terms["log_qz_x"] - terms["log_pz"]
@@ -70,19 +73,20 @@ def test_terms_are_reported_and_consistent(batch):
         ObjectiveConfig("beta-vae", beta=4.0),
     ],
 )
-def test_gradients_flow_and_match_the_formula(batch, config):
+def test_gradients_flow_and_match_the_formula(batch, loss_of, config):
     model, x, _ = batch
     alpha, beta, gamma = config.weights()
     model.zero_grad()
     out = model(x, generator=torch.Generator().manual_seed(3))
-    compute_loss(model, x, out, 100, config).loss.backward()
+    loss_of(config, x, out).loss.backward()
     ours = [p.grad.clone() for p in model.parameters()]
     model.zero_grad()
     out = model(x, generator=torch.Generator().manual_seed(3))
-    t = elbo_terms(x, out.x_params, out.z, out.mean, out.logvar, 100, config.estimator)
-    mi, tc = t.log_qz_x - t.log_qz, t.log_qz - t.log_qz_product
-    dwkl = t.log_qz_product - t.log_pz
-    (-(t.log_px - alpha * mi - beta * tc - gamma * dwkl).mean()).backward()
+    t = elbo_terms(out.z, out.mean, out.logvar, 100, config.estimator)
+    log_qz_product, log_pz = t.log_qzj.sum(1), t.log_pzj.sum(1)
+    mi, tc, dwkl = t.log_qz_x - t.log_qz, t.log_qz - log_qz_product, log_qz_product - log_pz
+    log_px = Bernoulli.log_likelihood(x, out.x_params)
+    (-(log_px - alpha * mi - beta * tc - gamma * dwkl).mean()).backward()
     for a, p in zip(ours, model.parameters()):
         torch.testing.assert_close(a, p.grad, rtol=1e-4, atol=1e-5)
 
@@ -107,8 +111,8 @@ def test_warmups():
 @pytest.mark.parametrize(
     "kwargs,match",
     [
-        (dict(method="info-vae"), "unknown method 'info-vae'"),
-        (dict(estimator="iwae"), "unknown estimator 'iwae'"),
+        (dict(method="info-vae"), "method must be one of .*, got 'info-vae'"),
+        (dict(estimator="iwae"), r"estimator must be one of \['mss', 'mws'\], got 'iwae'"),
         (dict(beta=-1.0), "beta must be a non-negative"),
         (dict(alpha=-0.1), "alpha must be"),
         (dict(gamma=float("nan")), "gamma must be"),
@@ -166,15 +170,52 @@ def test_unset_options_take_the_methods_defaults_and_set_ones_take_effect():
         ObjectiveConfig("factor-vae", discriminator_betas=(0.5, 1.0))
 
 
-def test_bad_minibatch(batch):
+def test_bad_minibatch(batch, loss_of):
     model, x, out = batch
     config = ObjectiveConfig()
     with pytest.raises(EstimatorError, match="smaller than the batch size"):
-        compute_loss(model, x, out, 5, config)
+        loss_of(config, x, out, dataset_size=5)
     with pytest.raises(EstimatorError, match="at least 2"):
-        one = model(x[:1])
-        compute_loss(model, x[:1], one, 100, config)
+        loss_of(config, x[:1], model(x[:1]))
     with pytest.raises(EstimatorError, match="decoder output has shape"):
-        compute_loss(model, x[:, :, :32], out, 100, config)
+        loss_of(config, x[:, :, :32], out)
     with pytest.raises(EstimatorError, match="mean must have the shape of z"):
-        elbo_terms(x, out.x_params, out.z, out.mean[:, :2], out.logvar, 100)
+        elbo_terms(out.z, out.mean[:, :2], out.logvar, 100)
+
+
+class _OwnVAE(nn.Module):
+    """A model written without tcvae: 8 binary pixels, D = 2."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(8, 4)
+        self.decoder = nn.Linear(2, 8)
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator):
+        mean, logvar = self.encoder(x).chunk(2, dim=1)
+        z = mean + (0.5 * logvar).exp() * torch.randn(mean.shape, generator=generator)
+        return mean, logvar, z, self.decoder(z)
+
+
+def test_a_model_of_ones_own_trains_with_the_tensor_level_loss():
+    """Posterior parameters, samples and a log-likelihood of one's own in, a loss out: the loss
+    falls, and the terms telescope to the sampled KL."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    data = (torch.rand(2, 8, generator=g) < 0.5).float().repeat(128, 1)  # two patterns
+    model = _OwnVAE()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        x = data[torch.randperm(len(data), generator=g)[:64]]
+        mean, logvar, z, logits = model(x, g)
+        log_px = torch.distributions.Bernoulli(logits=logits).log_prob(x).sum(1)
+        terms = elbo_terms(z, mean, logvar, dataset_size=len(data), estimator="mss")
+        loss = beta_tcvae_loss(log_px, terms, beta=4.0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    assert sum(losses[-10:]) < 0.7 * sum(losses[:10])
+    total = index_code_mi(terms) + total_correlation(terms) + dimwise_kl(terms)
+    torch.testing.assert_close(total, terms.log_qz_x - terms.log_pzj.sum(1))

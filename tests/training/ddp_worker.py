@@ -18,9 +18,11 @@ def main(root: str) -> None:
     torch.set_num_threads(1)
     seen = []
 
-    def spy(model, x, out, dataset_size, config, step, *rest):
-        seen.append((dataset_size, x.shape[0], rest[1][0].shape[0]))  # mixture: global batch
-        return compute_loss(model, x, out, dataset_size, config, step, *rest)
+    def spy(config, x, *tensors, dataset_size, components, **kwargs):
+        seen.append((dataset_size, x.shape[0], components[0].shape[0]))  # mixture: global batch
+        return compute_loss(
+            config, x, *tensors, dataset_size=dataset_size, components=components, **kwargs
+        )
 
     trainer.compute_loss = spy
 

@@ -5,15 +5,14 @@ import pytest
 from tcvae.objectives import ObjectiveConfig
 from tcvae.training.config import (
     OPTION_FLAGS,
-    PRESETS,
     ConfigError,
     TrainConfig,
     flatten,
     from_dict,
-    resolve_config,
-    resumed_config,
     to_dict,
 )
+from tcvae.training.resolve import PRESETS, resolve_config
+from tcvae.training.runs import resumed_config
 
 
 def test_every_option_has_a_flag_and_round_trips():

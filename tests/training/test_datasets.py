@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from tcvae.data import dsprites_grid, render_dsprites
-from tcvae.training.config import ConfigError, DataConfig, resolve_config
+from tcvae.training.config import ConfigError, DataConfig
 from tcvae.training.datasets import build_dataset, evaluation_config, select
+from tcvae.training.resolve import resolve_config
 
 SIZES = (3, 4, 6)  # factors a, b, c of the small data set below
 

@@ -18,10 +18,10 @@ def same(a, b):
 
 
 def interrupt_at(monkeypatch, at_step):
-    def interrupting(model, x, out, dataset_size, config, step, *rest):
+    def interrupting(*args, step, **kwargs):
         if step == at_step:
             os.kill(os.getpid(), signal.SIGINT)  # as if Ctrl-C were pressed during this step
-        return compute_loss(model, x, out, dataset_size, config, step, *rest)
+        return compute_loss(*args, step=step, **kwargs)
 
     monkeypatch.setattr(T, "compute_loss", interrupting)
 

@@ -9,7 +9,6 @@ import torch
 import tcvae
 from tcvae.objectives import compute_loss
 from tcvae.training import trainer as T
-from tcvae.training.adam import FusedAdam
 from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
 from tcvae.training.config import ConfigError, to_dict
 from tcvae.training.datasets import build_dataset
@@ -48,14 +47,15 @@ def test_load_run_gives_the_trained_model_and_data(reference):
     assert loaded.log() == reference.history
     data = loaded.dataset()
     expected = build_dataset(reference.config.data)
-    assert torch.equal(data.images, expected.images) and len(data) == 256
+    assert torch.equal(data.images_uint8(), expected.images_uint8()) and len(data) == 256
     at5 = load_run(reference.run_dir, checkpoint=5)
     assert at5.step == 5 and not same(params(at5.model), params(reference.model))
 
 
 def test_a_run_recorded_with_options_its_method_did_not_use_still_loads(reference, tmp_path):
     """config.json files written before unused options were refused hold every objective option
-    (a VAE's beta too): they had no effect, and load_run drops them."""
+    (a VAE's beta too), and older runs record run.bool_batches (since removed): they do not
+    describe the model, and load_run drops them."""
     d = tmp_path / "old"
     shutil.copytree(reference.run_dir, d)
     saved = json.loads((d / "config.json").read_text())
@@ -72,6 +72,7 @@ def test_a_run_recorded_with_options_its_method_did_not_use_still_loads(referenc
         "capacity_max": 25.0,
         "capacity_steps": 100_000,
     }
+    saved["run"]["bool_batches"] = False
     (d / "config.json").write_text(json.dumps(saved))
     loaded = load_run(d)
     assert loaded.config.objective == type(reference.config.objective)("vae", estimator="mss")
@@ -112,9 +113,9 @@ def test_seed_changes_the_result(reference, make_config):
 def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
     seen = []
 
-    def spy(model, x, out, dataset_size, config, step, *rest):
+    def spy(config, x, *tensors, dataset_size, step, **kwargs):
         seen.append((dataset_size, x.shape[0], step))
-        return compute_loss(model, x, out, dataset_size, config, step, *rest)
+        return compute_loss(config, x, *tensors, dataset_size=dataset_size, step=step, **kwargs)
 
     monkeypatch.setattr(T, "compute_loss", spy)
     T.train(make_config(max_steps=3))
@@ -122,8 +123,8 @@ def test_estimator_sees_the_training_set_size(make_config, monkeypatch):
 
 
 def test_nan_guard_names_step_and_term_and_keeps_the_last_good_checkpoint(make_config, monkeypatch):
-    def poisoned(model, x, out, dataset_size, config, step, *rest):
-        result = compute_loss(model, x, out, dataset_size, config, step, *rest)
+    def poisoned(*args, step, **kwargs):
+        result = compute_loss(*args, step=step, **kwargs)
         if step == 7:
             result.terms["tc"] = torch.tensor(float("nan"))
         return result
@@ -193,10 +194,10 @@ def test_python_api_accepts_a_partial_dict(tmp_path):
 def test_ctrl_c_finishes_the_step_checkpoints_and_resumes_exactly(
     reference, make_config, monkeypatch
 ):
-    def interrupting(model, x, out, dataset_size, config, step, *rest):
+    def interrupting(*args, step, **kwargs):
         if step == 2:
             os.kill(os.getpid(), signal.SIGINT)  # as if Ctrl-C were pressed during step 3
-        return compute_loss(model, x, out, dataset_size, config, step, *rest)
+        return compute_loss(*args, step=step, **kwargs)
 
     monkeypatch.setattr(T, "compute_loss", interrupting)
     run = T.train(make_config())
@@ -378,13 +379,13 @@ def test_grad_clip_norm_rescales_the_gradient_adam_sees_and_logs_its_norm(make_c
     """optim.grad_clip_norm: Adam receives g * min(1, c / ||g||) where g is the gradient of the
     unclipped run at the same step, and train_log.jsonl holds ||g|| as grad_norm."""
     seen: list[list[torch.Tensor]] = []
-    adam_step = FusedAdam.step
+    adam_step = torch.optim.Adam.step
 
     def spy(self, *args, **kwargs):
         seen.append([p.grad.detach().clone() for p in self.param_groups[0]["params"]])
         return adam_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(FusedAdam, "step", spy)
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
     plain = make_config("plain", max_steps=1)
     plain.run.log_every = 1
     T.train(plain)
@@ -412,13 +413,13 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
     assert [T.warmup_lr(t, 0.01, 4) for t in range(6)] == [0.0025, 0.005, 0.0075, 0.01, 0.01, 0.01]
     assert T.warmup_lr(0, 0.01, 0) == 0.01
     seen = []
-    adam_step = FusedAdam.step
+    adam_step = torch.optim.Adam.step
 
     def spy(self, *args, **kwargs):
         seen.append(self.param_groups[0]["lr"])
         return adam_step(self, *args, **kwargs)
 
-    monkeypatch.setattr(FusedAdam, "step", spy)
+    monkeypatch.setattr(torch.optim.Adam, "step", spy)
     config = make_config("warm")
     config.optim.lr_warmup_steps = 4
     whole = T.train(config)
@@ -437,19 +438,16 @@ def test_lr_warmup_schedule_reaches_adam_and_resumes_bitwise(make_config, monkey
 
 
 @pytest.mark.parametrize(
-    "arch,precision,bool_batches,expected",
+    "arch,precision,expected",
     [
-        ("mlp", "fp32", False, torch.float32),  # the measured path (see the trainer)
-        ("mlp", "fp32", True, torch.bool),  # read by the MLP's binary first layer
-        ("mlp", "bf16", False, torch.bfloat16),
-        ("mlp", "bf16", True, torch.bfloat16),  # under autocast the dense bf16 product stays
-        ("conv", "fp32", False, torch.float32),
-        ("conv", "fp32", True, torch.float32),  # convolutions read floats
-        ("conv", "bf16", False, torch.bfloat16),  # exact for 0/1, and what autocast would make
+        ("mlp", "fp32", torch.float32),
+        ("mlp", "bf16", torch.bfloat16),
+        ("conv", "fp32", torch.float32),
+        ("conv", "bf16", torch.bfloat16),  # exact for 0/1, and what autocast would make
     ],
 )
 def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
-    make_config, monkeypatch, arch, precision, bool_batches, expected
+    make_config, monkeypatch, arch, precision, expected
 ):
     from tcvae.data.ground_truth import GroundTruthData
 
@@ -463,7 +461,6 @@ def test_binary_batches_are_made_in_the_dtype_autocast_would_cast_them_to(
     monkeypatch.setattr(GroundTruthData, "batch", spy)
     config = make_config(max_steps=1)
     config.model.arch, config.model.hidden, config.run.precision = arch, 4, precision
-    config.run.bool_batches = bool_batches
     run = T.train(config)
     assert run.step == 1 and made == [expected] and T.math.isfinite(run.final_terms["loss"])
 
@@ -491,19 +488,3 @@ def test_backward_frees_the_decoder_output_before_the_decoders_last_layer(make_c
     monkeypatch.setattr(T, "model_from_config", spy)
     run = T.train(make_config(max_steps=2))
     assert run.step == 2 and seen == [True, True]
-
-
-def test_bool_batches_train_like_float_ones_up_to_rounding(make_config):
-    runs = []
-    for bool_batches in (False, True):
-        config = make_config(f"bool-{bool_batches}", max_steps=3)
-        config.run.bool_batches = bool_batches
-        runs.append(T.train(config))
-    float_run, bool_run = runs
-    assert bool_run.config.run.bool_batches and not float_run.config.run.bool_batches
-    for want, got in zip(float_run.history, bool_run.history):
-        assert got["loss"] == pytest.approx(want["loss"], rel=1e-5)
-    for want, got in zip(
-        float_run.model.state_dict().values(), bool_run.model.state_dict().values()
-    ):
-        torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-6)

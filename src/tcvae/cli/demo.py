@@ -11,11 +11,10 @@ DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
 (beta = 6, MWS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
 decomposition, MIG with the paper's protocol and the discretised one), score an untrained copy of
-the network with the same MIG protocol, and write OUT/run/report.html. With --restarts K, K seeds
-are trained for a short screening first and the one with the lowest logged total correlation is
-trained on. About 10 minutes or less on two CPU cores; see docs/demo.md for how the budget was
-chosen. Scale it up with --epochs, --subset 0 (the whole grid), --device cuda and --data-source
-file (the official dSprites file, fetched with `tcvae data download dsprites`).
+the network with the same MIG protocol, and write OUT/run/report.html. About 10 minutes or less
+on two CPU cores; see docs/demo.md for how the budget was chosen. Scale it up with --epochs,
+--subset 0 (the whole grid), --device cuda and --data-source file (the official dSprites file,
+fetched with `tcvae data download dsprites`).
 """
 
 
@@ -64,15 +63,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "in (docs/demo.md)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset and training")
-    p.add_argument(
-        "--restarts",
-        type=int,
-        default=None,
-        metavar="K",
-        help="train K seeds for a short screening (a million images each) and keep the one with "
-        "the lowest logged total correlation, sharing the time budget (default 1: train --seed "
-        "alone); the others stay in OUT/restarts",
-    )
     p.add_argument("--force", action="store_true", help="replace an earlier demo run in --out")
     p.add_argument(
         "--tiny", action="store_true", help="a seconds-long run that learns little (for tests)"
@@ -94,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
         data_source=args.data_source,
         seed=args.seed,
         force=args.force,
-        restarts=args.restarts,
         progress=args.progress,
     )
     minutes, seconds = divmod(round(result.seconds), 60)
@@ -106,9 +95,4 @@ def run(args: argparse.Namespace) -> int:
         f"  run directory: {result.run_dir}\n"
         f"  open the report: {result.report.resolve()}"
     )
-    if result.restarts:
-        print("  restarts screened (the lowest logged total correlation is kept):")
-    for r in result.restarts:
-        score = "diverged" if r.error else f"logged TC {r.score:.4f} over steps to {r.steps}"
-        print(f"    seed {r.seed}: {score}{'  <- kept' if r.kept else ''}")
     return 0

@@ -11,7 +11,7 @@ import logging
 import sys
 from pathlib import Path
 
-from tcvae.cli.options import add_progress_option
+from tcvae.cli.options import add_progress_option, presets_help
 from tcvae.errors import TcvaeError
 from tcvae.experiments.backends import BACKENDS, import_ray
 from tcvae.experiments.spec import load_preset, preset_names, read_spec
@@ -27,10 +27,9 @@ With Ray across several machines, SWEEP_DIR must be on a file system every node 
 
 def presets_epilog() -> str:
     """One line per bundled preset (its spec's description), then :data:`EPILOG`."""
-    names = preset_names()
-    width = max(len(n) for n in names)
-    lines = [f"  {n:<{width}}  {load_preset(n).description}" for n in names]
-    return "Presets (--preset NAME, no spec file needed):\n" + "\n".join(lines) + "\n\n" + EPILOG
+    descriptions = {name: load_preset(name).description for name in preset_names()}
+    title = "Presets (--preset NAME, no spec file needed):"
+    return presets_help(title, descriptions) + "\n\n" + EPILOG
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:

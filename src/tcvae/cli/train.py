@@ -1,6 +1,6 @@
 """``tcvae train``: train a VAE into a run directory, or resume one.
 
-Settings resolve as preset < TOML file (--config) < flags; see :mod:`tcvae.training.config`.
+Settings resolve as preset < TOML file (--config) < flags; see :mod:`tcvae.training.resolve`.
 """
 
 from __future__ import annotations
@@ -10,27 +10,12 @@ import logging
 import sys
 from typing import Any
 
+from tcvae.cli.options import presets_help
 from tcvae.options import options_of
-from tcvae.training.config import (
-    PRESETS,
-    SECTIONS,
-    ConfigError,
-    merge,
-    resolve_config,
-    to_dict,
-)
+from tcvae.training.config import CONFIG_SECTIONS, ConfigError, from_dict, to_dict
+from tcvae.training.resolve import PRESETS, merge, resolve_config
 
 EPILOG = """\
-Presets:
-  paper-dsprites  the paper's dSprites set-up: MLP 4096-1200-1200, D = 10, Bernoulli, Adam lr 1e-3,
-                  batch 2048, 50 epochs, beta-TCVAE with beta = 6 and the paper's default MWS
-                  estimator (pass --estimator mss for the unbiased stratified one)
-  faces           the paper's 3D-faces set-up: conv networks, D = 10, beta-TCVAE with beta = 6 and
-                  MWS, beta warm-up over 2500 steps, batch 2048, 50 epochs (built-in stand-in
-                  renders, or your Basel file: tcvae data list)
-  cpu-small       minutes on a laptop CPU: 20,000 random dSprites images, hidden width 256,
-                  batch 256, 5 epochs, beta-TCVAE with beta = 6 and MSS
-
 Precedence: preset < --config file < flags. A TOML file has tables [data] [model] [objective]
 [optim] [run] whose keys are the option names below with '_' (e.g. batch_size = 512), and may set
 preset = "cpu-small" at the top level.
@@ -83,7 +68,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="train a VAE (beta-TCVAE, beta-VAE, VAE) into a run directory, or resume one",
         description="Train a VAE on ground-truth data into a run directory (config.json,\n"
         "checkpoints/, train_log.jsonl, tb/, model.pt), or resume an interrupted run.",
-        epilog=EPILOG,
+        epilog=presets_help(
+            "Presets:", {name: preset["description"] for name, preset in PRESETS.items()}
+        )
+        + "\n\n"
+        + EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
@@ -96,7 +85,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "may change)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info messages")
-    for section, cls in SECTIONS.items():
+    for section, cls in CONFIG_SECTIONS.items():
         group = p.add_argument_group(f"[{section}] options")
         for f in options_of(cls):
             group.add_argument(
@@ -111,7 +100,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
     """The options given on the command line, as a nested config layer."""
     tree: dict[str, dict[str, Any]] = {}
-    for section, cls in SECTIONS.items():
+    for section, cls in CONFIG_SECTIONS.items():
         for f in options_of(cls):
             key = f"{section}.{f.name}"
             if hasattr(args, key):
@@ -135,8 +124,6 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--resume takes its settings from RUN_DIR/config.json; drop --preset and --config"
             )
-        from tcvae.training.config import from_dict
-
         config = from_dict(merge(to_dict(read_config(args.resume)), overrides))
     else:
         config = resolve_config(args.preset, args.config, overrides)

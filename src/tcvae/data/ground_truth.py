@@ -206,18 +206,6 @@ class PackedImages:
             raise DataError("index packed images with a 1-d index, mask or slice")
         return PackedImages(bits, (bits.shape[0], *self.shape[1:]))
 
-    @classmethod
-    def __torch_function__(cls, func, types, args=(), kwargs=None):
-        """``torch.equal`` compares packed images with packed or unpacked uint8 images; every
-        other torch function needs a tensor (use :meth:`unpack`)."""
-        if func is not torch.equal or kwargs or len(args) != 2:
-            return NotImplemented
-        a, b = args
-        if isinstance(a, PackedImages) and isinstance(b, PackedImages):
-            return a.shape == b.shape and torch.equal(a.bits, b.bits)
-        a, b = (x.unpack() if isinstance(x, PackedImages) else x for x in args)
-        return torch.equal(a, b)
-
     @property
     def device(self) -> torch.device:
         return self.bits.device

@@ -42,7 +42,14 @@ from tcvae.evaluation.exact_mixture import (
 )
 from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures, GridTooLargeError
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, as_posterior_params
+from tcvae.evaluation.results import result_dict
 from tcvae.models.distributions import get_distribution
+from tcvae.objectives.decomposition import (
+    ElboTerms,
+    dimwise_kl,
+    index_code_mi,
+    total_correlation,
+)
 
 MARGINAL_METHODS = ("auto", "exact", "grid")
 # Above this many S * N * D elementwise log densities, "auto" computes Normal marginals on a grid.
@@ -53,33 +60,6 @@ MARGINAL_RESOLUTION = 16.0
 MARGINAL_VARIANCE_RATIO = 1.2
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class DecompositionSamples:
-    """Per-sample log densities behind the decomposition: log q(z_s | x_{n_s}) (S,),
-    log q(z_s) (S,), log q(z_sj) (S, D) and log p(z_sj) (S, D)."""
-
-    log_q_z_given_x: Tensor
-    log_q_z: Tensor
-    log_q_zj: Tensor
-    log_p_zj: Tensor
-
-    @property
-    def index_code_mi(self) -> Tensor:
-        return self.log_q_z_given_x - self.log_q_z
-
-    @property
-    def total_correlation(self) -> Tensor:
-        return self.log_q_z - self.log_q_zj.sum(1)
-
-    @property
-    def dimwise_kl_per_dim(self) -> Tensor:
-        return self.log_q_zj - self.log_p_zj
-
-    @property
-    def dimwise_kl(self) -> Tensor:
-        return self.dimwise_kl_per_dim.sum(1)
 
 
 @dataclass(frozen=True)
@@ -123,9 +103,7 @@ class ElboDecomposition:
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as lists), with the ELBO when it is known."""
-        out = {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in self.__dict__.items()}
-        out["elbo"] = self.elbo
-        return out
+        return {**result_dict(self), "elbo": self.elbo}
 
 
 def decomposition_samples(
@@ -138,27 +116,28 @@ def decomposition_samples(
     resolution: float = MARGINAL_RESOLUTION,
     max_grid_points: int = DEFAULT_MAX_GRID_POINTS,
     progress: bool = False,
-) -> DecompositionSamples:
-    """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index).
+) -> ElboTerms:
+    """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index), with
+    the exact aggregate posterior of the N points (mean, logvar) (N, D).
 
     The grid marginals come first, so that a grid too large fails before the O(S N D) joint.
     """
     z, mean, logvar = z.double(), mean.double(), logvar.double()
     if marginals == "exact":
-        log_q_zj = log_mixture_density_per_dim(z, mean, logvar, family, progress)
+        log_qzj = log_mixture_density_per_dim(z, mean, logvar, family, progress)
     else:
-        log_q_zj = torch.empty_like(z)
+        log_qzj = torch.empty_like(z)
         var = logvar.exp()
         only = torch.zeros(mean.shape[0], dtype=torch.long)
         for j in range(z.shape[1]):
             grid = GridMixtures(
                 mean[:, j], var[:, j], family, resolution, max_grid_points, MARGINAL_VARIANCE_RATIO
             )
-            log_q_zj[:, j] = grid.interpolate_log(grid.densities(only, 1)[0], z[:, j])
-    log_q_z_given_x = family.log_density(z, mean[index], logvar[index]).sum(1)
-    log_q_z = log_mixture_density_joint(z, mean, logvar, family, progress)
-    log_p_zj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
-    return DecompositionSamples(log_q_z_given_x, log_q_z, log_q_zj, log_p_zj)
+            log_qzj[:, j] = grid.interpolate_log(grid.densities(only, 1)[0], z[:, j])
+    log_qz_x = family.log_density(z, mean[index], logvar[index]).sum(1)
+    log_qz = log_mixture_density_joint(z, mean, logvar, family, progress)
+    log_pzj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
+    return ElboTerms(log_qz_x, log_qz, log_qzj, log_pzj)
 
 
 def decompose_elbo(
@@ -221,12 +200,12 @@ def decompose_elbo(
     def mean_and_stderr(x: Tensor) -> tuple[float, float]:
         return float(x.mean()), float(x.std() / math.sqrt(s))
 
-    mi, mi_se = mean_and_stderr(terms.index_code_mi)
-    tc, tc_se = mean_and_stderr(terms.total_correlation)
-    dw, dw_se = mean_and_stderr(terms.dimwise_kl)
-    total, total_se = mean_and_stderr(terms.log_q_z_given_x - terms.log_p_zj.sum(1))
+    mi, mi_se = mean_and_stderr(index_code_mi(terms))
+    tc, tc_se = mean_and_stderr(total_correlation(terms))
+    dw, dw_se = mean_and_stderr(dimwise_kl(terms))
+    total, total_se = mean_and_stderr(terms.log_qz_x - terms.log_pzj.sum(1))
     analytic = family.kl_to_prior(mean, logvar).mean(0)
-    per_dim = terms.dimwise_kl_per_dim
+    per_dim = terms.log_qzj - terms.log_pzj
     return ElboDecomposition(
         index_code_mi=mi,
         index_code_mi_stderr=mi_se,

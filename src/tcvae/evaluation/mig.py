@@ -40,6 +40,7 @@ from tcvae.evaluation.inputs import (
     dense_labels,
     resolve_factors,
 )
+from tcvae.evaluation.results import result_dict
 from tcvae.models.distributions import get_distribution
 
 # The factors each paper experiment scores (shape, identity and constant factors excluded).
@@ -78,16 +79,7 @@ class MIGResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as nested lists)."""
-        out: dict = {"protocol": self.protocol, "mig": self.mig}
-        for key, value in self.__dict__.items():
-            if key in out:
-                continue
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out[key] = value
-        return out
+        return result_dict(self, "mig")
 
 
 def mig(

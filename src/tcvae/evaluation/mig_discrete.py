@@ -28,6 +28,7 @@ from tcvae.evaluation.inputs import (
     dense_labels,
     resolve_factors,
 )
+from tcvae.evaluation.results import result_dict
 
 PROTOCOL = "mig_discrete (disentanglement_lib: equal-width bins, plug-in estimates)"
 
@@ -50,14 +51,7 @@ class DiscreteMIGResult:
 
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as nested lists)."""
-        out: dict = {"protocol": self.protocol, "mig_discrete": self.mig_discrete}
-        for key, value in self.__dict__.items():
-            if isinstance(value, np.ndarray):
-                value = value.tolist()
-            elif isinstance(value, tuple):
-                value = list(value)
-            out.setdefault(key, value)
-        return out
+        return result_dict(self, "mig_discrete")
 
 
 def discretize(codes: Tensor, bins: int) -> Tensor:

@@ -1,19 +1,19 @@
 """Evaluating a trained run directory: encode its data set, score it, write ``metrics.json``.
 
-The layout of ``RUN_DIR/metrics.json``: ``run_dir``, ``dataset``, ``points`` and one section per
-metric asked for, each the metric's ``to_dict()`` with a ``protocol`` label: ``decomposition``
-(:class:`~tcvae.evaluation.decomposition.ElboDecomposition` with E[log p(x|z)] and the ELBO),
-``mig`` (the paper's protocol), ``mig_discrete`` (disentanglement_lib's protocol), and the wider
-suite on the posterior means, disentanglement_lib's protocols: ``beta_vae``, ``factor_vae``,
-``dci`` (reference protocol), ``dci_fast``, ``sap``, ``modularity_explicitness`` and ``mig_sup``.
-``--metrics all`` asks for every one.
+:data:`METRICS` is the one table of metrics: the name ``tcvae evaluate --metrics`` and
+:func:`evaluate_run` take, the section of ``metrics.json`` it writes (its result's ``to_dict()``,
+with a ``protocol`` label, except the decomposition's), the function that computes it and its
+scores, each with its label and its key in a sweep cell's summary row. ``tcvae evaluate``'s
+table, the run report and the sweeps read it. ``metrics.json`` holds ``run_dir``, ``dataset``,
+``points`` and one section per metric asked for.
 """
 
 from __future__ import annotations
 
 import inspect
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +22,7 @@ import torch
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.evaluation.beta_vae_score import beta_vae_score
 from tcvae.evaluation.dci import dci
-from tcvae.evaluation.decomposition import decompose_elbo
+from tcvae.evaluation.decomposition import ElboDecomposition, decompose_elbo
 from tcvae.evaluation.encode import encode_dataset, estimate_log_likelihood
 from tcvae.evaluation.factor_vae_score import factor_vae_score
 from tcvae.evaluation.grid_mixture import GridTooLargeError
@@ -37,33 +37,243 @@ from tcvae.files import write_json_atomic
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
-METRICS = (
-    "decomposition",
-    "mig",
-    "mig-discrete",
-    "beta-vae",
-    "factor-vae",
-    "dci",
-    "dci-fast",
-    "sap",
-    "modularity",
-    "mig-sup",
-)
-DEFAULT_METRICS = ("decomposition", "mig", "mig-discrete")
 ALL = "all"
-# Section of metrics.json written by each metric.
-SECTIONS = {
-    "decomposition": "decomposition",
-    "mig": "mig",
-    "mig-discrete": "mig_discrete",
-    "beta-vae": "beta_vae",
-    "factor-vae": "factor_vae",
-    "dci": "dci",
-    "dci-fast": "dci_fast",
-    "sap": "sap",
-    "modularity": "modularity_explicitness",
-    "mig-sup": "mig_sup",
-}
+
+
+@dataclass(frozen=True)
+class Score:
+    """One number of a metric's section of ``metrics.json``.
+
+    key: its key in the section (and ``key + "_stderr"`` its standard error, where there is one);
+    label: its name in ``tcvae evaluate``'s table and the report; headline: its key in a sweep
+    cell's summary row (None: not a headline number, left out of the report's summary too);
+    short: its label on the decomposition plot.
+    """
+
+    key: str
+    label: str
+    headline: str | None = None
+    short: str = ""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What every metric is computed from: the run's model, the data set scored, its posterior
+    parameters ``mean`` and ``logvar`` (N, D), and :func:`evaluate_run`'s settings."""
+
+    model: torch.nn.Module
+    data: GroundTruthData
+    mean: torch.Tensor
+    logvar: torch.Tensor
+    factors: list[str] | None
+    samples: int
+    seed: int
+    batch_size: int
+    device: str
+    entropy_estimator: str
+    progress: bool
+    num_train: int
+    num_test: int
+
+    @property
+    def on_means(self) -> dict[str, Any]:
+        """The arguments shared by the metrics scored on the posterior means."""
+        return dict(factor_names=list(self.data.factor_names), factors=self.factors, seed=self.seed)
+
+    @property
+    def split(self) -> dict[str, int]:
+        """The training and test points of the classifier-based metrics."""
+        return dict(num_train=self.num_train, num_test=self.num_test)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: its name (``--metrics``), its section of ``metrics.json``, the function that
+    computes its result (a dataclass with ``to_dict()``), its scores, and what it measures, with
+    its range (``tcvae evaluate --help``, the report). suite: one of the wider suite, scored on
+    the posterior means with disentanglement_lib's protocols and only when asked for; the
+    others are the defaults."""
+
+    name: str
+    section: str
+    compute: Callable[[Inputs], Any]
+    scores: tuple[Score, ...]
+    help: str
+    suite: bool = True
+
+    def numbers(self, found: Mapping[str, Any]) -> list[tuple[Score, float, float | None]]:
+        """(score, value, standard error or None) of each score with a value in ``found``, this
+        metric's section of a ``metrics.json`` dict."""
+        out = []
+        for score in self.scores:
+            value, se = found.get(score.key), found.get(f"{score.key}_stderr")
+            if isinstance(value, int | float):
+                out.append((score, float(value), None if se is None else float(se)))
+        return out
+
+
+def _decomposition(x: Inputs) -> ElboDecomposition:
+    posterior = x.model.posterior.name
+    parts = decompose_elbo(
+        x.mean, x.logvar, posterior=posterior, samples=x.samples, seed=x.seed, progress=x.progress
+    )
+    ll, ll_se = estimate_log_likelihood(
+        x.model, x.data, x.samples, x.seed, x.batch_size, x.device, x.progress
+    )
+    return parts.with_log_likelihood(ll, ll_se)
+
+
+def _mig(x: Inputs) -> MIGResult:
+    names = list(x.data.factor_names)
+    factors = x.factors or _paper_factors(x.data.name, names, x.data.classes)
+    log.info("MIG (%s) over factors %s", x.entropy_estimator, factors or "all varying")
+    return mig_falling_back(
+        x.mean,
+        x.logvar,
+        x.data.classes,
+        names,
+        factors=factors,
+        posterior=x.model.posterior.name,
+        entropy_estimator=x.entropy_estimator,
+        samples=x.samples,
+        seed=x.seed,
+        progress=x.progress,
+    )
+
+
+def _dci_scores(protocol: str, prefix: str) -> tuple[Score, ...]:
+    keys = ("disentanglement", "completeness", "informativeness")
+    return tuple(Score(key, f"DCI {key} ({protocol})", f"{prefix}_{key}") for key in keys)
+
+
+METRICS: tuple[Metric, ...] = (
+    Metric(
+        "decomposition",
+        "decomposition",
+        _decomposition,
+        (
+            Score("log_likelihood", "E[log p(x|z)]", "log_px"),
+            Score("elbo", "ELBO", "elbo"),
+            Score("analytic_kl", "E_n KL(q(z|x_n) || p(z)), analytic", "kl", "analytic KL"),
+            Score("kl_estimate", "sum of the three terms below", None, "sum"),
+            Score("index_code_mi", "index-code mutual information I_q(z; n)", "mi", "MI"),
+            Score("total_correlation", "total correlation KL(q(z) || prod_j q(z_j))", "tc", "TC"),
+            Score(
+                "dimwise_kl", "dimension-wise KL sum_j KL(q(z_j) || p(z_j))", "dwkl", "dim-wise KL"
+            ),
+        ),
+        "E[log p(x|z)], index-code MI, total correlation and dimension-wise KL over the whole "
+        "data set, with standard errors, and the analytic KL they must add up to",
+        suite=False,
+    ),
+    Metric(
+        "mig",
+        "mig",
+        _mig,
+        (Score("mig", "MIG (paper protocol)", "mig"),),
+        "Mutual Information Gap, the paper's protocol (dSprites: scale, orientation, posX, "
+        "posY); deterministic entropies by default, --entropy-estimator monte-carlo for the "
+        "paper's",
+        suite=False,
+    ),
+    Metric(
+        "mig-discrete",
+        "mig_discrete",
+        lambda x: mig_discrete(
+            x.mean, x.data.classes, list(x.data.factor_names), factors=x.factors, seed=x.seed
+        ),
+        (Score("mig_discrete", "MIG (discretised, disentanglement_lib protocol)", "mig_discrete"),),
+        "discretised MIG, disentanglement_lib's protocol (not comparable with mig)",
+        suite=False,
+    ),
+    Metric(
+        "beta-vae",
+        "beta_vae",
+        lambda x: beta_vae_score(
+            x.mean, x.data.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
+        ),
+        (Score("beta_vae", "BetaVAE score", "beta_vae"),),
+        "BetaVAE score (Higgins et al. 2017), in [0, 1], chance 1/K: accuracy of a linear "
+        "classifier telling which factor a batch of pairs shares from mean |z1 - z2|",
+    ),
+    Metric(
+        "factor-vae",
+        "factor_vae",
+        lambda x: factor_vae_score(
+            x.mean, x.data.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
+        ),
+        (Score("factor_vae", "FactorVAE score", "factor_vae"),),
+        "FactorVAE score (Kim & Mnih 2018), in [0, 1], chance about 1/K: majority-vote accuracy "
+        "of the dimension of least normalised variance when one factor is fixed",
+    ),
+    Metric(
+        "dci",
+        "dci",
+        lambda x: dci(x.mean, x.data.classes, **x.split, **x.on_means),
+        _dci_scores("reference", "dci"),
+        "DCI (Eastwood & Williams 2018), each in [0, 1]: disentanglement, completeness from "
+        "gradient-boosted-tree importances, informativeness = test accuracy; reference protocol "
+        "(one GradientBoostingClassifier per factor: slow, minutes)",
+    ),
+    Metric(
+        "dci-fast",
+        "dci_fast",
+        lambda x: dci(x.mean, x.data.classes, protocol="fast", **x.split, **x.on_means),
+        _dci_scores("fast", "dci_fast"),
+        "DCI from histogram gradient boosting (seconds; tracks dci, labelled apart)",
+    ),
+    Metric(
+        "sap",
+        "sap",
+        lambda x: sap(x.mean, x.data.classes, **x.split, **x.on_means),
+        (Score("sap", "SAP", "sap"),),
+        "SAP (Kumar et al. 2018), in [0, 1]: mean gap between the two dimensions that best "
+        "predict each factor (1-D linear SVM accuracy; perfect codes reach ~0.3-0.5)",
+    ),
+    Metric(
+        "modularity",
+        "modularity_explicitness",
+        lambda x: modularity_explicitness(x.mean, x.data.classes, **x.split, **x.on_means),
+        (
+            Score("modularity", "modularity", "modularity"),
+            Score("explicitness", "explicitness", "explicitness"),
+        ),
+        "modularity and explicitness (Ridgeway & Mozer 2018): does each dimension inform about "
+        "one factor (in [0, 1]; uninformative codes can score high); test ROC-AUC of a logistic "
+        "regression predicting each factor (in [0.5, 1]; chance 0.5)",
+    ),
+    Metric(
+        "mig-sup",
+        "mig_sup",
+        lambda x: mig_sup(x.mean, x.data.classes, **x.on_means),
+        (Score("mig_sup", "MIG-sup", "mig_sup"),),
+        "MIG-sup (Li et al. 2020), in [0, 1]: per dimension, the gap between the two factors it "
+        "informs most about (discretised estimates, as mig-discrete)",
+    ),
+)
+DEFAULT_METRICS = tuple(m.name for m in METRICS if not m.suite)
+
+
+def metric_named(name: str) -> Metric:
+    """The row of ``METRICS`` called ``name``."""
+    return {m.name: m for m in METRICS}[name]
+
+
+def metric_names(chosen: str | Sequence[str]) -> list[str]:
+    """The metrics in ``chosen`` in the table's order, every one for ``"all"``; an
+    :class:`EvaluationError` names the choices when one is unknown or none is given."""
+    names = [m.name for m in METRICS]
+    chosen = [chosen] if isinstance(chosen, str) else list(chosen)
+    unknown = sorted(set(chosen) - {*names, ALL})
+    if unknown or not chosen:
+        raise EvaluationError(f"unknown metric(s) {unknown}; choose from {names} or {ALL!r}")
+    return names if ALL in chosen else [name for name in names if name in chosen]
+
+
+def computed_metrics(results: Mapping[str, Any]) -> list[tuple[Metric, Mapping[str, Any]]]:
+    """(metric, its section) of every metric whose section a ``metrics.json`` dict holds."""
+    sections = [(m, results.get(m.section)) for m in METRICS]
+    return [(m, found) for m, found in sections if isinstance(found, Mapping)]
 
 
 def evaluate_run(
@@ -91,79 +301,33 @@ def evaluate_run(
     """
     from tcvae.training.runs import load_run
 
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if ALL in metrics:
-        metrics = METRICS
-    unknown = sorted(set(metrics) - set(METRICS))
-    if unknown or not metrics:
-        raise EvaluationError(
-            f"unknown metric(s) {unknown}; choose from {list(METRICS)} or {ALL!r}"
-        )
+    metrics = metric_names(metrics)
     run_dir = Path(run_dir)
     run = load_run(run_dir, device=device)
     if data is None:
         data = run.dataset()
-    model = run.model
-    posterior = model.posterior.name
-    names = list(data.factor_names)
     log.info("encoding %d images of %s", len(data), data.name)
-    mean, logvar = encode_dataset(model, data, batch_size, device, progress)
+    mean, logvar = encode_dataset(run.model, data, batch_size, device, progress)
+    inputs = Inputs(
+        model=run.model,
+        data=data,
+        mean=mean,
+        logvar=logvar,
+        factors=list(factors) if factors else None,
+        samples=samples,
+        seed=seed,
+        batch_size=batch_size,
+        device=device,
+        entropy_estimator=entropy_estimator,
+        progress=progress,
+        num_train=num_train,
+        num_test=num_test,
+    )
     out: dict[str, Any] = {"run_dir": str(run_dir), "dataset": data.name, "points": len(data)}
-
-    if "decomposition" in metrics:
-        log.info("ELBO decomposition with %d samples", samples)
-        parts = decompose_elbo(
-            mean, logvar, posterior=posterior, samples=samples, seed=seed, progress=progress
-        )
-        ll, ll_se = estimate_log_likelihood(
-            model, data, samples, seed, batch_size, device, progress
-        )
-        out["decomposition"] = parts.with_log_likelihood(ll, ll_se).to_dict()
-    if "mig" in metrics:
-        chosen = list(factors) if factors else _paper_factors(data.name, names, data.classes)
-        log.info("MIG (%s) over factors %s", entropy_estimator, chosen or "all varying")
-        result = mig_falling_back(
-            mean,
-            logvar,
-            data.classes,
-            names,
-            factors=chosen,
-            posterior=posterior,
-            entropy_estimator=entropy_estimator,
-            samples=samples,
-            seed=seed,
-            progress=progress,
-        )
-        out["mig"] = result.to_dict()
-    if "mig-discrete" in metrics:
-        out["mig_discrete"] = mig_discrete(
-            mean, data.classes, names, factors=factors or None, seed=seed
-        ).to_dict()
-    codes = mean
-    common = dict(factor_names=names, factors=list(factors) if factors else None, seed=seed)
-    suite = {
-        "beta-vae": lambda: beta_vae_score(
-            codes, data.classes, num_train=num_train, num_eval=num_test, **common
-        ),
-        "factor-vae": lambda: factor_vae_score(
-            codes, data.classes, num_train=num_train, num_eval=num_test, **common
-        ),
-        "dci": lambda: dci(codes, data.classes, num_train=num_train, num_test=num_test, **common),
-        "dci-fast": lambda: dci(
-            codes, data.classes, num_train=num_train, num_test=num_test, protocol="fast", **common
-        ),
-        "sap": lambda: sap(codes, data.classes, num_train=num_train, num_test=num_test, **common),
-        "modularity": lambda: modularity_explicitness(
-            codes, data.classes, num_train=num_train, num_test=num_test, **common
-        ),
-        "mig-sup": lambda: mig_sup(codes, data.classes, **common),
-    }
-    for name, compute in suite.items():
-        if name in metrics:
-            log.info("%s on %d training / %d test points", name, num_train, num_test)
-            out[SECTIONS[name]] = compute().to_dict()
-
+    for metric in METRICS:
+        if metric.name in metrics:
+            log.info("computing %s", metric.name)
+            out[metric.section] = metric.compute(inputs).to_dict()
     write_json_atomic(run_dir / METRICS_FILE, out)
     return out
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from tcvae.experiments.grid import Cell, expand_grid
-from tcvae.experiments.spec import METHODS, SweepSpec
+from tcvae.experiments.spec import METHOD_LABELS, SweepSpec
 from tcvae.experiments.sweep_data import INFO_FILE, load_evaluation_grid
 from tcvae.training.config import TrainConfig, from_dict
 
@@ -36,7 +36,7 @@ DATA_FACTS = (
 
 def cell_config(spec: SweepSpec, cell: Cell, run_dir: str | Path | None = None) -> TrainConfig:
     """The validated training config of ``cell``."""
-    method, estimator = METHODS[cell.method]
+    method, estimator = METHOD_LABELS[cell.method]
     tree: dict[str, dict[str, Any]] = {s: dict(v) for s, v in spec.train.items()}
     for section, values in spec.by_method.get(cell.method, {}).items():
         tree.setdefault(section, {}).update(values)

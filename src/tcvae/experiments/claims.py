@@ -22,7 +22,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from tcvae.errors import TcvaeError
 
@@ -200,6 +199,8 @@ def bootstrap_median_ci(
 
 def wilcoxon_greater(differences: np.ndarray) -> float:
     """One-sided Wilcoxon signed-rank p-value for differences leaning positive (zeros dropped)."""
+    from scipy import stats  # here, not above: running sweeps needs no SciPy
+
     if not np.any(differences != 0):
         return 1.0  # no non-zero difference: no evidence either way
     return float(stats.wilcoxon(differences, alternative="greater").pvalue)
@@ -225,6 +226,8 @@ def paired_claim(
 
 def tc_mig_claim(rows: Sequence[dict[str, Any]], methods: Sequence[str]) -> CorrelationClaim:
     """Claim (c): Spearman's rho between TC and MIG over the finished cells of ``methods``."""
+    from scipy import stats
+
     statement = "lower TC goes with higher MIG across runs"
     values = [(_value(r, TC), _value(r, MIG)) for r in rows if r.get("method") in methods]
     points = [(tc, mig) for tc, mig in values if tc is not None and mig is not None]

@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from matplotlib.figure import Figure
 
 from tcvae.errors import TcvaeError
 from tcvae.experiments.claims import (
@@ -37,7 +36,9 @@ from tcvae.experiments.claims import (
 from tcvae.experiments.summary import read_summary
 from tcvae.files import write_json_atomic
 from tcvae.reports import html
-from tcvae.reports.plots import figure_png, save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # Summary columns compared (flattened keys of the metrics a cell returns).
 MIG, LOG_PX, ELBO, TC = "mig", "log_px", "elbo", "tc"
@@ -123,6 +124,8 @@ def _draw_vs_beta(ax, rows: Sequence[dict[str, Any]], metric: str) -> None:
 
 def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Figure:
     """One panel per metric: median over seeds vs beta per method, 10-90% band shaded."""
+    from matplotlib.figure import Figure  # here, not above: running sweeps needs no matplotlib
+
     rows = finished(rows)
     for metric in metrics:
         _check_metric(rows, metric)
@@ -138,6 +141,8 @@ def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Fi
 
 def mig_vs_tc(rows: Sequence[dict[str, Any]]) -> Figure:
     """MIG against total correlation, one point per finished cell, coloured by method."""
+    from matplotlib.figure import Figure
+
     rows = finished(rows)
     for metric in (MIG, TC):
         _check_metric(rows, metric)
@@ -222,6 +227,8 @@ def write_comparison(sweep_dir: str | Path, out: str | Path | None = None) -> Co
     The page is ``SWEEP_DIR/compare.html`` unless ``out`` is given; when beta-VAE and beta-TCVAE
     both have finished cells, the claims go into the page and into ``claims.json`` beside it.
     """
+    from tcvae.reports.plots import figure_png, save_figure
+
     sweep_dir = Path(sweep_dir)
     rows = read_summary(sweep_dir)
     done = finished(rows)

@@ -19,9 +19,7 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
-from tcvae.experiments.restarts import RESTARTS_FILE, Restart, train_best_of
 from tcvae.objectives import ObjectiveConfig
-from tcvae.reports import html
 from tcvae.reports.run_report import section, write_report
 from tcvae.training import (
     DataConfig,
@@ -39,7 +37,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_OUT = "tcvae-demo"
 RUN_NAME = "run"
-RESTARTS_NAME = "restarts"
 
 
 class DemoError(TcvaeError):
@@ -64,8 +61,6 @@ class DemoBudget:
     lr_warmup_steps: int  # linear learning-rate warm-up (the trainer's optim.lr_warmup_steps)
     estimator: str  # minibatch estimator of log q(z): "mws" or "mss" (objectives.estimators)
     eval_samples: int  # Monte Carlo samples of the decomposition (the paper uses 10,000)
-    restarts: int = 1  # seeds screened, the one with the lowest logged TC kept (restarts.py)
-    screen_images: int = 0  # images each restart trains on before the choice
 
 
 # The recipe search (scripts/recipe_search.py, docs/demo.md): batch 512 with lr 3e-3 disentangled
@@ -75,8 +70,7 @@ class DemoBudget:
 # demo's seeds 0-4 reached MIG 0.287, 0.327, 0.328, 0.299 and 0.337 within the 9-minute clock
 # (3.4-3.5 million images in fp32); the warm-up is not needed there. Training stops at 100
 # epochs (6 million images, about 9 minutes in bf16) or at 9 minutes, so that the demo ends
-# within 10. Screening several seeds by their logged TC (--restarts) was measured with MSS and
-# did worse, so the demo trains one seed.
+# within 10.
 DEFAULT_BUDGET = DemoBudget(
     subset=60_000,
     hidden=256,
@@ -87,8 +81,6 @@ DEFAULT_BUDGET = DemoBudget(
     lr_warmup_steps=0,
     estimator="mws",
     eval_samples=10_000,
-    restarts=1,
-    screen_images=1_000_000,
 )
 # Seconds on a CPU, for tests only: it runs every step but learns little.
 TINY_BUDGET = DemoBudget(
@@ -101,8 +93,6 @@ TINY_BUDGET = DemoBudget(
     lr_warmup_steps=0,
     estimator="mws",
     eval_samples=200,
-    restarts=2,
-    screen_images=640,
 )
 BETA = 6.0
 LATENT_DIM = 10
@@ -119,7 +109,6 @@ class DemoResult:
     metrics: dict[str, Any]
     seconds: float
     images: int
-    restarts: list[Restart]
     estimator: str  # "mws" or "mss", as trained
 
 
@@ -179,31 +168,24 @@ def run_demo(
     data_source: str = "builtin",
     seed: int = 0,
     force: bool = False,
-    restarts: int | None = None,
     budget: DemoBudget | None = None,
     progress: bool = True,
 ) -> DemoResult:
     """Train, evaluate and report; returns where everything went and the headline numbers.
 
-    ``subset``: "default" keeps the budget's subset, None trains on the whole grid. ``restarts``:
-    seeds screened before the one with the lowest logged TC is trained on (default: the
-    budget's; 1 trains one seed). ``precision``: the trainer's ``run.precision`` ("auto": bf16
-    where the device computes it natively). ``force`` replaces an earlier demo run in ``out``.
+    ``subset``: "default" keeps the budget's subset, None trains on the whole grid.
+    ``precision``: the trainer's ``run.precision`` ("auto": bf16 where the device computes it
+    natively). ``force`` replaces an earlier demo run in ``out``.
     ``budget`` replaces the default (or tiny) budget, for experiments on the demo's recipe.
     """
     start = time.perf_counter()
     budget = budget or (TINY_BUDGET if tiny else DEFAULT_BUDGET)
     if subset != "default":
         budget = DemoBudget(**{**budget.__dict__, "subset": subset})
-    if restarts is not None:
-        if restarts < 1:
-            raise DemoError(f"--restarts must be a positive integer, got {restarts}")
-        budget = DemoBudget(**{**budget.__dict__, "restarts": restarts})
     if epochs is not None and epochs < 1:
         raise DemoError(f"--epochs must be a positive integer, got {epochs}")
     run_dir = Path(out) / RUN_NAME
-    screen_dir = Path(out) / RESTARTS_NAME
-    _clear_earlier_demo(run_dir, screen_dir, force)
+    _clear_earlier_demo(run_dir, force)
     config = demo_config(
         run_dir,
         budget,
@@ -215,17 +197,7 @@ def run_demo(
     )
     log.info("rendering %s dSprites images", budget.subset or "all")
     data = build_dataset(config.data, progress=progress)
-    screened: list[Restart] = []
-    if budget.restarts > 1:
-        run, screened = train_best_of(
-            config,
-            budget.restarts,
-            max(1, budget.screen_images // budget.batch_size),
-            progress=progress,
-            screen_dir=screen_dir,
-        )
-    else:
-        run = train(config, progress=progress)
+    run = train(config, progress=progress)
     eval_device = str(next(run.model.parameters()).device)
     metrics = evaluate_run(
         run.run_dir, samples=budget.eval_samples, device=eval_device, progress=progress, data=data
@@ -240,7 +212,6 @@ def run_demo(
         evaluate=False,
         progress=progress,
         data=data,
-        extra_sections=[("Restarts", restarts_section(screened))] if screened else [],
     )
     return DemoResult(
         run_dir=run.run_dir,
@@ -250,44 +221,19 @@ def run_demo(
         metrics=metrics,
         seconds=time.perf_counter() - start,
         images=len(data),
-        restarts=screened,
         estimator=run.config.objective.estimator,
     )
 
 
-def restarts_section(screened: list[Restart]) -> str:
-    """The report's account of the screening: every restart's seed, score and the one kept."""
-    rows = [
-        (r.seed, r.steps, "diverged" if r.error else r.score, "kept" if r.kept else "")
-        for r in screened
-    ]
-    return html.paragraph(
-        f"{len(screened)} seeds were trained for a short screening on the same images; this run "
-        "is the one whose logged minibatch total correlation (the term beta-TCVAE penalises) was "
-        "lowest over the second half of the screening, trained on from there. No factor labels "
-        "were used to choose it. The others are in the demo's restarts folder."
-    ) + html.table(rows, header=("seed", "screening steps", "logged TC", ""))
-
-
-def _clear_earlier_demo(run_dir: Path, screen_dir: Path, force: bool) -> None:
+def _clear_earlier_demo(run_dir: Path, force: bool) -> None:
     """Refuse to overwrite an earlier demo unless ``force``; then remove only what a demo made."""
     if run_dir.exists() and not force:
         raise DemoError(
             f"{run_dir} already holds a demo run; open {run_dir / 'report.html'}, or pass "
             "--force to replace it, or --out DIR to keep it"
         )
-    if screen_dir.exists() and not force:
-        raise DemoError(
-            f"{screen_dir} holds the restarts of an earlier demo; pass --force to replace them, "
-            "or --out DIR to keep them"
-        )
-    for path in (run_dir, screen_dir):
-        if not path.exists():
-            continue
-        made_by_demo = (path / CONFIG_FILE).is_file() or (
-            path == screen_dir
-            and all(p.name == RESTARTS_FILE or (p / CONFIG_FILE).is_file() for p in path.iterdir())
-        )
-        if not made_by_demo:
-            raise DemoError(f"{path} exists but was not made by the demo; remove it yourself")
-        shutil.rmtree(path)
+    if not run_dir.exists():
+        return
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise DemoError(f"{run_dir} exists but was not made by the demo; remove it yourself")
+    shutil.rmtree(run_dir)

@@ -11,7 +11,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from tcvae.experiments.spec import METHODS, SpecError, SweepSpec
+from tcvae.experiments.spec import METHOD_LABELS, SpecError, SweepSpec
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9.=+-]+")
 
@@ -53,7 +53,7 @@ def expand_grid(spec: SweepSpec) -> list[Cell]:
     combos = [dict(zip(option_keys, vals)) for vals in itertools.product(*spec.options.values())]
     cells: list[Cell] = []
     for method in spec.methods:
-        ignores_beta = METHODS[method][0] == "vae"
+        ignores_beta = METHOD_LABELS[method][0] == "vae"
         betas: tuple[float | None, ...] = (None,) if ignores_beta else spec.betas
         for beta, options, seed in itertools.product(betas, combos, spec.seeds):
             cells.append(

@@ -38,7 +38,8 @@ A spec file has these tables (every key is optional except the grid's methods, b
 each cell trains on the set they describe, and every cell is evaluated on the full (strided) grid
 without the selection of training images (filters, exclude, correlation, subset).
 
-Presets live as TOML files in ``tcvae/experiments/presets``.
+Presets are spec files shipped in ``tcvae/experiments/presets``, read by
+:func:`tcvae.training.resolve.bundled_presets` like the training presets.
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ import dataclasses
 import math
 import sys
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from tcvae.errors import TcvaeError
 from tcvae.training.config import ConfigError, DataConfig, from_dict
+from tcvae.training.resolve import bundled_presets
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -65,9 +66,9 @@ class SpecError(TcvaeError):
     """A sweep specification is invalid; the message names the key and how to fix it."""
 
 
-# Sweep method label -> (objective.method, objective.estimator or None to keep the default).
-# "beta-tcvae" means what ``--method beta-tcvae`` means: the objective's default estimator (MWS).
-METHODS: dict[str, tuple[str, str | None]] = {
+# Sweep method label (grid.methods) -> (objective.method, objective.estimator or None to keep the
+# default). "beta-tcvae" means what ``--method beta-tcvae`` means: the objective's default (MWS).
+METHOD_LABELS: dict[str, tuple[str, str | None]] = {
     "vae": ("vae", None),
     "beta-vae": ("beta-vae", None),
     "beta-tcvae": ("beta-tcvae", None),
@@ -141,8 +142,10 @@ def _parse_grid(grid: Any) -> tuple[tuple[str, ...], tuple[float, ...], tuple[in
             raise _fail(f"grid.{key}", "is required")
     methods = _nonempty_list(grid["methods"], "grid.methods")
     for m in methods:
-        if m not in METHODS:
-            raise _fail("grid.methods", f"has unknown method {m!r}; choose from {list(METHODS)}")
+        if m not in METHOD_LABELS:
+            raise _fail(
+                "grid.methods", f"has unknown method {m!r}; choose from {list(METHOD_LABELS)}"
+            )
     if "beta-tcvae" in methods and "beta-tcvae-mws" in methods:
         raise _fail("grid.methods", "lists both 'beta-tcvae' and 'beta-tcvae-mws' (the same)")
     betas = _nonempty_list(grid["betas"], "grid.betas")
@@ -212,7 +215,7 @@ def _parse_train(train: Any, methods: tuple[str, ...]) -> tuple[dict, dict]:
     if "data" in train:
         raise _fail("[train.data]", "is not used by sweeps; describe the data in [data]")
     for key in train:
-        if key in METHODS and key not in methods:
+        if key in METHOD_LABELS and key not in methods:
             raise _fail(f"[train.{key}]", "sets options of a method grid.methods does not list")
     _unknown(train, TRAIN_SECTIONS + methods, "[train]")
     common = {k: v for k, v in train.items() if k in TRAIN_SECTIONS}
@@ -241,7 +244,7 @@ def parse_spec(tree: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
                 raise _fail(
                     f"grid.options.{key!r}", f"is also fixed in [{where}.{section}]; keep one"
                 )
-    fixed = [m for m in methods if METHODS[m][1]]
+    fixed = [m for m in methods if METHOD_LABELS[m][1]]
     if "objective.estimator" in options or "estimator" in train.get("objective", {}):
         if fixed:
             raise _fail(
@@ -287,13 +290,12 @@ def read_spec(path: str | Path) -> SweepSpec:
 
 def preset_names() -> list[str]:
     """Names of the bundled presets (``tcvae sweep --preset NAME``)."""
-    folder = resources.files("tcvae.experiments") / "presets"
-    return sorted(p.name[: -len(".toml")] for p in folder.iterdir() if p.name.endswith(".toml"))
+    return list(bundled_presets("tcvae.experiments"))
 
 
 def load_preset(name: str) -> SweepSpec:
     """A bundled preset spec by name."""
-    if name not in preset_names():
-        raise SpecError(f"unknown sweep preset {name!r}; choose from {preset_names()}")
-    text = (resources.files("tcvae.experiments") / "presets" / f"{name}.toml").read_text()
-    return parse_spec(tomllib.loads(text), default_name=name)
+    presets = bundled_presets("tcvae.experiments")
+    if name not in presets:
+        raise SpecError(f"unknown sweep preset {name!r}; choose from {list(presets)}")
+    return parse_spec(presets[name], default_name=name)

@@ -4,7 +4,7 @@ and the VAE that joins them."""
 from tcvae.models.distributions import Laplace, Normal, get_distribution
 from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
 from tcvae.models.networks import BinaryInputLinear, binary_linear, build_networks
-from tcvae.models.vae import VAE, ModelError, VAEOutput, build_model, soft_clamp
+from tcvae.models.vae import VAE, ModelConfig, ModelError, VAEOutput, build_model, soft_clamp
 
 __all__ = [
     "VAE",
@@ -12,6 +12,7 @@ __all__ = [
     "Bernoulli",
     "Gaussian",
     "Laplace",
+    "ModelConfig",
     "ModelError",
     "Normal",
     "VAEOutput",

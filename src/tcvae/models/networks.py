@@ -22,68 +22,21 @@ MLP_HIDDEN = 1200
 CONV_BASE = 32
 
 
-# Pixels per block of the weight gradient of binary_linear (about 2.3 MiB at width 1200).
-PIXEL_BLOCK = 512
-
-
-def _bag_offsets(bags: Tensor, num_bags: int) -> Tensor:
-    """Start of each bag in a list sorted by bag index (empty bags included)."""
-    counts = torch.bincount(bags, minlength=num_bags)
-    return counts.cumsum(0) - counts
-
-
-class _BinaryLinear(torch.autograd.Function):
-    """x W^T for bool x (B, P): sums of W's columns over each row's on-pixels, both ways.
-
-    Forward: row i of the output is the sum of rows of W^T (P, H) at x_i's on-pixels. Backward:
-    dL/dW^T = x^T G, whose row p is the sum of the rows of G (B, H) at the images where pixel p
-    is on. Both are embedding-bag sums over the (image, pixel) pairs of x, taken in a fixed order
-    (so the results repeat bit for bit).
-    """
-
-    @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor) -> Tensor:
-        rows, cols = x.nonzero(as_tuple=True)  # row-major: each image's pixels together
-        table = weight.t().contiguous()
-        out = F.embedding_bag(cols, table, _bag_offsets(rows, x.shape[0]), mode="sum")
-        ctx.save_for_backward(rows, cols)
-        ctx.num_pixels = x.shape[1]
-        return out
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: Tensor) -> tuple[None, Tensor | None]:
-        if not ctx.needs_input_grad[1]:
-            return None, None
-        rows, cols = ctx.saved_tensors
-        by_pixel = torch.argsort(cols, stable=True)  # each pixel's images, in increasing order
-        images = rows[by_pixel]
-        offsets = _bag_offsets(cols, ctx.num_pixels).tolist() + [len(images)]
-        # Written straight into W's (H, P) layout, a block of pixels at a time: no (P, H)
-        # gradient to transpose afterwards (18.75 MiB for the paper's encoder).
-        grad_weight = grad.new_empty(grad.shape[1], ctx.num_pixels)
-        for p0 in range(0, ctx.num_pixels, PIXEL_BLOCK):
-            p1 = min(p0 + PIXEL_BLOCK, ctx.num_pixels)
-            start, stop = offsets[p0], offsets[p1]
-            bag_starts = torch.tensor(offsets[p0:p1], device=grad.device) - start
-            block = F.embedding_bag(images[start:stop], grad, bag_starts, mode="sum")
-            grad_weight[:, p0:p1] = block.t()
-        return None, grad_weight
-
-
 def binary_linear(x: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """x W^T + b for binary inputs x (B, P) of dtype bool and W (H, P): row i is b plus the sum
-    of the columns of W at the pixels that are on in x_i.
+    of the columns of W at the pixels that are on in x_i (an embedding-bag sum over rows of W^T).
 
     No float copy of x and none of the B P H multiply-adds by its zeros (a dSprites image has
-    about 185 of its 4096 pixels on), in float32 whatever the autocast dtype: see
-    :class:`_BinaryLinear`, and ``benchmarks/bench_binary_input.py`` for the speed.
+    about 185 of its 4096 pixels on). Encoding reads binary images this way on a CPU
+    (``VAE.batch_dtype``); ``benchmarks/bench_binary_input.py`` measures the speed.
     """
     if x.dim() != 2 or x.dtype != torch.bool:
         raise ValueError(
             f"binary_linear needs a (B, P) bool tensor, got {x.dtype} {tuple(x.shape)}"
         )
-    out = _BinaryLinear.apply(x, weight)
+    rows, cols = x.nonzero(as_tuple=True)  # row-major: each image's pixels together
+    counts = torch.bincount(rows, minlength=x.shape[0])
+    out = F.embedding_bag(cols, weight.t().contiguous(), counts.cumsum(0) - counts, mode="sum")
     return out if bias is None else out + bias
 
 

@@ -7,16 +7,17 @@ A model is fully described by its build arguments (see :func:`build_model`) and 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from tcvae.errors import TcvaeError
 from tcvae.models.distributions import DISTRIBUTIONS, get_distribution
 from tcvae.models.likelihoods import LIKELIHOODS, get_likelihood
 from tcvae.models.networks import ARCHITECTURES, IMAGE_SIZE, build_networks, reads_binary
+from tcvae.options import OptionError, check_choices, option, positive_int, require
 
 # Encoder log-variances are squashed smoothly into this range: below -20 the posterior is a
 # point mass for every practical purpose and 1/variance overflows soon after in float32; above
@@ -25,8 +26,56 @@ LOGVAR_MIN = -20.0
 LOGVAR_MAX = 10.0
 
 
-class ModelError(TcvaeError):
+class ModelError(OptionError):
     """A model was asked for with arguments it cannot support, or given the wrong input."""
+
+
+@dataclass
+class ModelConfig:
+    """The arguments of :func:`build_model`, checked when built (:class:`ModelError` naming the
+    one at fault); ``image_shape`` is filled in from the data at train time."""
+
+    arch: str = option(
+        "mlp", flag="--arch", choices=sorted(ARCHITECTURES), help="network architecture"
+    )
+    latent_dim: int = option(
+        10, flag="--latent-dim", metavar="D", help="number of latent dimensions (default 10)"
+    )
+    posterior: str = option(
+        "normal",
+        flag="--posterior",
+        choices=sorted(DISTRIBUTIONS),
+        help="posterior and prior family (default normal)",
+    )
+    likelihood: str = option(
+        "bernoulli",
+        flag="--likelihood",
+        choices=sorted(LIKELIHOODS),
+        help="decoder likelihood p(x|z) (default bernoulli)",
+    )
+    hidden: int | None = option(
+        None,
+        flag="--hidden",
+        metavar="H",
+        help="MLP hidden width (paper: 1200) or conv base channels (paper: 32)",
+    )
+    image_shape: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        check_choices(self, ModelError)
+        d, h = self.latent_dim, self.hidden
+        must = "must be a positive integer"
+        require(positive_int(d), "latent_dim", f"{must}, got {d!r}", ModelError)
+        require(h is None or positive_int(h), "hidden", f"{must} or unset, got {h!r}", ModelError)
+        if self.image_shape is not None:
+            shape = tuple(self.image_shape)
+            require(
+                len(shape) == 3 and shape[0] in (1, 3) and shape[1:] == (IMAGE_SIZE, IMAGE_SIZE),
+                "image_shape",
+                f"must be (C, {IMAGE_SIZE}, {IMAGE_SIZE}) with C = 1 or 3, got {shape}; resize "
+                f"images to {IMAGE_SIZE}x{IMAGE_SIZE}",
+                ModelError,
+            )
 
 
 class VAEOutput(NamedTuple):
@@ -187,21 +236,7 @@ def build_model(
     ``arch`` is 'mlp' (dSprites) or 'conv' (3D faces); ``hidden`` overrides the MLP hidden width
     (default 1200) or the conv base channel count (default 32) for small, quick models.
     """
-    if arch not in ARCHITECTURES:
-        raise ModelError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
     shape = tuple(image_shape)
-    if len(shape) != 3 or shape[0] not in (1, 3) or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
-        raise ModelError(
-            f"image_shape must be (C, {IMAGE_SIZE}, {IMAGE_SIZE}) with C = 1 or 3, got {shape}; "
-            f"resize images to {IMAGE_SIZE}x{IMAGE_SIZE}"
-        )
-    if not isinstance(latent_dim, int) or latent_dim < 1:
-        raise ModelError(f"latent_dim must be a positive integer, got {latent_dim!r}")
-    if hidden is not None and (not isinstance(hidden, int) or hidden < 1):
-        raise ModelError(f"hidden must be a positive integer or None, got {hidden!r}")
-    if posterior not in DISTRIBUTIONS:
-        raise ModelError(f"unknown posterior {posterior!r}; choose one of {sorted(DISTRIBUTIONS)}")
-    if likelihood not in LIKELIHOODS:
-        raise ModelError(f"unknown likelihood {likelihood!r}; choose one of {sorted(LIKELIHOODS)}")
+    ModelConfig(arch, latent_dim, posterior, likelihood, hidden, list(shape))  # checks them all
     encoder, decoder = build_networks(arch, shape[0], latent_dim, hidden)
     return VAE(encoder, decoder, latent_dim, shape, posterior, likelihood)

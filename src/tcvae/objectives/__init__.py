@@ -1,4 +1,5 @@
-"""tcvae.objectives: log q(z) estimators, the ELBO decomposition and the losses.
+"""tcvae.objectives: log q(z) estimators, the ELBO decomposition and the losses (one function
+per method, and :func:`compute_loss` choosing one from an :class:`ObjectiveConfig`).
 
 The latent distributions and likelihoods live in :mod:`tcvae.models` and are re-exported here.
 """
@@ -27,7 +28,12 @@ from tcvae.objectives.loss import (
     LossResult,
     ObjectiveConfig,
     ObjectiveError,
+    annealed_vae_loss,
+    beta_tcvae_loss,
+    beta_vae_loss,
     compute_loss,
+    dip_vae_loss,
+    factor_vae_loss,
 )
 
 __all__ = [
@@ -43,10 +49,15 @@ __all__ = [
     "Normal",
     "ObjectiveConfig",
     "ObjectiveError",
+    "annealed_vae_loss",
+    "beta_tcvae_loss",
+    "beta_vae_loss",
     "compute_loss",
     "dimwise_kl",
+    "dip_vae_loss",
     "elbo_terms",
     "estimate_log_qz",
+    "factor_vae_loss",
     "get_distribution",
     "get_likelihood",
     "index_code_mi",

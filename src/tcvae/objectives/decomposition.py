@@ -1,13 +1,15 @@
-"""Per-sample terms of the ELBO and its three-way decomposition (REFERENCE.md section 2).
+"""The ELBO's KL term and its three-way decomposition, per sample (REFERENCE.md section 2).
 
-For a minibatch with z_i ~ q(z|x_i):
+At samples z_i ~ q(z|x_i):
 
     mi_i   = log q(z_i|x_i) - log q(z_i)              index-code mutual information
     tc_i   = log q(z_i) - sum_j log q(z_ij)           total correlation
     dwkl_i = sum_j log q(z_ij) - log p(z_i)           dimension-wise KL
 
 They telescope: mi_i + tc_i + dwkl_i = log q(z_i|x_i) - log p(z_i), whatever the estimates of
-the two middle quantities.
+the two middle quantities. :class:`ElboTerms` holds the four log densities: training estimates
+log q(z) from the minibatch (:func:`elbo_terms`), evaluation computes it over the whole data set
+(:func:`tcvae.evaluation.decompose_elbo`).
 """
 
 from __future__ import annotations
@@ -17,19 +19,21 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from tcvae.models.distributions import get_distribution
-from tcvae.models.likelihoods import get_likelihood
-from tcvae.objectives.estimators import ESTIMATORS, EstimatorError, check_batch, estimate_log_qz
+from tcvae.models.distributions import Laplace, Normal, get_distribution
+from tcvae.objectives.estimators import EstimatorError, estimate_log_qz
+
+Posterior = str | type[Normal] | type[Laplace]
+Components = tuple[Tensor, Tensor, int]
 
 
 class ElboTerms(NamedTuple):
-    """Per-sample log densities, each of shape (B,)."""
+    """Log densities at samples z_i ~ q(z|x_i), from a minibatch estimate (training) or the
+    exact aggregate posterior of a whole data set (evaluation). D latent dimensions."""
 
-    log_px: Tensor  # log p(x_i | z_i)
-    log_qz_x: Tensor  # log q(z_i | x_i)
-    log_qz: Tensor  # log q(z_i), minibatch estimate
-    log_qz_product: Tensor  # sum_j log q(z_ij), minibatch estimate
-    log_pz: Tensor  # log p(z_i)
+    log_qz_x: Tensor  # (B,) log q(z_i | x_i)
+    log_qz: Tensor  # (B,) log q(z_i)
+    log_qzj: Tensor  # (B, D) log q(z_ij)
+    log_pzj: Tensor  # (B, D) log p(z_ij)
 
 
 def index_code_mi(terms: ElboTerms) -> Tensor:
@@ -39,15 +43,34 @@ def index_code_mi(terms: ElboTerms) -> Tensor:
 
 def total_correlation(terms: ElboTerms) -> Tensor:
     """tc_i = log q(z_i) - sum_j log q(z_ij), (B,)."""
-    return terms.log_qz - terms.log_qz_product
+    return terms.log_qz - terms.log_qzj.sum(1)
 
 
 def dimwise_kl(terms: ElboTerms) -> Tensor:
     """dwkl_i = sum_j log q(z_ij) - log p(z_i), (B,)."""
-    return terms.log_qz_product - terms.log_pz
+    return terms.log_qzj.sum(1) - terms.log_pzj.sum(1)
 
 
-def _check_shapes(x: Tensor, x_params: Tensor, z: Tensor, mean: Tensor, logvar: Tensor) -> None:
+def elbo_terms(
+    z: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    dataset_size: int,
+    estimator: str = "mws",
+    posterior: Posterior = "normal",
+    *,
+    components: Components | None = None,
+    aggregate_grad: bool = True,
+) -> ElboTerms:
+    """The terms at a minibatch's samples z (B, D) from its posteriors ``mean``, ``logvar``
+    (B, D), B distinct points of a data set of ``dataset_size`` N. ``posterior``: the family,
+    'normal' or 'laplace' (or its class). log q(z_i) and log q(z_ij) are estimated by
+    ``estimator`` ('mws' or 'mss', REFERENCE.md section 3); with ``aggregate_grad=False``,
+    without gradient (for logging when the objective does not depend on them).
+    ``components=(mean, logvar, start)``: the posteriors of the whole minibatch when it is spread
+    over processes, this process's rows starting at ``start``; the estimators then mix over all
+    of them, as on one process.
+    """
     if z.dim() != 2:
         raise EstimatorError(f"z must have shape (B, D), got {tuple(z.shape)}")
     for name, t in (("mean", mean), ("logvar", logvar)):
@@ -56,83 +79,17 @@ def _check_shapes(x: Tensor, x_params: Tensor, z: Tensor, mean: Tensor, logvar: 
                 f"{name} must have the shape of z {tuple(z.shape)}, got {tuple(t.shape)}; pass the "
                 "posterior parameters of the same minibatch"
             )
-    if x.shape != x_params.shape:
-        raise EstimatorError(
-            f"decoder output has shape {tuple(x_params.shape)} but the images have shape "
-            f"{tuple(x.shape)}; they must match"
-        )
-    if x.shape[0] != z.shape[0]:
-        raise EstimatorError(
-            f"images have batch size {x.shape[0]} but z has {z.shape[0]}; pass one minibatch"
-        )
-
-
-def elbo_terms(
-    x: Tensor,
-    x_params: Tensor,
-    z: Tensor,
-    mean: Tensor,
-    logvar: Tensor,
-    dataset_size: int,
-    estimator: str = "mws",
-    posterior: str = "normal",
-    likelihood: str = "bernoulli",
-    with_aggregate: bool = True,
-    components: tuple[Tensor, Tensor, int] | None = None,
-) -> ElboTerms:
-    """log p(x|z), log q(z|x), log q(z), sum_j log q(z_j) and log p(z) per sample, (B,) each.
-
-    ``x`` (B, C, H, W) images in [0, 1] and ``x_params`` the decoder output for them; ``z``,
-    ``mean``, ``logvar`` (B, D) the sample and posterior parameters; ``dataset_size`` N the size
-    of the data set the B distinct minibatch points come from. log q(z) and its marginals are
-    estimated by ``estimator`` ('mws' or 'mss', REFERENCE.md section 3); ``posterior``
-    ('normal' or 'laplace') and ``likelihood`` ('bernoulli' or 'gaussian') name the families. With
-    ``with_aggregate=False`` those two estimates are computed without gradient (for logging when
-    the objective does not depend on them). ``components=(mean, logvar, start)``: the posteriors
-    of the whole minibatch when it is spread over processes, this process's rows starting at
-    ``start``; the estimators then mix over all of them, as on one process.
-    """
-    _check_shapes(x, x_params, z, mean, logvar)
-    if estimator not in ESTIMATORS:
-        raise EstimatorError(f"unknown estimator {estimator!r}; choose one of {list(ESTIMATORS)}")
-    family, observation = get_distribution(posterior), get_likelihood(likelihood)
-    mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
-    check_batch(mix_mean.shape[0], dataset_size)
-    log_px = observation.log_likelihood(x, x_params)
+    family = as_family(posterior)
     log_qz_x = family.log_density(z, mean, logvar).sum(1)
-    log_pz = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z)).sum(1)
-    with torch.set_grad_enabled(with_aggregate and torch.is_grad_enabled()):
-        log_qz, log_qz_marginals = estimate_log_qz(
-            z, mix_mean, mix_logvar, dataset_size, estimator, family, start
-        )
-    return ElboTerms(log_px, log_qz_x, log_qz, log_qz_marginals.sum(1), log_pz)
-
-
-def reestimate_aggregate(
-    terms: ElboTerms,
-    z: Tensor,
-    mean: Tensor,
-    logvar: Tensor,
-    dataset_size: int,
-    estimator: str = "mss",
-    posterior: str = "normal",
-    components: tuple[Tensor, Tensor, int] | None = None,
-) -> ElboTerms:
-    """``terms`` with log q(z_i) and sum_j log q(z_ij) estimated again by ``estimator``, without
-    gradient; the other three are kept. Arguments as for :func:`elbo_terms`, whose minibatch
-    ``terms`` came from.
-
-    For logging MSS's terms beside an MWS loss: MWS's weights sum to 1/N per row instead of
-    one, so its log q(z_i) and each log q(z_ij) lie between log B and log N nats below MSS's
-    (log N where the other points dominate the sum, as in the 1-D marginals; log B where the
-    sample's own posterior does). Its mi comes out too high by that much, its dwkl too low by
-    about D log N and its tc too high by up to (D - 1) log N. MSS's weights sum to one, and its
-    sums are unbiased estimates of q(z_i) and q(z_ij).
-    """
-    family = get_distribution(posterior)
+    log_pzj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
     mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
-    with torch.no_grad():
-        log_qz, log_qz_marginals = estimate_log_qz(
+    with torch.set_grad_enabled(aggregate_grad and torch.is_grad_enabled()):
+        log_qz, log_qzj = estimate_log_qz(
             z, mix_mean, mix_logvar, dataset_size, estimator, family, start
         )
-    return terms._replace(log_qz=log_qz, log_qz_product=log_qz_marginals.sum(1))
+    return ElboTerms(log_qz_x, log_qz, log_qzj, log_pzj)
+
+
+def as_family(posterior: Posterior) -> type[Normal] | type[Laplace]:
+    """The latent family named ``posterior`` ('normal' or 'laplace'), or the class itself."""
+    return get_distribution(posterior) if isinstance(posterior, str) else posterior

@@ -10,6 +10,12 @@ The baselines 'factor-vae', 'dip-vae-i', 'dip-vae-ii' and 'annealed-vae' replace
 their own penalties (:mod:`tcvae.objectives.baselines`), with beta as their main weight; the
 decomposition terms are still estimated (by MSS, whatever the training estimator) and logged for
 every method, so runs compare alike.
+
+One function per method takes per-sample tensors and returns the loss (``beta_tcvae_loss``,
+``beta_vae_loss``, ``factor_vae_loss``, ``dip_vae_loss``, ``annealed_vae_loss``): a model of
+one's own can be trained with them and :func:`~tcvae.objectives.decomposition.elbo_terms`.
+:func:`compute_loss` picks the method of an :class:`ObjectiveConfig` and returns the loss with
+the terms the trainer logs.
 Optional warm-ups from the reference code (REFERENCE.md section 8), both off by default:
 
     beta_t   = beta * min(1, t / beta_warmup_steps)
@@ -21,24 +27,25 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
 
-from tcvae.errors import TcvaeError
-from tcvae.models.distributions import Laplace, Normal
-from tcvae.models.likelihoods import Bernoulli, Gaussian
+from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
 from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
+    Components,
+    ElboTerms,
+    Posterior,
+    as_family,
     dimwise_kl,
     elbo_terms,
     index_code_mi,
-    reestimate_aggregate,
     total_correlation,
 )
-from tcvae.objectives.estimators import ESTIMATORS
-from tcvae.options import flag_of, option
+from tcvae.objectives.estimators import ESTIMATORS, EstimatorError
+from tcvae.options import OptionError, check_choices, flag_of, option
 
 METHODS = (
     "vae",
@@ -50,17 +57,18 @@ METHODS = (
     "annealed-vae",
 )
 BASELINES = ("factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae")
-# The estimator of the logged log q(z), mi, tc and dwkl, whatever the loss uses: MSS's weights sum
-# to one per row, so its terms estimate the decomposition's (MWS's are off by up to D log N).
+# The estimator of the logged log q(z), mi, tc and dwkl, whatever the loss uses. MSS's weights sum
+# to one per row, and its sums are unbiased estimates of q(z_i) and q(z_ij). MWS's sum to 1/N, so
+# its log q(z_i) and each log q(z_ij) lie between log B and log N nats below MSS's (log N where
+# the other points dominate the sum, as in the 1-D marginals; log B where the sample's own
+# posterior does): its mi comes out too high by that much, its dwkl too low by about D log N and
+# its tc too high by up to (D - 1) log N. An MWS loss therefore logs MSS's terms, computed beside
+# it without gradient.
 LOGGED_ESTIMATOR = "mss"
 
 
-class ObjectiveError(TcvaeError):
+class ObjectiveError(OptionError):
     """An objective configuration is invalid; ``option`` names the field at fault."""
-
-    def __init__(self, message: str, option: str | None = None) -> None:
-        super().__init__(message)
-        self.option = option
 
 
 DEFAULT_BETA = 6.0  # the paper's example for beta-TCVAE; every method's main weight but the VAE's
@@ -192,15 +200,7 @@ class ObjectiveConfig:
     )
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ObjectiveError(
-                f"unknown method {self.method!r}; choose one of {list(METHODS)}", "method"
-            )
-        if self.estimator not in ESTIMATORS:
-            raise ObjectiveError(
-                f"unknown estimator {self.estimator!r}; choose one of {list(ESTIMATORS)}",
-                "estimator",
-            )
+        check_choices(self, ObjectiveError)
         for name in ("beta", "alpha", "gamma"):
             value = getattr(self, name)
             if value is not None and not value >= 0:
@@ -340,34 +340,6 @@ def unused_options(values: dict[str, Any]) -> dict[str, str]:
     return unused
 
 
-class Model(Protocol):
-    """What the objective reads of a model (:class:`tcvae.models.VAE` is one)."""
-
-    @property
-    def posterior(self) -> type[Normal] | type[Laplace]: ...
-
-    @property
-    def likelihood(self) -> type[Bernoulli] | type[Gaussian]: ...
-
-
-class ModelOutput(Protocol):
-    """One pass of a model (:class:`tcvae.models.VAEOutput` is one): posterior parameters
-    ``mean`` and ``logvar`` (B, D), the sample ``z`` (B, D), likelihood parameters ``x_params``
-    (B, C, H, W)."""
-
-    @property
-    def mean(self) -> Tensor: ...
-
-    @property
-    def logvar(self) -> Tensor: ...
-
-    @property
-    def z(self) -> Tensor: ...
-
-    @property
-    def x_params(self) -> Tensor: ...
-
-
 class LossResult(NamedTuple):
     """``loss``: scalar to minimise; ``terms``: detached scalar tensors for logging."""
 
@@ -375,117 +347,151 @@ class LossResult(NamedTuple):
     terms: dict[str, Tensor]
 
 
+# One function per method: per-sample tensors of a minibatch in, the scalar to minimise out.
+# log_px (B,) is log p(x_i|z_i); kl (B,) the analytic KL(q(z|x_i) || p(z)) summed over dims.
+
+
+def beta_tcvae_loss(
+    log_px: Tensor, terms: ElboTerms, beta: float, alpha: float = 1.0, gamma: float = 1.0
+) -> Tensor:
+    """-mean_i (log p(x_i|z_i) - alpha mi_i - beta tc_i - gamma dwkl_i) (REFERENCE.md section 2),
+    ``terms`` from :func:`~tcvae.objectives.decomposition.elbo_terms` at the same samples; with
+    alpha = beta = gamma = 1, the negative ELBO (the VAE's loss)."""
+    mi, tc, dwkl = index_code_mi(terms), total_correlation(terms), dimwise_kl(terms)
+    return -(log_px - alpha * mi - beta * tc - gamma * dwkl).mean()
+
+
+def beta_vae_loss(log_px: Tensor, terms: ElboTerms, beta: float) -> Tensor:
+    """-mean_i (log p(x_i|z_i) - beta (log q(z_i|x_i) - log p(z_i))): every weight beta, so the
+    estimates of log q(z) in ``terms`` cancel and need no gradient (``aggregate_grad=False``)."""
+    return beta_tcvae_loss(log_px, terms, beta, beta, beta)
+
+
+def factor_vae_loss(log_px: Tensor, kl: Tensor, tc: Tensor, beta: float) -> Tensor:
+    """-mean_i (log p(x_i|z_i) - KL_i - beta tc_i), tc (B,) the discriminator's density-ratio
+    estimate at z_i (:meth:`~tcvae.objectives.baselines.FactorVAE.tc`; Kim & Mnih 2018, eq. 2)."""
+    return -(log_px - kl - beta * tc).mean()
+
+
+def dip_vae_loss(log_px: Tensor, kl: Tensor, penalty: Tensor) -> Tensor:
+    """-mean_i (log p(x_i|z_i) - KL_i) + penalty, the penalty on the minibatch's covariance of
+    :func:`~tcvae.objectives.baselines.dip_penalty` (Kumar et al. 2018, eqs. 6-7)."""
+    return -(log_px - kl).mean() + penalty
+
+
+def annealed_vae_loss(log_px: Tensor, kl: Tensor, capacity: float, beta: float) -> Tensor:
+    """-mean_i log p(x_i|z_i) + beta |mean_i KL_i - C|, the capacity C in nats
+    (:func:`~tcvae.objectives.baselines.capacity`; Burgess et al. 2018, eq. 8)."""
+    batch_kl = kl.mean()
+    return -log_px.mean() + beta * (batch_kl - capacity).abs()
+
+
 def compute_loss(
-    model: Model,
-    x: Tensor,
-    out: ModelOutput,
-    dataset_size: int,
     config: ObjectiveConfig,
+    x: Tensor,
+    x_params: Tensor,
+    z: Tensor,
+    mean: Tensor,
+    logvar: Tensor,
+    *,
+    dataset_size: int,
     step: int = 0,
+    posterior: Posterior = "normal",
+    likelihood: str | type[Bernoulli] | type[Gaussian] = "bernoulli",
     factor_vae: B.FactorVAE | None = None,
-    components: tuple[Tensor, Tensor, int] | None = None,
+    components: Components | None = None,
 ) -> LossResult:
-    """The objective of ``config`` for a minibatch ``x`` (B distinct points of a data set of
-    ``dataset_size``) and the model's output ``out`` on it; FactorVAE also needs its
-    discriminator (a :class:`tcvae.objectives.baselines.FactorVAE`, held fixed here).
-    ``components``: the whole minibatch's posteriors when it is spread over processes (see
-    :func:`elbo_terms`); the estimators, DIP-VAE's covariance and AnnealedVAE's mean KL are then
-    over the whole minibatch, as on one process.
+    """The loss of ``config``'s method at training step ``step``, and the terms to log.
+
+    ``x`` (B, C, H, W): a minibatch of B distinct points of a data set of ``dataset_size``;
+    ``x_params``: the decoder's output for them (parameters of ``likelihood``, 'bernoulli' or
+    'gaussian' or its class); ``z`` (B, D): samples from the posteriors ``mean``, ``logvar``
+    (B, D) of ``posterior`` ('normal' or 'laplace' or its class). FactorVAE also needs its
+    discriminator ``factor_vae`` (held fixed here). ``components=(mean, logvar, start)``: the
+    whole minibatch's posteriors when it is spread over processes (see
+    :func:`~tcvae.objectives.decomposition.elbo_terms`); the estimators, DIP-VAE's covariance
+    and AnnealedVAE's mean KL are then over the whole minibatch, as on one process.
 
     terms: loss, elbo (mean ELBO), log_px, kl (analytic mean KL(q(z|x) || p(z))), mi, tc, dwkl
     (means of the section-2 terms), log_qz_x, log_qz, log_pz, and the weights alpha, beta, gamma,
-    lambda in force at ``step``; FactorVAE adds tc_discriminator, AnnealedVAE capacity. Whatever
-    the training estimator, the logged log_qz, mi, tc and dwkl are MSS's minibatch estimates
-    (with MWS, they are computed again by MSS without gradient beside the MWS loss).
+    lambda in force at ``step``; FactorVAE adds tc_discriminator, DIP-VAE dip_penalty and
+    AnnealedVAE capacity. Whatever the training estimator, the logged log_qz, mi, tc and dwkl
+    are MSS's minibatch estimates (``LOGGED_ESTIMATOR``).
     """
-    alpha, beta, gamma = config.weights(step)
-    baseline = config.method in BASELINES
-    if config.method == "factor-vae" and factor_vae is None:
+    if x.shape != x_params.shape:
+        raise EstimatorError(
+            f"decoder output has shape {tuple(x_params.shape)} but the images have shape "
+            f"{tuple(x.shape)}; they must match"
+        )
+    if x.shape[0] != z.shape[0]:
+        raise EstimatorError(
+            f"images have batch size {x.shape[0]} but z has {z.shape[0]}; pass one minibatch"
+        )
+    method = config.method
+    if method == "factor-vae" and factor_vae is None:
         raise ObjectiveError(
             "factor-vae needs its discriminator: pass factor_vae=FactorVAE(D) (from "
             "tcvae.objectives)"
         )
-    # The estimates of log q(z) and sum_j log q(z_j) enter the objective with weights alpha - beta
-    # and beta - gamma; when both vanish (or a baseline has its own penalty) they are only logged
-    # and need no gradient. What is logged is always MSS's estimate: MWS's sits log B to log N
-    # below it, which shifts its mi, tc and dwkl by up to D log N (see reestimate_aggregate), so
-    # an MWS loss gets MSS's terms computed beside it, without gradient, for the log.
-    with_aggregate = not baseline and (alpha != beta or beta != gamma)
-    estimator = config.estimator if with_aggregate else LOGGED_ESTIMATOR
+    family = as_family(posterior)
+    observation = get_likelihood(likelihood) if isinstance(likelihood, str) else likelihood
+    alpha, beta, gamma = config.weights(step)
+    # log q(z) and sum_j log q(z_j) enter the objective with weights alpha - beta and
+    # beta - gamma; when both vanish (or a baseline has its own penalty) they are only logged,
+    # need no gradient and are estimated by the logged estimator alone.
+    aggregate_grad = method not in BASELINES and (alpha != beta or beta != gamma)
+    estimator = config.estimator if aggregate_grad else LOGGED_ESTIMATOR
+    log_px = observation.log_likelihood(x, x_params)
     terms = elbo_terms(
-        x,
-        out.x_params,
-        out.z,
-        out.mean,
-        out.logvar,
+        z,
+        mean,
+        logvar,
         dataset_size,
         estimator,
-        model.posterior.name,
-        model.likelihood.name,
-        with_aggregate=with_aggregate,
+        family,
         components=components,
+        aggregate_grad=aggregate_grad,
     )
-    logged = terms
-    if estimator != LOGGED_ESTIMATOR:
-        logged = reestimate_aggregate(
-            terms,
-            out.z,
-            out.mean,
-            out.logvar,
-            dataset_size,
-            LOGGED_ESTIMATOR,
-            model.posterior.name,
-            components,
-        )
-    mi = index_code_mi(terms)
-    tc = total_correlation(terms)
-    dwkl = dimwise_kl(terms)
+    kl = family.kl_to_prior(mean, logvar).sum(1)
+    # DIP-VAE's covariance and AnnealedVAE's mean KL are statistics of the whole minibatch.
+    whole = (mean, logvar) if components is None else components[:2]
     extra: dict[str, Tensor] = {}
-    if baseline:
-        loss, extra = _baseline_loss(model, out, terms, config, beta, step, factor_vae, components)
+    if method == "factor-vae":
+        tc = factor_vae.tc(z)
+        loss, extra = factor_vae_loss(log_px, kl, tc, beta), {"tc_discriminator": tc.mean()}
+    elif method == "annealed-vae":
+        c = B.capacity(step, config.capacity_max, config.capacity_steps)
+        batch_kl = kl if components is None else family.kl_to_prior(*whole).sum(1)
+        loss, extra = annealed_vae_loss(log_px, batch_kl, c, beta), {"capacity": torch.tensor(c)}
+    elif method.startswith("dip-vae"):
+        variant = method.rsplit("-", 1)[1]  # 'i' or 'ii'
+        lambda_d = config.dip_lambda_d
+        if lambda_d is None:
+            lambda_d = 10.0 * beta if variant == "i" else beta
+        penalty = B.dip_penalty(B.dip_covariance(*whole, variant), beta, lambda_d)
+        loss, extra = dip_vae_loss(log_px, kl, penalty), {"dip_penalty": penalty}
     else:
-        loss = -(terms.log_px - alpha * mi - beta * tc - gamma * dwkl).mean()
+        loss = beta_tcvae_loss(log_px, terms, beta, alpha, gamma)
     with torch.no_grad():
+        logged = terms
+        if estimator != LOGGED_ESTIMATOR:
+            logged = elbo_terms(
+                z, mean, logvar, dataset_size, LOGGED_ESTIMATOR, family, components=components
+            )
+        log_pz = terms.log_pzj.sum(1)
         log = {
             "loss": loss.detach(),
-            "elbo": (terms.log_px - terms.log_qz_x + terms.log_pz).mean(),
-            "log_px": terms.log_px.mean(),
-            "kl": model.posterior.kl_to_prior(out.mean, out.logvar).sum(1).mean(),
+            "elbo": (log_px - terms.log_qz_x + log_pz).mean(),
+            "log_px": log_px.mean(),
+            "kl": kl.mean(),
             "mi": index_code_mi(logged).mean(),
             "tc": total_correlation(logged).mean(),
             "dwkl": dimwise_kl(logged).mean(),
             "log_qz_x": terms.log_qz_x.mean(),
             "log_qz": logged.log_qz.mean(),
-            "log_pz": terms.log_pz.mean(),
+            "log_pz": log_pz.mean(),
         }
-        for name, value in (
-            ("alpha", alpha),
-            ("beta", beta),
-            ("gamma", gamma),
-            ("lambda", config.lambda_at(step)),
-        ):
-            log[name] = torch.tensor(value, dtype=loss.dtype)
+        weights = {"alpha": alpha, "beta": beta, "gamma": gamma, "lambda": config.lambda_at(step)}
+        log.update({k: torch.tensor(v, dtype=loss.dtype) for k, v in weights.items()})
         log.update({k: v.detach() for k, v in extra.items()})
     return LossResult(loss, log)
-
-
-def _baseline_loss(model, out, terms, config, beta, step, factor_vae, components):
-    """The loss of a baseline method and its extra logged terms (see baselines). Batch statistics
-    (DIP-VAE's covariance, AnnealedVAE's mean KL) are over the whole minibatch's ``components``
-    when it is spread over processes; the gradient reaches every process's rows through them."""
-    kl = model.posterior.kl_to_prior(out.mean, out.logvar).sum(1)  # (B,)
-    mean, logvar = (out.mean, out.logvar) if components is None else components[:2]
-    if config.method == "factor-vae":
-        tc_d = factor_vae.tc(out.z)
-        return -(terms.log_px - kl - beta * tc_d).mean(), {"tc_discriminator": tc_d.mean()}
-    if config.method == "annealed-vae":
-        c = B.capacity(step, config.capacity_max, config.capacity_steps)
-        batch_kl = model.posterior.kl_to_prior(mean, logvar).sum(1).mean()
-        loss = -terms.log_px.mean() + beta * (batch_kl - c).abs()
-        return loss, {"capacity": torch.tensor(c)}
-    variant = config.method.rsplit("-", 1)[1]  # 'i' or 'ii'
-    lambda_d = config.dip_lambda_d
-    if lambda_d is None:
-        lambda_d = 10.0 * beta if variant == "i" else beta
-    penalty = B.dip_penalty(B.dip_covariance(mean, logvar, variant), beta, lambda_d)
-    return -(terms.log_px - kl).mean() + penalty, {"dip_penalty": penalty}

@@ -1,11 +1,8 @@
 """The report of one run directory: every plot as a PNG and one self-contained ``report.html``.
 
 Inputs are what a run leaves behind (``config.json``, the weights, ``train_log.jsonl``) and its
-``metrics.json`` (written by :func:`tcvae.evaluation.run.evaluate_run`): the sections ``mig``,
-``mig_discrete`` and ``decomposition`` are the ``to_dict`` forms of
-:class:`tcvae.evaluation.MIGResult`, :class:`~tcvae.evaluation.DiscreteMIGResult` and
-:class:`~tcvae.evaluation.ElboDecomposition`; the wider suite's sections are listed in
-:data:`tcvae.evaluation.labels.SUITE`.
+``metrics.json`` (written by :func:`tcvae.evaluation.run.evaluate_run`), whose sections, scores
+and their labels are those of the metric table :data:`tcvae.evaluation.run.METRICS`.
 """
 
 from __future__ import annotations
@@ -25,8 +22,7 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.data.sprites import SHAPE_NAMES
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset
-from tcvae.evaluation.labels import DECOMPOSITION_TERMS, SUITE
-from tcvae.evaluation.run import METRICS_FILE, evaluate_run
+from tcvae.evaluation.run import METRICS_FILE, computed_metrics, evaluate_run, metric_named
 from tcvae.reports import html, images, plots
 from tcvae.training.config import flatten, to_dict
 from tcvae.training.hardware import describe_hardware
@@ -85,28 +81,14 @@ def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
 
 
 def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
-    """The key numbers of a run as label -> (value, standard error or None)."""
-    out: dict[str, tuple[float, float | None]] = {}
-    paper = section(metrics, "mig")
-    if paper is not None:
-        out["MIG (paper protocol, Chen et al. 2018)"] = (float(paper["mig"]), None)
-    discrete = section(metrics, "mig_discrete")
-    if discrete is not None and isinstance(discrete["mig_discrete"], int | float):
-        out["MIG (discretised, disentanglement_lib protocol)"] = (
-            float(discrete["mig_discrete"]),
-            None,
-        )
-    for name, key, label, _, _ in SUITE:
-        value = (section(metrics, name) or {}).get(key)
-        if isinstance(value, int | float):
-            out[label] = (float(value), None)
-    dec = section(metrics, "decomposition")
-    if dec is not None:
-        for key, label, _ in DECOMPOSITION_TERMS:
-            if key != "kl_estimate" and dec.get(key) is not None:
-                se = dec.get(f"{key}_stderr")
-                out[label] = (float(dec[key]), None if se is None else float(se))
-    return out
+    """The key numbers of a run (the headline scores) as label -> (value, standard error or
+    None)."""
+    return {
+        score.label: (value, se)
+        for metric, found in computed_metrics(metrics)
+        for score, value, se in metric.numbers(found)
+        if score.headline
+    }
 
 
 def _evaluate(run_dir: Path, device: str, progress: bool) -> dict[str, Any]:
@@ -259,9 +241,9 @@ def report_figures(
         )
     if dec is not None:
         terms = {
-            short: (dec[key], dec.get(f"{key}_stderr") or 0.0)
-            for key, _, short in DECOMPOSITION_TERMS
-            if key not in ("log_likelihood", "elbo")
+            score.short: (value, se or 0.0)
+            for score, value, se in metric_named("decomposition").numbers(dec)
+            if score.short
         }
         steps.append(
             (
@@ -344,15 +326,14 @@ def _trained_on(run: LoadedRun) -> str:
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:
     parts = []
-    for name, label in (
-        ("mig", "Mutual Information Gap, paper protocol"),
-        ("mig_discrete", "Mutual Information Gap, discretised protocol"),
-    ):
-        found = section(metrics, name)
-        if found is None or not isinstance(found.get(name), int | float):
+    for metric in map(metric_named, ("mig", "mig-discrete")):
+        label = metric.scores[0].label
+        found = section(metrics, metric.section) or {}
+        numbers = metric.numbers(found)
+        if not numbers:
             parts.append(html.paragraph(f"{label}: not computed.", "note"))
             continue
-        parts.append(f"<h3>{html.esc(label)}: {found[name]:.4f}</h3>")
+        parts.append(f"<h3>{html.esc(label)}: {numbers[0][1]:.4f}</h3>")
         parts.append(html.paragraph(found.get("protocol", ""), "note"))
         rows = [
             (factor, f"z{int(latent)}", float(gap))
@@ -372,18 +353,19 @@ def _metrics_section(metrics: Mapping[str, Any]) -> str:
 
 
 def _suite_table(metrics: Mapping[str, Any]) -> str:
-    """One row per metric of the wider suite present in metrics.json: value, range, meaning and
-    protocol."""
+    """One row per score of the wider suite present in metrics.json, with its value; what the
+    metric measures, with its range, and its protocol on the metric's first row."""
     rows = []
-    for name, key, label, value_range, meaning in SUITE:
-        result = section(metrics, name)
-        if result is None or not isinstance(result.get(key), int | float):
+    for metric, found in computed_metrics(metrics):
+        if not metric.suite:
             continue
-        rows.append((label, float(result[key]), value_range, meaning, result.get("protocol", "")))
+        about = (metric.help, found.get("protocol", ""))
+        for i, (score, value, _) in enumerate(metric.numbers(found)):
+            rows.append((score.label, value, *(about if i == 0 else ("", ""))))
     if not rows:
         return ""
     return "<h3>Other disentanglement metrics (posterior means)</h3>" + html.table(
-        rows, header=("metric", "value", "range", "meaning", "protocol")
+        rows, header=("metric", "value", "what it measures, range", "protocol")
     )
 
 
@@ -391,12 +373,10 @@ def _decomposition_section(metrics: Mapping[str, Any]) -> str:
     dec = section(metrics, "decomposition")
     if dec is None:
         return html.paragraph("The ELBO decomposition was not computed.", "note")
-    rows = []
-    for key, label, _ in DECOMPOSITION_TERMS:
-        if dec.get(key) is None:
-            continue
-        se = dec.get(f"{key}_stderr")
-        rows.append((label, float(dec[key]), "" if se is None else float(se)))
+    rows = [
+        (score.label, value, "" if se is None else se)
+        for score, value, se in metric_named("decomposition").numbers(dec)
+    ]
     note = html.paragraph(
         f"Monte Carlo over {dec.get('samples')} samples (seed {dec.get('seed')}) with the exact "
         f"aggregate posterior; marginals: {dec.get('marginals')}.",

@@ -2,16 +2,15 @@
 
 from tcvae.training.checkpoint import CheckpointError, load_checkpoint
 from tcvae.training.config import (
-    PRESETS,
     ConfigError,
     DataConfig,
     ModelConfig,
     OptimConfig,
     RunConfig,
     TrainConfig,
-    resolve_config,
 )
 from tcvae.training.datasets import build_dataset
+from tcvae.training.resolve import PRESETS, resolve_config
 from tcvae.training.runs import LoadedRun, RunDirError, load_run
 from tcvae.training.trainer import DivergedError, NonFiniteLossError, Run, train
 

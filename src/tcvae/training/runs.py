@@ -10,6 +10,8 @@ Layout of a run directory::
     checkpoints/         step-XXXXXXXX.pt: model, optimiser, RNG states, step, config
     train_log.jsonl      one JSON row per logged step: step, epoch, loss terms, images_per_s
     tb/                  TensorBoard event files
+
+A run is resumed with the settings in its ``config.json``; only :data:`RESUMABLE_KEYS` may change.
 """
 
 from __future__ import annotations
@@ -37,20 +39,37 @@ from tcvae.training.checkpoint import (
     load_checkpoint,
 )
 from tcvae.training.config import (
+    ConfigError,
     ModelConfig,
     TrainConfig,
+    flatten,
     from_dict,
-    merge,
-    resumed_config,
+    option_name,
     to_dict,
 )
 from tcvae.training.datasets import build_dataset
 from tcvae.training.metrics_log import read_log
+from tcvae.training.resolve import merge
 
 DEFAULT_RUNS_ROOT = "runs"
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
+# What may change when a run is resumed; anything else would make it a different run.
+RESUMABLE_KEYS = frozenset(
+    {
+        "optim.epochs",
+        "optim.max_steps",
+        "optim.max_minutes",
+        "run.device",
+        "run.threads",
+        "run.adaptive_threads",
+        "run.checkpoint_every",
+        "run.keep_checkpoints",
+        "run.log_every",
+        "run.tensorboard",
+    }
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +134,9 @@ def read_config(run_dir: str | Path) -> TrainConfig:
     objective = tree.get("objective", {})
     for name in unused_options(objective):
         del objective[name]
+    # Runs written while fp32 training could read bool batches record run.bool_batches (removed):
+    # it chose the dtype of their batches, not their model.
+    tree.get("run", {}).pop("bool_batches", None)
     return from_dict(tree)
 
 
@@ -244,6 +266,36 @@ def prepare_config(config: TrainConfig | dict | None, resume: str | Path | None)
         config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
         config.run.run_dir = saved.run.run_dir
     return resumed_config(saved, config)
+
+
+def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainConfig:
+    """The config to continue a run with: ``saved`` with the changes ``requested`` may make.
+
+    Only :data:`RESUMABLE_KEYS` may differ (training length, device, checkpoint and log cadence);
+    any other difference is an error naming the option.
+    """
+    if requested is None:
+        return saved
+    old, new = flatten(to_dict(saved)), flatten(to_dict(requested))
+    # image_shape is filled in from the data, and 'auto' precision was resolved when the run began.
+    ignored = {"model.image_shape"} | (
+        {"run.precision"} if new["run.precision"] == "auto" else set()
+    )
+    if new["run.threads"] is None:  # the count chosen when the run began stands
+        ignored.add("run.threads")
+    changed = sorted(k for k in old if old[k] != new[k] and k not in ignored)
+    frozen = [k for k in changed if k not in RESUMABLE_KEYS]
+    if frozen:
+        raise ConfigError(
+            "a resumed run keeps its settings; these differ from the run's config.json: "
+            + ", ".join(f"{option_name(k)} {old[k]!r} -> {new[k]!r}" for k in frozen)
+            + f". Only {sorted(RESUMABLE_KEYS)} may change on resume; start a new run otherwise."
+        )
+    tree = to_dict(saved)
+    for key in changed:
+        section, name = key.split(".")
+        tree[section][name] = new[key]
+    return from_dict(tree)
 
 
 def _new_run_dir(config: TrainConfig) -> Path:

@@ -21,6 +21,7 @@ import math
 import signal
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,6 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.objectives import FactorVAE, compute_loss
 from tcvae.training import distributed as D
-from tcvae.training.adam import FusedAdam
 from tcvae.training.checkpoint import (
     atomic_save,
     latest_checkpoint,
@@ -161,7 +161,7 @@ def train(
 
     The training set is the one ``config.data`` describes (:func:`build_dataset`), so the run's
     ``config.json`` rebuilds it. With ``resume``, the run's ``config.json`` is used; ``config``
-    may change only the settings in :data:`tcvae.training.config.RESUMABLE_KEYS`. Under
+    may change only the settings in :data:`tcvae.training.runs.RESUMABLE_KEYS`. Under
     ``torchrun`` the same call trains with DistributedDataParallel. Raises :class:`ConfigError`
     (bad settings, before training starts) and :class:`DivergedError` (a loss that is not
     finite, :class:`NonFiniteLossError`, or past the divergence bound).
@@ -194,7 +194,8 @@ def _train(
     model = model_from_config(config.model).to(device)
     # The fused kernel updates every parameter in one pass: several times faster than the
     # default on CPU, where Adam over the paper's 14 M parameters is a visible part of a step.
-    optimizer = FusedAdam(model.parameters(), lr=config.optim.lr)
+    adam = partial(torch.optim.Adam, fused=True)
+    optimizer = adam(model.parameters(), lr=config.optim.lr)
     scaler = torch.amp.GradScaler("cuda", enabled=config.run.precision == "fp16")
     amp_dtype = AMP_DTYPES.get(config.run.precision)
     stateful: dict[str, Any] = {"model": model, "optimizer": optimizer, "scaler": scaler}
@@ -207,7 +208,7 @@ def _train(
             objective.discriminator_betas,
             device=device,
             amp_dtype=amp_dtype,
-            optimizer=FusedAdam,
+            optimizer=adam,
         )
         stateful["auxiliary"] = factor_vae.discriminator
         stateful["auxiliary_optimizer"] = factor_vae.optimizer
@@ -239,16 +240,9 @@ def _train(
     if config.optim.max_steps is not None:
         total = min(total, config.optim.max_steps)
     # Binary pixels are exact in bf16 and fp16, and the encoder would cast them to amp_dtype
-    # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048). In fp32,
-    # batches are float unless run.bool_batches asks for the bool ones an MLP reads faster
-    # (VAE.batch_dtype, which encoding uses): the gradients agree to 1e-6, but the trajectories
-    # differ from the float path that the documented results were measured on.
-    if amp_dtype is not None:
-        batch_dtype = amp_dtype if data.max_value == 1 else torch.float32
-    elif config.run.bool_batches:
-        batch_dtype = model.batch_dtype(data.max_value, device)
-    else:
-        batch_dtype = torch.float32
+    # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048).
+    binary_amp = amp_dtype is not None and data.max_value == 1
+    batch_dtype = amp_dtype if binary_amp else torch.float32
     if factor_vae is not None and config.optim.lr > 10 * objective.discriminator_lr:
         log.warning(
             "factor-vae with --lr %g, more than 10x its --discriminator-lr %g: the discriminator "
@@ -329,7 +323,18 @@ def _train(
                         rows[0],
                     )
                 result = compute_loss(
-                    model, x, out, n, config.objective, step, factor_vae, components
+                    config.objective,
+                    x,
+                    out.x_params,
+                    out.z,
+                    out.mean,
+                    out.logvar,
+                    dataset_size=n,
+                    step=step,
+                    posterior=model.posterior,
+                    likelihood=model.likelihood,
+                    factor_vae=factor_vae,
+                    components=components,
                 )
                 if factor_vae is not None:
                     # The discriminator's cross-entropy on the global batch and one permutation

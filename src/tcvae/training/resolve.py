@@ -1,0 +1,93 @@
+"""Where a run's settings come from: defaults < preset < TOML file < overrides (flags).
+
+Each layer is a partial config as nested plain types, ``{"optim": {"lr": 1e-3}}``; later layers
+win, option by option, and :func:`tcvae.training.config.from_dict` fills in the declared
+defaults and checks the result.
+
+A preset is a config file shipped with the package, ``tcvae/training/presets/NAME.toml``, whose
+top-level ``description`` says what it is for (``tcvae train --help`` lists them). Presets leave
+beta unset: 6 is every method's default, and an explicit beta would be refused with
+``--method vae``, which has none. Sweep presets are read by the same :func:`bundled_presets`.
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from tcvae.training.config import CONFIG_SECTIONS, ConfigError, TrainConfig, from_dict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+# Top-level keys of a config file that are not sections: the preset it starts from, and what the
+# file is for.
+FILE_KEYS = ("preset", "description")
+
+
+def bundled_presets(package: str) -> dict[str, dict[str, Any]]:
+    """Name -> parsed TOML of each ``presets/NAME.toml`` shipped in ``package``, by name."""
+    folder = resources.files(package) / "presets"
+    files = sorted((p for p in folder.iterdir() if p.name.endswith(".toml")), key=lambda p: p.name)
+    return {p.name[: -len(".toml")]: tomllib.loads(p.read_text("utf-8")) for p in files}
+
+
+# Training presets: name -> the preset's config file (its description and sections).
+PRESETS: dict[str, dict[str, Any]] = bundled_presets("tcvae.training")
+
+
+def merge(base: dict[str, dict[str, Any]], *layers: dict[str, dict[str, Any]]) -> dict:
+    """Section-wise update of ``base`` by each layer in turn (later layers win)."""
+    out = copy.deepcopy(base)
+    for layer in layers:
+        for section, values in layer.items():
+            if section not in CONFIG_SECTIONS:
+                raise ConfigError(
+                    f"unknown config section [{section}]; known sections: {list(CONFIG_SECTIONS)}"
+                )
+            if not isinstance(values, dict):
+                raise ConfigError(f"config section [{section}] must be a table of options")
+            out.setdefault(section, {}).update(copy.deepcopy(values))
+    return out
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML config file: tables [data] [model] [objective] [optim] [run], and optionally
+    top-level ``preset = "name"`` and ``description = "..."``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (--config)")
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+
+
+def _sections(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A config file's sections, without its top-level :data:`FILE_KEYS`."""
+    return {k: v for k, v in tree.items() if k not in FILE_KEYS}
+
+
+def resolve_config(
+    preset: str | None = None,
+    file: str | Path | None = None,
+    overrides: dict[str, dict[str, Any]] | None = None,
+) -> TrainConfig:
+    """defaults < preset < TOML file < overrides, checked.
+
+    A ``preset`` argument wins over a ``preset`` key in the file.
+    """
+    file_tree = read_toml(file) if file is not None else {}
+    preset = preset or file_tree.get("preset")
+    if preset is not None and preset not in PRESETS:
+        raise ConfigError(f"unknown preset {preset!r} (--preset); choose from {list(PRESETS)}")
+    layers = [_sections(PRESETS[preset])] if preset else []
+    # The defaults layer is the dataclasses' declarations, which from_dict fills in: an instance's
+    # values would carry the default method's resolved options (such as beta) into every method.
+    return from_dict(merge({}, *layers, _sections(file_tree), overrides or {}))
