@@ -1,9 +1,9 @@
 """The package's layers: a module imports only from its own layer or earlier ones.
 
 data -> models -> objectives -> training -> evaluation -> reports -> experiments -> cli, with the
-root utilities (``tcvae.files``, ``tcvae.errors``, ``tcvae.options``) before them all. Every
-``import tcvae...`` and ``from tcvae... import`` counts, at module level or inside a function: an
-import inside a function still ties the layers together. ``tcvae/__init__.py`` and
+root utilities (``tcvae.files``, ``tcvae.errors``, ``tcvae.options``, ``tcvae.markup``) before
+them all. Every ``import tcvae...`` and ``from tcvae... import`` counts, at module level or inside
+a function: an import inside a function still ties the layers together. ``tcvae/__init__.py`` and
 ``tcvae/__main__.py`` are the package's face and may import anything; a module importing the face
 itself (``from tcvae import train``) depends on everything the face imports.
 """
@@ -17,7 +17,7 @@ import tcvae
 
 SRC = Path(tcvae.__file__).parent
 LAYERS = [
-    ("files", "errors", "options"),
+    ("files", "errors", "options", "markup"),
     ("data",),
     ("models",),
     ("objectives",),

@@ -87,7 +87,12 @@ def test_data_keys_are_the_training_configs():
     tree |= {"filters": {"shape": [0, 1]}, "exclude": [{"posX": [0, 3]}]}
     tree |= {"correlation": {"factors": ["posX", "posY"], "rho": 0.5}}
     spec = parse_spec({"grid": GRID, "data": tree})
-    assert {f.name for f in dataclasses.fields(DataConfig)} == {*tree, "source", "cache_dir"}
+    assert {f.name for f in dataclasses.fields(DataConfig)} == {
+        *tree,
+        "source",
+        "cache_dir",
+        "channels",
+    }
     assert spec.data == DataConfig(source="builtin", **tree)
     assert spec.data == resolve_config(overrides={"data": {**tree, "source": "builtin"}}).data
 

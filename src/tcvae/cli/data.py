@@ -106,7 +106,10 @@ def run_list(args: argparse.Namespace) -> int:
     print(f"data sets (cache: {resolve_cache_dir(args.cache_dir)})")
     for name in sorted(DATASETS):
         print("\n".join(describe(DATASETS[name], args.cache_dir)))
-    print("your own data: pass a path to an .npz (images, factor_classes; see docs/datasets.md)")
+    print(
+        "your own data: pass a path to an .npz (images, optionally factor_classes; see "
+        "docs/datasets.md) or to a folder of PNG/JPEG images (docs/own-data.md)"
+    )
     return 0
 
 

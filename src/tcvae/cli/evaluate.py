@@ -40,7 +40,6 @@ def _metrics(text: str) -> list[str]:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from tcvae.evaluation.mig import ENTROPY_ESTIMATORS
     from tcvae.evaluation.run import evaluation_defaults
 
     defaults = evaluation_defaults()
@@ -52,6 +51,25 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `tcvae train`")
+    add_scoring_options(p)
+    p.add_argument("--device", default="cpu", help="device to encode on, e.g. cpu or cuda")
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=defaults["batch_size"],
+        help="images per encoder batch (default %(default)s)",
+    )
+    add_progress_option(p)
+    p.set_defaults(func=run)
+
+
+def add_scoring_options(p: argparse.ArgumentParser) -> None:
+    """The options of what is scored and how, shared by ``tcvae evaluate`` and ``tcvae score``:
+    --metrics, --samples, --seed, --entropy-estimator, --factors, --num-train, --num-test."""
+    from tcvae.evaluation.mig import ENTROPY_ESTIMATORS
+    from tcvae.evaluation.run import evaluation_defaults
+
+    defaults = evaluation_defaults()
     p.add_argument(
         "--metrics",
         type=_metrics,
@@ -70,13 +88,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=defaults["seed"],
         help="seed of every random draw (default %(default)s)",
-    )
-    p.add_argument("--device", default="cpu", help="device to encode on, e.g. cpu or cuda")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=defaults["batch_size"],
-        help="images per encoder batch (default %(default)s)",
     )
     p.add_argument(
         "--entropy-estimator",
@@ -104,8 +115,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         default=defaults["num_test"],
         help="test points (examples, votes) of the classifier-based metrics (default %(default)s)",
     )
-    add_progress_option(p)
-    p.set_defaults(func=run)
 
 
 def format_table(metrics: dict[str, Any]) -> str:
@@ -126,7 +135,7 @@ def format_table(metrics: dict[str, Any]) -> str:
             rows.append(("  entropy estimator", found["entropy_estimator"]))
             for name, gap, j in zip(found["factor_names"], found["gaps"], found["latent"]):
                 rows.append((f"  {name}", f"gap {gap:.4f} (z{j})"))
-    width = max(len(label) for label, _ in rows)
+    width = max((len(label) for label, _ in rows), default=0)
     return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
 
 

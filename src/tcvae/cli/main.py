@@ -11,7 +11,17 @@ from tcvae.errors import TcvaeError
 
 # Each module defines ``add_parser(subparsers)`` which registers its sub-command(s) and sets
 # ``func`` (a callable taking the parsed args and returning an exit code) as a default.
-COMMAND_MODULES = ["data", "train", "sweep", "compare", "evaluate", "report", "demo"]
+COMMAND_MODULES = [
+    "data",
+    "train",
+    "sweep",
+    "compare",
+    "evaluate",
+    "encode",
+    "score",
+    "report",
+    "demo",
+]
 
 
 def user_errors() -> tuple[type[Exception], ...]:

@@ -11,7 +11,8 @@ Write RUN_DIR/report.html, one self-contained page (images embedded, no external
 offline in any browser), and every plot as a PNG in RUN_DIR/report/: the run's configuration, both
 MIG protocols, the ELBO decomposition with standard errors, the factor x latent mutual information
 with the MIG gaps, latent vs factor curves, latent traversals, reconstructions, prior samples,
-training curves and the KL of each latent dimension.
+training curves and the KL of each latent dimension. Data without factor labels (a folder of
+images) gets every part that needs none: no metrics, mutual information or latent vs factor plots.
 
 If RUN_DIR has no metrics.json yet, the run is evaluated first (as `tcvae evaluate RUN_DIR` would,
 which writes metrics.json); pass --no-evaluate to stop with an error instead.

@@ -13,12 +13,12 @@ from typing import Any
 from tcvae.cli.options import presets_help
 from tcvae.options import options_of
 from tcvae.training.config import CONFIG_SECTIONS, ConfigError, from_dict, to_dict
-from tcvae.training.resolve import PRESETS, merge, resolve_config
+from tcvae.training.resolve import PRESETS, config_toml, merge, resolve_config
 
 EPILOG = """\
 Precedence: preset < --config file < flags. A TOML file has tables [data] [model] [objective]
 [optim] [run] whose keys are the option names below with '_' (e.g. batch_size = 512), and may set
-preset = "cpu-small" at the top level.
+preset = "cpu-small" at the top level. --print-config prints the resolved settings as such a file.
 
 Multi-GPU / multi-node: run the same command under torchrun, e.g.
   torchrun --nproc_per_node 4 -m tcvae train --preset paper-dsprites --run-dir runs/ddp
@@ -85,6 +85,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "may change)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info messages")
+    p.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the resolved settings as a TOML file that --config reads back, and exit "
+        "without training",
+    )
     for section, cls in CONFIG_SECTIONS.items():
         group = p.add_argument_group(f"[{section}] options")
         for f in options_of(cls):
@@ -127,6 +133,9 @@ def run(args: argparse.Namespace) -> int:
         config = from_dict(merge(to_dict(read_config(args.resume)), overrides))
     else:
         config = resolve_config(args.preset, args.config, overrides)
+    if args.print_config:
+        sys.stdout.write(config_toml(config))
+        return 0
     try:
         result = train(config, resume=args.resume, progress=not args.quiet)
     except DivergedError as err:  # training failed, not the user's input: exit status 1

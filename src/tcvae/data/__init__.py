@@ -1,4 +1,5 @@
-"""tcvae.data: ground-truth data sets (dSprites, 3D faces, 3D Shapes, MPI3D, or your own arrays)."""
+"""tcvae.data: ground-truth data sets (dSprites, 3D faces, 3D Shapes, MPI3D, or your own arrays),
+and your own images without factor labels (arrays, an ``.npz`` or a folder of image files)."""
 
 from tcvae.data.arrays import from_arrays, load_npz
 from tcvae.data.cache import default_cache_dir
@@ -9,6 +10,7 @@ from tcvae.data.dsprites import (
     load_dsprites_npz,
 )
 from tcvae.data.faces import builtin_faces_subset, load_faces, load_faces_file
+from tcvae.data.folder import from_folder
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData, PackedImages
 from tcvae.data.heads import faces_grid, render_faces
 from tcvae.data.mpi3d import load_mpi3d_npz
@@ -31,6 +33,7 @@ __all__ = [
     "dsprites_grid",
     "faces_grid",
     "from_arrays",
+    "from_folder",
     "load_dataset",
     "load_dsprites",
     "load_dsprites_npz",

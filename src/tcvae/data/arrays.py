@@ -3,14 +3,17 @@
 The ``.npz`` layout (written with ``np.savez``, read with ``allow_pickle=False``):
 
 * ``images``: uint8 or bool, (N, 64, 64), (N, 64, 64, C) or (N, C, 64, 64) with C = 1 or 3;
-* ``factor_classes``: integer (N, K), the class (0, 1, ...) of each factor for each image;
+* ``factor_classes`` (optional): integer (N, K), the class (0, 1, ...) of each factor for each
+  image; without it the data has no factor labels (training, reconstructions and the ELBO
+  decomposition work; the disentanglement metrics need labels);
 * ``factor_names`` (optional): K strings (a numpy string array, not objects);
 * ``factor_values`` (optional): float (K, S), row k the value of each class of factor k, padded
   at the end with NaN when factors have different numbers of classes.
 
 Images whose pixels are all 0 or 1 (or all 0 or 255) are binary and held bit-packed; others are
 8-bit grey levels or colours (0..255). A path ending in ``.npz`` works wherever a data set name
-does: ``load_dataset("my_data.npz")``, ``tcvae train --data my_data.npz``.
+does: ``load_dataset("my_data.npz")``, ``tcvae train --data my_data.npz``. For a folder of
+image files of any size, see :mod:`tcvae.data.folder`.
 """
 
 from __future__ import annotations
@@ -38,16 +41,17 @@ RESIZE_HINT = (
 
 def from_arrays(
     images: np.ndarray | Tensor,
-    factor_classes: np.ndarray | Tensor,
+    factor_classes: np.ndarray | Tensor | None = None,
     factor_names: Sequence[str] | None = None,
     factor_values: Sequence[np.ndarray | Tensor | Sequence[float]] | None = None,
     name: str = "arrays",
 ) -> GroundTruthData:
-    """A data set from images and the factor classes that generated them.
+    """A data set from images and (optionally) the factor classes that generated them.
 
     images: uint8 or bool, (N, 64, 64), (N, 64, 64, C) or (N, C, 64, 64), C = 1 or 3; shares
     memory with the input where it can (a channel-last array is viewed, not copied), except that
-    binary images are bit-packed. factor_classes: integers (N, K), classes 0..size-1.
+    binary images are bit-packed. factor_classes: integers (N, K), classes 0..size-1; None for
+    images without factor labels (then factor_names and factor_values must be None too).
     factor_names: K unique names (default factor0, factor1, ...). factor_values: K sequences, the
     value of each class of factor k (default 0, 1, 2, ...; its length sets the number of classes,
     else the largest class + 1 does).
@@ -61,6 +65,12 @@ def from_arrays(
             "(x * 255).round() as uint8"
         )
     x = _channels_first(x)
+    if factor_classes is None:
+        if factor_names is not None or factor_values is not None:
+            raise DataError(
+                "factor_names and factor_values describe factor_classes; give those too"
+            )
+        return _with_max_value(name, None, x, None)
     classes = _as_tensor(factor_classes, "factor_classes")
     if classes.dtype.is_floating_point or classes.dtype == torch.bool or classes.is_complex():
         raise DataError(f"factor_classes must be integers (class indices), got {classes.dtype}")
@@ -81,7 +91,13 @@ def from_arrays(
         bad = int((classes < 0).any(0).nonzero()[0])
         raise DataError(f"factor {names[bad]!r} has negative classes; classes count from 0")
     values = _factor_values(factor_values, classes, names)
-    grid = FactorGrid(names, values)
+    return _with_max_value(name, FactorGrid(names, values), x, classes)
+
+
+def _with_max_value(
+    name: str, grid: FactorGrid | None, x: Tensor, classes: Tensor | None
+) -> GroundTruthData:
+    """The data set, binary (bit-packed) when every pixel is 0/1 or 0/255, else 8-bit."""
     top = int(x.max()) if x.numel() else 0
     if top <= 1:
         return GroundTruthData(name, grid, x, classes, max_value=1)
@@ -97,11 +113,10 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> GroundTruthDat
         raise DataError(f"no data file at {path}; check the path (a .npz in the documented layout)")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            missing = [key for key in NPZ_KEYS[:2] if key not in npz.files]
-            if missing:
+            if "images" not in npz.files:
                 raise DataError(
-                    f"{path} lacks {missing}; a data set .npz holds images and factor_classes "
-                    f"(and optionally factor_names, factor_values); it holds {sorted(npz.files)}"
+                    f"{path} lacks ['images']; a data set .npz holds images (and optionally "
+                    f"factor_classes, factor_names, factor_values); it holds {sorted(npz.files)}"
                 )
             arrays = {key: npz[key] for key in NPZ_KEYS if key in npz.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
@@ -122,7 +137,7 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> GroundTruthDat
         values = [row[: _unpadded_length(row)] for row in values]
     return from_arrays(
         arrays["images"],
-        arrays["factor_classes"],
+        arrays.get("factor_classes"),
         factor_names=None if names is None else [str(s) for s in names.tolist()],
         factor_values=values,
         name=name or path.stem,

@@ -98,20 +98,26 @@ def save_uint8_images(path: Path, images: Tensor) -> None:
         np.save(f, images.contiguous().numpy(), allow_pickle=False)
 
 
-def load_uint8_images(path: Path, shape: tuple[int, ...]) -> Tensor:
-    """Read what :func:`save_uint8_images` wrote; DataError unless it is uint8 of ``shape``."""
+def load_uint8_images(path: Path, shape: tuple[int | None, ...]) -> Tensor:
+    """Read what :func:`save_uint8_images` wrote; DataError unless it is uint8 of ``shape``
+    (an entry None matches any length)."""
     try:
         images = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as err:
         raise DataError(f"cannot read image cache {path}: {err}") from err
-    if images.dtype != np.uint8 or images.shape != tuple(shape):
+    matches = len(images.shape) == len(shape) and all(
+        want is None or want == got for want, got in zip(shape, images.shape)
+    )
+    if images.dtype != np.uint8 or not matches:
         raise DataError(
             f"image cache {path} holds {images.dtype} {images.shape}, expected uint8 {shape}"
         )
     return torch.from_numpy(images)
 
 
-def cached_uint8_images(path: Path, render: Callable[[], Tensor], shape: tuple[int, ...]) -> Tensor:
+def cached_uint8_images(
+    path: Path, render: Callable[[], Tensor], shape: tuple[int | None, ...]
+) -> Tensor:
     """Like :func:`cached_binary_images`, for 8-bit images of a known shape."""
     if path.exists():
         try:

@@ -235,7 +235,12 @@ def _compact_classes(classes: Tensor) -> Tensor:
 
 
 class GroundTruthData:
-    """Images with the factor classes that generated them, all in memory.
+    """Images with the factor classes that generated them, all in memory; or images alone.
+
+    Data without factor labels (a folder of photos) has ``grid`` and ``classes`` None and
+    :attr:`has_factors` false: everything that reads pixels works (training, reconstructions,
+    the ELBO decomposition); what needs labels (the disentanglement metrics, factor filters)
+    checks :attr:`has_factors` or calls :meth:`require_factors`.
 
     images:    uint8 tensor (N, C, H, W) (any strides, e.g. a channel-last view of a file);
                pixel value ``max_value`` means full intensity (255 for 8-bit images). Binary
@@ -243,6 +248,7 @@ class GroundTruthData:
                0/1 pixels given with ``max_value=1`` is packed here.
     classes:   integer tensor (N, K), the factor classes of each image in ``grid``; read back
                as a long tensor (classes below 256 are held as uint8, an eighth of the memory).
+               None, with ``grid`` None, for data without factor labels.
 
     Read pixels with :meth:`batch` (floats in [0, 1]) or :meth:`images_uint8` (stored values);
     :attr:`images` is the storage itself (a tensor, or :class:`PackedImages` for binary data),
@@ -252,9 +258,9 @@ class GroundTruthData:
     def __init__(
         self,
         name: str,
-        grid: FactorGrid,
+        grid: FactorGrid | None,
         images: Tensor | PackedImages,
-        classes: Tensor,
+        classes: Tensor | None,
         max_value: int = 255,
     ) -> None:
         if not 1 <= int(max_value) <= 255:
@@ -276,7 +282,13 @@ class GroundTruthData:
                     "pass max_value=255 for 8-bit images"
                 )
             images = PackedImages.pack(images)
-        if classes.ndim != 2 or classes.shape != (images.shape[0], grid.num_factors):
+        if (grid is None) != (classes is None):
+            raise DataError(
+                "give both a factor grid and classes, or neither (data without factor labels)"
+            )
+        if classes is not None and (
+            classes.ndim != 2 or classes.shape != (images.shape[0], grid.num_factors)
+        ):
             raise DataError(
                 f"classes must have shape (N, K) = ({images.shape[0]}, {grid.num_factors}), "
                 f"got {tuple(classes.shape)}"
@@ -284,7 +296,7 @@ class GroundTruthData:
         self.name = name
         self.grid = grid
         self.images = images
-        self._classes = _compact_classes(classes)
+        self._classes = None if classes is None else _compact_classes(classes)
         self.max_value = int(max_value)
         self._full_grid: bool | None = None
 
@@ -292,14 +304,28 @@ class GroundTruthData:
         return int(self.images.shape[0])
 
     @property
-    def classes(self) -> Tensor:
-        """The factor classes of each image, long (N, K)."""
-        return self._classes.long()
+    def classes(self) -> Tensor | None:
+        """The factor classes of each image, long (N, K); None without factor labels."""
+        return None if self._classes is None else self._classes.long()
+
+    @property
+    def has_factors(self) -> bool:
+        """Whether the images come with factor labels (a grid and the classes of each image)."""
+        return self.grid is not None
+
+    def require_factors(self, purpose: str) -> None:
+        """Raise a DataError saying that ``purpose`` needs factor labels, if there are none."""
+        if not self.has_factors:
+            raise DataError(
+                f"{purpose} needs factor labels, but {self.name!r} holds images only; use a data "
+                "set with factor classes (a registered one, or an .npz with factor_classes)"
+            )
 
     def __repr__(self) -> str:
+        factors = dict(zip(self.grid.names, self.grid.sizes)) if self.has_factors else None
         return (
             f"GroundTruthData({self.name!r}, n={len(self)}, image_shape={self.image_shape}, "
-            f"factors={dict(zip(self.grid.names, self.grid.sizes))})"
+            f"factors={factors})"
         )
 
     @property
@@ -319,16 +345,20 @@ class GroundTruthData:
 
     @property
     def factor_names(self) -> tuple[str, ...]:
-        return self.grid.names
+        """The factors' names; empty without factor labels."""
+        return self.grid.names if self.has_factors else ()
 
     @property
     def factor_values(self) -> Tensor:
         """Factor values of every held image, (N, K) float64."""
+        self.require_factors("factor values")
         return self.grid.classes_to_values(self.classes)
 
     @property
     def is_full_grid(self) -> bool:
         """True when the images are every grid point exactly once (in any order)."""
+        if not self.has_factors:
+            return False
         if self._full_grid is None:
             n = self.grid.num_points
             self._full_grid = len(self) == n and bool(
@@ -338,6 +368,7 @@ class GroundTruthData:
 
     def require_full_grid(self, purpose: str) -> None:
         """Raise a DataError saying why ``purpose`` needs the full factor grid, if it is not."""
+        self.require_factors(purpose)
         if self.is_full_grid:
             return
         distinct = int(torch.unique(self.grid.classes_to_index(self.classes)).numel())
@@ -391,12 +422,14 @@ class GroundTruthData:
     def subset(self, index: Tensor | Sequence[int], name: str | None = None) -> GroundTruthData:
         """The images at ``index`` (a long index or bool mask) as a new data set."""
         index = torch.as_tensor(index)
+        classes = None if self._classes is None else self._classes[index]
         return GroundTruthData(
-            name or self.name, self.grid, self.images[index], self._classes[index], self.max_value
+            name or self.name, self.grid, self.images[index], classes, self.max_value
         )
 
     def where(self, **ranges: tuple[int, int] | int) -> GroundTruthData:
         """Filter by factor classes: ``where(shape=0, posX=(0, 15))`` keeps classes in [lo, hi]."""
+        self.require_factors("filtering by factor classes")
         return self.subset(factor_filter(self.classes, self.grid, ranges))
 
 

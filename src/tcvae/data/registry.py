@@ -1,7 +1,8 @@
 """Data sets by name: ``load_dataset("dsprites")``. Add a data set by adding its spec here.
 
 A path ending in ``.npz`` is accepted wherever a name is: your own data in the layout of
-:mod:`tcvae.data.arrays`.
+:mod:`tcvae.data.arrays`; so is a path to a folder of PNG or JPEG images (:mod:`tcvae.data.folder`,
+data without factor labels).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from tcvae.data import dsprites, faces, mpi3d, shapes3d
 from tcvae.data.arrays import load_npz
 from tcvae.data.cache import resolve_cache_dir
 from tcvae.data.download import checksum_record, download_file, file_md5, file_sha256
+from tcvae.data.folder import from_folder
 from tcvae.data.ground_truth import SOURCES, DataError, FactorGrid, GroundTruthData
 from tcvae.data.heads import faces_grid
 from tcvae.data.sprites import dsprites_grid
@@ -193,13 +195,24 @@ def is_npz_path(name: str | os.PathLike) -> bool:
     return str(name).lower().endswith(".npz")
 
 
+def is_folder_path(name: str | os.PathLike) -> bool:
+    """True when ``name`` is an existing folder (of images) rather than a data set's name."""
+    return str(name) not in DATASETS and Path(name).expanduser().is_dir()
+
+
+def is_path(name: str | os.PathLike) -> bool:
+    """True when ``name`` is the user's own data (an ``.npz`` or a folder of images), not a
+    registered data set."""
+    return is_npz_path(name) or is_folder_path(name)
+
+
 def get_spec(name: str) -> DatasetSpec:
     try:
         return DATASETS[name]
     except KeyError:
         raise DataError(
             f"unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))} "
-            "(or a path to your own .npz)"
+            "(or a path to your own .npz or folder of images)"
         ) from None
 
 
@@ -208,12 +221,18 @@ def load_dataset(
     source: str = "auto",
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
+    channels: int | None = None,
 ) -> GroundTruthData:
-    """Load data set ``name`` from ``source`` ("auto", "builtin" or "file"; see its loader), or
-    the ``.npz`` file at path ``name`` (:mod:`tcvae.data.arrays`; source "auto" or "file")."""
-    if is_npz_path(name):
+    """Load data set ``name`` from ``source`` ("auto", "builtin" or "file"; see its loader), the
+    ``.npz`` file at path ``name`` (:mod:`tcvae.data.arrays`), or the folder of images at path
+    ``name`` (:mod:`tcvae.data.folder`: centre-cropped, resized to 64 x 64, ``channels`` 1 or 3
+    or None for as the files are, cached in ``cache_dir``); for a path, source "auto" or
+    "file"."""
+    if is_path(name):
         if source not in FILE_SOURCES:
-            raise DataError(f"{name} is a file: use source 'auto' or 'file', not {source!r}")
+            raise DataError(f"{name} is your own data: use source 'auto' or 'file', not {source!r}")
+        if is_folder_path(name):
+            return from_folder(name, channels=channels, cache_dir=cache_dir, progress=progress)
         return load_npz(name)
     return get_spec(str(name)).load(source, cache_dir, progress)
 

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.evaluation.sampling import FactorGroups
 
 LOGISTIC_MAX_ITER = 1000
@@ -40,7 +40,7 @@ PROTOCOL = (
 
 
 @dataclass(frozen=True)
-class BetaVAEScoreResult:
+class BetaVAEScoreResult(ShownAsTables):
     """BetaVAE score (evaluation accuracy) with the training accuracy and the evaluation
     accuracy per fixed factor (K,)."""
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.evaluation.sampling import draw_rows
 
 PROTOCOLS = {
@@ -64,7 +64,7 @@ LEARNING_RATE = 0.1
 
 
 @dataclass(frozen=True)
-class DCIResult:
+class DCIResult(ShownAsTables):
     """DCI scores and their parts: importance (D, K) with columns summing to 1;
     disentanglement_per_code (D,) and code_weight (D,); completeness_per_factor (K,) and
     factor_weight (K,); accuracy_train / accuracy_test (K,) per factor."""

@@ -43,6 +43,7 @@ from tcvae.evaluation.exact_mixture import (
 from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures, GridTooLargeError
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, as_posterior_params
 from tcvae.evaluation.results import result_dict
+from tcvae.markup import paragraph, table
 from tcvae.models.distributions import get_distribution
 from tcvae.objectives.decomposition import (
     ElboTerms,
@@ -104,6 +105,61 @@ class ElboDecomposition:
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as lists), with the ELBO when it is known."""
         return {**result_dict(self), "elbo": self.elbo}
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the terms (nats) with their standard errors, then the KL of each latent
+        dimension."""
+        terms = [
+            (
+                "index-code mutual information I_q(z; n)",
+                self.index_code_mi,
+                self.index_code_mi_stderr,
+            ),
+            (
+                "total correlation KL(q(z) || prod_j q(z_j))",
+                self.total_correlation,
+                self.total_correlation_stderr,
+            ),
+            (
+                "dimension-wise KL sum_j KL(q(z_j) || p(z_j))",
+                self.dimwise_kl,
+                self.dimwise_kl_stderr,
+            ),
+            ("sum of the three terms", self.kl_estimate, self.kl_estimate_stderr),
+            ("E_n KL(q(z|x_n) || p(z)), analytic", self.analytic_kl, ""),
+        ]
+        if self.log_likelihood is not None:
+            terms += [
+                ("E[log p(x|z)]", self.log_likelihood, self.log_likelihood_stderr),
+                ("ELBO", self.elbo, ""),
+            ]
+        per_dim = zip(
+            self.analytic_kl_per_dim, self.dimwise_kl_per_dim, self.dimwise_kl_per_dim_stderr
+        )
+        return "\n".join(
+            [
+                "<p><strong>ELBO decomposition</strong></p>",
+                table(terms, header=("term", "nats", "standard error")),
+                paragraph(
+                    f"Monte Carlo over {self.samples} samples (seed {self.seed}) of the "
+                    f"{self.posterior} posteriors, with the exact aggregate posterior; marginals: "
+                    f"{self.marginals}.",
+                    "note",
+                ),
+                table(
+                    (
+                        (f"z{j}", float(a), float(d), float(se))
+                        for j, (a, d, se) in enumerate(per_dim)
+                    ),
+                    header=(
+                        "latent",
+                        "E_n KL(q(z_j|x_n) || p(z_j))",
+                        "KL(q(z_j) || p(z_j))",
+                        "standard error",
+                    ),
+                ),
+            ]
+        )
 
 
 def decomposition_samples(

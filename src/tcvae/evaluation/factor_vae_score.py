@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.evaluation.sampling import FactorGroups, draw_rows
 
 PROTOCOL = (
@@ -39,7 +39,7 @@ PROTOCOL = (
 
 
 @dataclass(frozen=True)
-class FactorVAEScoreResult:
+class FactorVAEScoreResult(ShownAsTables):
     """FactorVAE score (evaluation accuracy) and its parts: votes_train / votes_eval (K, D),
     the factor each dimension votes for (D,), the active dimensions (D,) and their scales (D,)."""
 

@@ -40,7 +40,7 @@ from tcvae.evaluation.inputs import (
     dense_labels,
     resolve_factors,
 )
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.models.distributions import get_distribution
 
 # The factors each paper experiment scores (shape, identity and constant factors excluded).
@@ -52,7 +52,7 @@ ENTROPY_ESTIMATORS = ("deterministic", "monte-carlo")
 
 
 @dataclass(frozen=True)
-class MIGResult:
+class MIGResult(ShownAsTables):
     """MIG and everything it is made of; arrays are numpy, entropies in nats.
 
     mutual_information (K, D): I(z_j; v_k); factor_entropy (K,): H(v_k); gaps (K,): normalised

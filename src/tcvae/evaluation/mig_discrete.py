@@ -28,13 +28,13 @@ from tcvae.evaluation.inputs import (
     dense_labels,
     resolve_factors,
 )
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 
 PROTOCOL = "mig_discrete (disentanglement_lib: equal-width bins, plug-in estimates)"
 
 
 @dataclass(frozen=True)
-class DiscreteMIGResult:
+class DiscreteMIGResult(ShownAsTables):
     """Discretised MIG and its parts: mutual_information (K, D) and factor_entropy (K,) in nats,
     gaps (K,) normalised, latent (K,) the most informative dimension per factor."""
 

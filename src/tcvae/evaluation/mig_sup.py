@@ -23,13 +23,13 @@ import torch
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
 from tcvae.evaluation.mig_discrete import discrete_mutual_information, discretize
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 
 PROTOCOL = "mig_sup (Li et al. 2020, on disentanglement_lib's 20-bin plug-in estimates)"
 
 
 @dataclass(frozen=True)
-class MIGSupResult:
+class MIGSupResult(ShownAsTables):
     """MIG-sup and its parts: normalized_mutual_information (D, K) = I(c_j; v_k) / H(v_k),
     gaps (D,) per dimension, factor (D,) the factor each dimension informs most about."""
 

@@ -32,7 +32,7 @@ import torch
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
 from tcvae.evaluation.mig_discrete import discrete_mutual_information, discretize
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.evaluation.sampling import draw_rows
 
 LOGISTIC_MAX_ITER = 1000
@@ -43,7 +43,7 @@ PROTOCOL = (
 
 
 @dataclass(frozen=True)
-class ModularityExplicitnessResult:
+class ModularityExplicitnessResult(ShownAsTables):
     """Modularity and explicitness with their parts: mutual_information (D, K) in nats,
     modularity_per_code (D,), explicitness_per_factor (K,) test AUC (train AUC alongside)."""
 

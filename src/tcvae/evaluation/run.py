@@ -6,6 +6,9 @@ with a ``protocol`` label, except the decomposition's), the function that comput
 scores, each with its label and its key in a sweep cell's summary row. ``tcvae evaluate``'s
 table, the run report and the sweeps read it. ``metrics.json`` holds ``run_dir``, ``dataset``,
 ``points`` and one section per metric asked for.
+
+:func:`compute_metrics` scores arrays (posterior means, log-variances, factor classes) from any
+model; :func:`evaluate_run` (``tcvae evaluate``) and ``tcvae score`` both call it.
 """
 
 from __future__ import annotations
@@ -33,10 +36,10 @@ from tcvae.evaluation.mig_sup import mig_sup
 from tcvae.evaluation.modularity import modularity_explicitness
 from tcvae.evaluation.sap import sap
 from tcvae.files import write_json_atomic
+from tcvae.training.runs import METRICS_FILE
 
 log = logging.getLogger(__name__)
 
-METRICS_FILE = "metrics.json"
 ALL = "all"
 
 
@@ -58,27 +61,32 @@ class Score:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What every metric is computed from: the run's model, the data set scored, its posterior
-    parameters ``mean`` and ``logvar`` (N, D), and :func:`evaluate_run`'s settings."""
+    """What every metric is computed from: posterior means ``mean`` and log-variances ``logvar``
+    (N, D) (None for codes given as means alone), the factor ``classes`` (N, K) and
+    ``factor_names`` of the points (None and () without factor labels), the data set's name
+    (None when unknown), the posterior family, and :func:`compute_metrics`'s settings.
+    log_likelihood: computes E[log p(x|z)] (mean, standard error) for the decomposition, which
+    needs the model and the images; None where there are neither (codes read from a file)."""
 
-    model: torch.nn.Module
-    data: GroundTruthData
     mean: torch.Tensor
-    logvar: torch.Tensor
+    logvar: torch.Tensor | None
+    classes: torch.Tensor | None
+    factor_names: list[str]
+    dataset: str | None
+    posterior: str
     factors: list[str] | None
     samples: int
     seed: int
-    batch_size: int
-    device: str
     entropy_estimator: str
     progress: bool
     num_train: int
     num_test: int
+    log_likelihood: Callable[[], tuple[float, float]] | None = None
 
     @property
     def on_means(self) -> dict[str, Any]:
         """The arguments shared by the metrics scored on the posterior means."""
-        return dict(factor_names=list(self.data.factor_names), factors=self.factors, seed=self.seed)
+        return dict(factor_names=self.factor_names, factors=self.factors, seed=self.seed)
 
     @property
     def split(self) -> dict[str, int]:
@@ -92,7 +100,9 @@ class Metric:
     computes its result (a dataclass with ``to_dict()``), its scores, and what it measures, with
     its range (``tcvae evaluate --help``, the report). suite: one of the wider suite, scored on
     the posterior means with disentanglement_lib's protocols and only when asked for; the
-    others are the defaults."""
+    others are the defaults. needs_factors: scored against factor labels (skipped on data
+    without them). posteriors: needs the posterior log-variances as well as the means
+    (skipped on codes given as means alone)."""
 
     name: str
     section: str
@@ -100,6 +110,8 @@ class Metric:
     scores: tuple[Score, ...]
     help: str
     suite: bool = True
+    needs_factors: bool = True
+    posteriors: bool = False
 
     def numbers(self, found: Mapping[str, Any]) -> list[tuple[Score, float, float | None]]:
         """(score, value, standard error or None) of each score with a value in ``found``, this
@@ -113,27 +125,25 @@ class Metric:
 
 
 def _decomposition(x: Inputs) -> ElboDecomposition:
-    posterior = x.model.posterior.name
     parts = decompose_elbo(
-        x.mean, x.logvar, posterior=posterior, samples=x.samples, seed=x.seed, progress=x.progress
+        x.mean, x.logvar, posterior=x.posterior, samples=x.samples, seed=x.seed, progress=x.progress
     )
-    ll, ll_se = estimate_log_likelihood(
-        x.model, x.data, x.samples, x.seed, x.batch_size, x.device, x.progress
-    )
-    return parts.with_log_likelihood(ll, ll_se)
+    if x.log_likelihood is None:
+        return parts
+    return parts.with_log_likelihood(*x.log_likelihood())
 
 
 def _mig(x: Inputs) -> MIGResult:
-    names = list(x.data.factor_names)
-    factors = x.factors or _paper_factors(x.data.name, names, x.data.classes)
+    names = x.factor_names
+    factors = x.factors or _paper_factors(x.dataset, names, x.classes)
     log.info("MIG (%s) over factors %s", x.entropy_estimator, factors or "all varying")
     return mig_falling_back(
         x.mean,
         x.logvar,
-        x.data.classes,
+        x.classes,
         names,
         factors=factors,
-        posterior=x.model.posterior.name,
+        posterior=x.posterior,
         entropy_estimator=x.entropy_estimator,
         samples=x.samples,
         seed=x.seed,
@@ -165,6 +175,8 @@ METRICS: tuple[Metric, ...] = (
         "E[log p(x|z)], index-code MI, total correlation and dimension-wise KL over the whole "
         "data set, with standard errors, and the analytic KL they must add up to",
         suite=False,
+        needs_factors=False,
+        posteriors=True,
     ),
     Metric(
         "mig",
@@ -175,13 +187,12 @@ METRICS: tuple[Metric, ...] = (
         "posY); deterministic entropies by default, --entropy-estimator monte-carlo for the "
         "paper's",
         suite=False,
+        posteriors=True,
     ),
     Metric(
         "mig-discrete",
         "mig_discrete",
-        lambda x: mig_discrete(
-            x.mean, x.data.classes, list(x.data.factor_names), factors=x.factors, seed=x.seed
-        ),
+        lambda x: mig_discrete(x.mean, x.classes, x.factor_names, factors=x.factors, seed=x.seed),
         (Score("mig_discrete", "MIG (discretised, disentanglement_lib protocol)", "mig_discrete"),),
         "discretised MIG, disentanglement_lib's protocol (not comparable with mig)",
         suite=False,
@@ -190,7 +201,7 @@ METRICS: tuple[Metric, ...] = (
         "beta-vae",
         "beta_vae",
         lambda x: beta_vae_score(
-            x.mean, x.data.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
+            x.mean, x.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
         ),
         (Score("beta_vae", "BetaVAE score", "beta_vae"),),
         "BetaVAE score (Higgins et al. 2017), in [0, 1], chance 1/K: accuracy of a linear "
@@ -200,7 +211,7 @@ METRICS: tuple[Metric, ...] = (
         "factor-vae",
         "factor_vae",
         lambda x: factor_vae_score(
-            x.mean, x.data.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
+            x.mean, x.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
         ),
         (Score("factor_vae", "FactorVAE score", "factor_vae"),),
         "FactorVAE score (Kim & Mnih 2018), in [0, 1], chance about 1/K: majority-vote accuracy "
@@ -209,7 +220,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "dci",
         "dci",
-        lambda x: dci(x.mean, x.data.classes, **x.split, **x.on_means),
+        lambda x: dci(x.mean, x.classes, **x.split, **x.on_means),
         _dci_scores("reference", "dci"),
         "DCI (Eastwood & Williams 2018), each in [0, 1]: disentanglement, completeness from "
         "gradient-boosted-tree importances, informativeness = test accuracy; reference protocol "
@@ -218,14 +229,14 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "dci-fast",
         "dci_fast",
-        lambda x: dci(x.mean, x.data.classes, protocol="fast", **x.split, **x.on_means),
+        lambda x: dci(x.mean, x.classes, protocol="fast", **x.split, **x.on_means),
         _dci_scores("fast", "dci_fast"),
         "DCI from histogram gradient boosting (seconds; tracks dci, labelled apart)",
     ),
     Metric(
         "sap",
         "sap",
-        lambda x: sap(x.mean, x.data.classes, **x.split, **x.on_means),
+        lambda x: sap(x.mean, x.classes, **x.split, **x.on_means),
         (Score("sap", "SAP", "sap"),),
         "SAP (Kumar et al. 2018), in [0, 1]: mean gap between the two dimensions that best "
         "predict each factor (1-D linear SVM accuracy; perfect codes reach ~0.3-0.5)",
@@ -233,7 +244,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "modularity",
         "modularity_explicitness",
-        lambda x: modularity_explicitness(x.mean, x.data.classes, **x.split, **x.on_means),
+        lambda x: modularity_explicitness(x.mean, x.classes, **x.split, **x.on_means),
         (
             Score("modularity", "modularity", "modularity"),
             Score("explicitness", "explicitness", "explicitness"),
@@ -245,7 +256,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "mig-sup",
         "mig_sup",
-        lambda x: mig_sup(x.mean, x.data.classes, **x.on_means),
+        lambda x: mig_sup(x.mean, x.classes, **x.on_means),
         (Score("mig_sup", "MIG-sup", "mig_sup"),),
         "MIG-sup (Li et al. 2020), in [0, 1]: per dimension, the gap between the two factors it "
         "informs most about (discretised estimates, as mig-discrete)",
@@ -297,7 +308,8 @@ def evaluate_run(
     holds fixed), else, and for the other metrics, every factor that varies (disentanglement_lib's
     choice). data: score on this data set instead of the run's own (e.g. the full factor grid of
     a run trained on a biased sample of it). num_train, num_test: training and test points (or
-    examples, or votes) of the classifier-based metrics; seed: every random draw.
+    examples, or votes) of the classifier-based metrics; seed: every random draw. On data
+    without factor labels the metrics that need them are skipped, with one warning.
     """
     from tcvae.training.runs import load_run
 
@@ -308,28 +320,105 @@ def evaluate_run(
         data = run.dataset()
     log.info("encoding %d images of %s", len(data), data.name)
     mean, logvar = encode_dataset(run.model, data, batch_size, device, progress)
+    out: dict[str, Any] = {"run_dir": str(run_dir), "dataset": data.name, "points": len(data)}
+    out |= compute_metrics(
+        mean,
+        logvar,
+        data.classes,
+        list(data.factor_names),
+        metrics=metrics,
+        dataset=data.name,
+        posterior=run.model.posterior.name,
+        samples=samples,
+        seed=seed,
+        entropy_estimator=entropy_estimator,
+        factors=factors,
+        progress=progress,
+        num_train=num_train,
+        num_test=num_test,
+        log_likelihood=lambda: estimate_log_likelihood(
+            run.model, data, samples, seed, batch_size, device, progress
+        ),
+    )
+    write_json_atomic(run_dir / METRICS_FILE, out)
+    return out
+
+
+def compute_metrics(
+    mean: torch.Tensor,
+    logvar: torch.Tensor | None,
+    classes: torch.Tensor | None,
+    factor_names: Sequence[str],
+    *,
+    metrics: str | Sequence[str] = DEFAULT_METRICS,
+    dataset: str | None = None,
+    posterior: str = "normal",
+    samples: int = 10_000,
+    seed: int = 0,
+    entropy_estimator: str = "deterministic",
+    factors: Sequence[str] | None = None,
+    progress: bool = False,
+    num_train: int = 10_000,
+    num_test: int = 5_000,
+    log_likelihood: Callable[[], tuple[float, float]] | None = None,
+) -> dict[str, Any]:
+    """The section of ``metrics.json`` of each metric in ``metrics``, scored on arrays.
+
+    mean, logvar: posterior parameters (N, D) of any model (logvar None for codes given as means
+    alone: the metrics marked ``posteriors`` are then skipped, with one warning); classes,
+    factor_names: the factor classes (N, K) of the same points in the same order and the K
+    names (None and () without factor labels: the metrics marked ``needs_factors`` are
+    skipped, with one warning); dataset: the data set's name, which picks MIG's paper factor
+    set; posterior: the posterior family of the decomposition and MIG ("normal" or "laplace");
+    log_likelihood: E[log p(x|z)] (mean, standard error) for the decomposition's ELBO, computed
+    only when it runs (None: the decomposition has the three KL terms and no ELBO). The other
+    settings are :func:`evaluate_run`'s. Raises :class:`EvaluationError` when every metric asked
+    for is skipped.
+    """
+    names = metric_names(metrics)
+    if classes is None:
+        unusable = [m.name for m in METRICS if m.needs_factors]
+        names = _skipping(names, unusable, "they need factor labels, and these points have none")
+    if logvar is None:
+        unusable = [m.name for m in METRICS if m.posteriors]
+        names = _skipping(
+            names, unusable, "they need posterior log-variances; only means are given"
+        )
+    if not names:
+        raise EvaluationError(
+            f"none of the metrics asked for can be scored on these inputs ({metric_names(metrics)} "
+            "skipped above); give factor classes, log-variances, or ask for other metrics"
+        )
     inputs = Inputs(
-        model=run.model,
-        data=data,
         mean=mean,
         logvar=logvar,
+        classes=classes,
+        factor_names=list(factor_names),
+        dataset=dataset,
+        posterior=posterior,
         factors=list(factors) if factors else None,
         samples=samples,
         seed=seed,
-        batch_size=batch_size,
-        device=device,
         entropy_estimator=entropy_estimator,
         progress=progress,
         num_train=num_train,
         num_test=num_test,
+        log_likelihood=log_likelihood,
     )
-    out: dict[str, Any] = {"run_dir": str(run_dir), "dataset": data.name, "points": len(data)}
+    out: dict[str, Any] = {}
     for metric in METRICS:
-        if metric.name in metrics:
+        if metric.name in names:
             log.info("computing %s", metric.name)
             out[metric.section] = metric.compute(inputs).to_dict()
-    write_json_atomic(run_dir / METRICS_FILE, out)
     return out
+
+
+def _skipping(names: list[str], unusable: list[str], why: str) -> list[str]:
+    """``names`` without the ``unusable`` metrics, with one warning naming those left out."""
+    skipped = [name for name in names if name in unusable]
+    if skipped:
+        log.warning("skipping %s: %s", ", ".join(skipped), why)
+    return [name for name in names if name not in skipped]
 
 
 def mig_falling_back(

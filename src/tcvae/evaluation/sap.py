@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import result_dict
+from tcvae.evaluation.results import ShownAsTables, result_dict
 from tcvae.evaluation.sampling import draw_rows
 
 SVM_C = 0.01
@@ -41,7 +41,7 @@ MIN_VARIANCE = 1e-12
 
 
 @dataclass(frozen=True)
-class SAPResult:
+class SAPResult(ShownAsTables):
     """SAP and its score matrix (D, K); gaps (K,) per factor; latent (K,) the best dimension."""
 
     sap: float

@@ -1,19 +1,42 @@
 """A self-contained HTML page: inline CSS, images as base64 data URIs, no external resources.
 
-Fragments are built by small functions that escape every piece of text they are given, then put
-together by :func:`page`. The page opens offline in any browser. Its one script marks the body
-with ``data-images-ok="true"`` (or ``"false"``) and ``data-images`` (the count) once every image
-has loaded, so a headless browser can check that nothing is broken.
+Fragments are built by the small functions of :mod:`tcvae.markup`, which escape every piece of
+text they are given, then put together by :func:`page`. The page opens offline in any browser.
+Its one script marks the body with ``data-images-ok="true"`` (or ``"false"``) and
+``data-images`` (the count) once every image has loaded, so a headless browser can check that
+nothing is broken.
 """
 
 from __future__ import annotations
 
-import base64
-import html
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from tcvae.files import write_text_atomic
+from tcvae.markup import (
+    esc,
+    figure,
+    format_value,
+    key_value_table,
+    paragraph,
+    png_data_uri,
+    table,
+)
+
+# The fragments come from tcvae.markup (results and runs show themselves in notebooks with them);
+# a report builds its page from this module alone.
+__all__ = [
+    "esc",
+    "figure",
+    "format_value",
+    "key_value_table",
+    "paragraph",
+    "png_data_uri",
+    "table",
+    "anchor",
+    "page",
+    "write_page",
+]
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
@@ -41,56 +64,6 @@ window.addEventListener("load", function () {
   document.body.setAttribute("data-images-ok", ok ? "true" : "false");
 });
 """.strip()
-
-
-def esc(text: object) -> str:
-    return html.escape(str(text), quote=True)
-
-
-def format_value(value: object, digits: int = 4) -> str:
-    """Numbers with ``digits`` significant digits; anything else as text."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
-
-
-def paragraph(text: str, cls: str | None = None) -> str:
-    attr = f' class="{esc(cls)}"' if cls else ""
-    return f"<p{attr}>{esc(text)}</p>"
-
-
-def table(rows: Iterable[Sequence[object]], header: Sequence[str] | None = None) -> str:
-    """An HTML table; numeric cells are right-aligned and formatted by :func:`format_value`."""
-    parts = ["<table>"]
-    if header:
-        parts.append("<tr>" + "".join(f"<th>{esc(h)}</th>" for h in header) + "</tr>")
-    for row in rows:
-        cells = []
-        for cell in row:
-            numeric = isinstance(cell, int | float) and not isinstance(cell, bool)
-            cls = ' class="num"' if numeric else ""
-            cells.append(f"<td{cls}>{esc(format_value(cell))}</td>")
-        parts.append("<tr>" + "".join(cells) + "</tr>")
-    parts.append("</table>")
-    return "\n".join(parts)
-
-
-def key_value_table(items: Mapping[str, object]) -> str:
-    return table(items.items(), header=("setting", "value"))
-
-
-def png_data_uri(png: bytes) -> str:
-    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def figure(png: bytes, caption: str, alt: str | None = None) -> str:
-    """An embedded PNG with a caption."""
-    return (
-        f'<figure><img src="{png_data_uri(png)}" alt="{esc(alt or caption)}">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
-    )
 
 
 def anchor(title: str) -> str:

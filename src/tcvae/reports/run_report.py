@@ -26,12 +26,10 @@ from tcvae.evaluation.run import METRICS_FILE, computed_metrics, evaluate_run, m
 from tcvae.reports import html, images, plots
 from tcvae.training.config import flatten, to_dict
 from tcvae.training.hardware import describe_hardware
-from tcvae.training.runs import LoadedRun, load_run
+from tcvae.training.runs import FIGURE_DIR, REPORT_FILE, LoadedRun, load_run
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.html"
-FIGURE_DIR = "report"
 # The training log's names of the KL and its three terms (tcvae.objectives.compute_loss), with
 # their panel titles: kl is the minibatch mean of the analytic KL; mi, tc and dwkl are minibatch
 # estimates by MSS, whatever estimator the loss used.
@@ -200,17 +198,18 @@ def report_figures(
         )
     latents = [int(j) for j in order[active]] or [int(order[0])]
     labels = SHAPE_NAMES if data.name.startswith("dsprites") else None
-    steps.append(
-        (
-            "latent_vs_factors",
-            "Each active latent's posterior mean, averaged over the images with a given factor "
-            "value, against that value (one line per shape): a latent that encodes a factor "
-            "varies along it and stays flat along the others.",
-            lambda: plots.latent_vs_factors(
-                mean, data.classes, data.grid, latents, group_labels=labels
-            ),
+    if data.has_factors:
+        steps.append(
+            (
+                "latent_vs_factors",
+                "Each active latent's posterior mean, averaged over the images with a given "
+                "factor value, against that value (one line per shape): a latent that encodes a "
+                "factor varies along it and stays flat along the others.",
+                lambda: plots.latent_vs_factors(
+                    mean, data.classes, data.grid, latents, group_labels=labels
+                ),
+            )
         )
-    )
     if rows:
         steps.append(
             (
@@ -278,7 +277,7 @@ def report_page(
     extra_sections: Sequence[tuple[str, str]] = (),
 ) -> str:
     """The HTML document: summary, the caller's sections, metrics, decomposition, then every
-    figure."""
+    figure; data without factor labels has no metrics or factor sections."""
 
     def fig(name: str) -> str:
         if name not in figures:
@@ -300,9 +299,13 @@ def report_page(
         f"Weights: {run.weights.name}. {_trained_on(run)}"
     ) + html.table(summary_rows, header=("quantity", "value", "standard error"))
     sections = [("Summary", summary), *extra_sections]
-    sections.append(("Metrics", _metrics_section(metrics)))
+    if data.has_factors:
+        sections.append(("Metrics", _metrics_section(metrics)))
     sections.append(("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")))
-    sections.append(("Factors and latents", fig("mutual_information") + fig("latent_vs_factors")))
+    if data.has_factors:
+        sections.append(
+            ("Factors and latents", fig("mutual_information") + fig("latent_vs_factors"))
+        )
     sections.append(("Latent traversals", fig("traversals")))
     sections.append(("Reconstructions and samples", fig("reconstructions") + fig("prior_samples")))
     sections.append(("Training curves", fig("training_loss") + fig("training_decomposition")))

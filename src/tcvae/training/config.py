@@ -112,8 +112,10 @@ def _class_range(value: Any) -> bool:
 class DataConfig:
     """Which images to train on, built in this order by :func:`tcvae.training.build_dataset`.
 
-    ``name``: a registered data set (``tcvae data list``) or a path to an ``.npz`` file of the
-    user's own images and factor classes (layout in :mod:`tcvae.data.arrays`).
+    ``name``: a registered data set (``tcvae data list``), a path to an ``.npz`` file of the
+    user's own images and (optionally) factor classes (layout in :mod:`tcvae.data.arrays`), or a
+    path to a folder of PNG/JPEG images (:mod:`tcvae.data.folder`). Data without factor labels
+    takes ``subset`` but none of the selections by factor below.
 
     ``stride`` maps a factor name to k: keep its classes 0, k, 2k, ..., a coarser factor grid
     whose classes every later option (and a sweep's evaluation grid) counts in.
@@ -134,7 +136,9 @@ class DataConfig:
         flag="--data",
         metavar="NAME",
         help="data set: dsprites (default), faces, shapes3d, mpi3d_toy, mpi3d_realistic, "
-        "mpi3d_real, or a path to your own .npz (see tcvae data list, docs/datasets.md)",
+        "mpi3d_real, a path to your own .npz, or a folder of PNG/JPEG images (any size: "
+        "centre-cropped and resized to 64x64 with PIL, read once into a cache; see tcvae data "
+        "list, docs/datasets.md, docs/own-data.md)",
     )
     source: str = option(
         "auto",
@@ -146,6 +150,13 @@ class DataConfig:
     )
     cache_dir: str | None = option(
         None, flag="--cache-dir", metavar="DIR", help="where data set files are kept"
+    )
+    channels: int | None = option(
+        None,
+        flag="--channels",
+        metavar="{1,3}",
+        help="a folder of images: 1 (grey) or 3 (colour) channels (default: as the files are, "
+        "grey if every file is)",
     )
     stride: dict[str, int] = option(
         flag="--stride",
@@ -200,6 +211,11 @@ class DataConfig:
         counts are checked when the data is built)."""
         check_choices(self, ConfigError)
         _check(isinstance(self.name, str) and bool(self.name), "name", "must name a data set")
+        _check(
+            self.channels in (None, 1, 3),
+            "channels",
+            f"must be 1 (grey) or 3 (colour), got {self.channels!r}",
+        )
         _check(
             self.subset is None or positive_int(self.subset),
             "subset",

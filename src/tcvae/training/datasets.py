@@ -7,7 +7,8 @@ uniformly random ``subset`` of it. Every draw is seeded by ``subset_seed`` and e
 keeps the data set's order (draws are sorted), so a run's ``config.json`` rebuilds exactly the
 images, in the order, its run trained on. For a built-in generator (dSprites, 3D faces) the
 selection is made on the factor grid first and only the chosen points are rendered.
-``config.name`` may also be a path to your own ``.npz`` (:mod:`tcvae.data.arrays`).
+``config.name`` may also be a path to your own ``.npz`` (:mod:`tcvae.data.arrays`) or folder of
+images (:mod:`tcvae.data.folder`). Data without factor labels allows only ``subset``.
 
 :func:`evaluation_config` drops the selection but keeps the stride: the full (coarse) grid that a
 sweep evaluates its cells on.
@@ -29,7 +30,7 @@ from tcvae.data.factor_sampling import (
     strided_grid,
 )
 from tcvae.data.ground_truth import factor_filter, random_subset
-from tcvae.data.registry import is_npz_path
+from tcvae.data.registry import is_folder_path, is_path
 from tcvae.training.config import ConfigError, DataConfig, option_name
 
 
@@ -103,20 +104,47 @@ def strided(data: GroundTruthData, stride: dict[str, int]) -> GroundTruthData:
 def grid_selection(config: DataConfig) -> tuple[FactorGrid, Tensor, Tensor] | None:
     """For a registered data set, from its factor grid alone (no images): the (strided) grid,
     the flat indices into it of the training points, and for every point of that grid the flat
-    index of the same point in the data set's own grid. None for an ``.npz`` path (whose grid is
-    in the file)."""
-    if is_npz_path(config.name):
+    index of the same point in the data set's own grid. None for an ``.npz`` or folder path
+    (whose grid, if any, is in the file)."""
+    if is_path(config.name):
         return None
     if config.name not in DATASETS:
         raise ConfigError(
             f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
-            f"{sorted(DATASETS)}, or a path to your own .npz"
+            f"{sorted(DATASETS)}, or a path to your own .npz or folder of images"
         )
     try:
         grid, base_index = strided_grid(DATASETS[config.name].grid(), config.stride)
     except DataError as err:
         raise _named("data.stride", err) from err
     return grid, select(grid.all_classes(), grid, config), base_index
+
+
+def _unlabelled_selection(data: GroundTruthData, config: DataConfig) -> GroundTruthData:
+    """``data`` without factor labels, with its ``subset``; a selection by factors is refused."""
+    by_factors = [
+        key
+        for key, value in (
+            ("data.stride", config.stride),
+            ("data.filters", config.filters),
+            ("data.exclude", config.exclude),
+            ("data.correlation", config.correlation),
+        )
+        if value
+    ]
+    if by_factors:
+        raise ConfigError(
+            f"{', '.join(map(option_name, by_factors))} select images by their factor classes, "
+            f"but {config.name} has no factor labels; drop them (--subset still works)"
+        )
+    if config.subset is None:
+        return data
+    try:
+        return data.subset(
+            random_subset(torch.arange(len(data)), config.subset, config.subset_seed)
+        )
+    except DataError as err:
+        raise ConfigError(f"{option_name('data.subset')} {err}") from err
 
 
 def check_data(config: DataConfig) -> None:
@@ -128,11 +156,24 @@ def check_data(config: DataConfig) -> None:
 
 def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData:
     """Load (or render) the training set of ``config``; errors name the offending option."""
-    if is_npz_path(config.name):
+    if config.channels is not None and not is_folder_path(config.name):
+        raise ConfigError(
+            f"{option_name('data.channels')} applies to a folder of images; {config.name!r} is "
+            "not one (drop --channels)"
+        )
+    if is_path(config.name):
         try:
-            data = load_dataset(config.name, source=config.source)
+            data = load_dataset(
+                config.name,
+                source=config.source,
+                cache_dir=config.cache_dir,
+                progress=progress,
+                channels=config.channels,
+            )
         except DataError as err:
             raise _named("data.name", err) from err
+        if not data.has_factors:
+            return _unlabelled_selection(data, config)
     else:
         grid, index, base_index = grid_selection(config)  # checked before any image loads
         spec = DATASETS[config.name]

@@ -8,17 +8,22 @@ A preset is a config file shipped with the package, ``tcvae/training/presets/NAM
 top-level ``description`` says what it is for (``tcvae train --help`` lists them). Presets leave
 beta unset: 6 is every method's default, and an explicit beta would be refused with
 ``--method vae``, which has none. Sweep presets are read by the same :func:`bundled_presets`.
+
+:func:`config_toml` writes a resolved config back as a config file (``tcvae train
+--print-config``); reading that file with ``--config`` gives the same config.
 """
 
 from __future__ import annotations
 
 import copy
+import math
+import re
 import sys
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from tcvae.training.config import CONFIG_SECTIONS, ConfigError, TrainConfig, from_dict
+from tcvae.training.config import CONFIG_SECTIONS, ConfigError, TrainConfig, from_dict, to_dict
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -91,3 +96,74 @@ def resolve_config(
     # The defaults layer is the dataclasses' declarations, which from_dict fills in: an instance's
     # values would carry the default method's resolved options (such as beta) into every method.
     return from_dict(merge({}, *layers, _sections(file_tree), overrides or {}))
+
+
+# TOML keys that need no quotes.
+_BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
+# The short escapes of TOML's basic strings; other control characters are written as \uXXXX.
+_ESCAPES = {
+    "\b": "\\b",
+    "\t": "\\t",
+    "\n": "\\n",
+    "\f": "\\f",
+    "\r": "\\r",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+
+
+def _toml_key(key: str) -> str:
+    return key if _BARE_KEY.fullmatch(key) else _toml_string(key)
+
+
+def _toml_string(text: str) -> str:
+    def escape(c: str) -> str:
+        if c in _ESCAPES:
+            return _ESCAPES[c]
+        return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
+
+    return '"' + "".join(map(escape, text)) + '"'
+
+
+def _toml_value(value: Any, where: str) -> str:
+    """One value as TOML: strings, booleans, integers, floats (inf and nan included), arrays and
+    inline tables of them. TOML has no null, so None is refused here (options left unset are
+    omitted by :func:`config_toml`)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)  # shortest round-tripping form, always with '.' or an exponent
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    if isinstance(value, dict):
+        items = (f"{_toml_key(str(k))} = {_toml_value(v, where)}" for k, v in value.items())
+        return "{" + ", ".join(items) + "}"
+    raise ConfigError(f"{where} = {value!r} cannot be written as TOML ({type(value).__name__})")
+
+
+def config_toml(config: TrainConfig) -> str:
+    """The config as a TOML config file that :func:`resolve_config` reads back to an equal config:
+    one table per section, every option set; options that are unset (None: automatic or off)
+    are omitted, TOML having no null, and named in a comment under their table."""
+    lines = [
+        "# tcvae train configuration, fully resolved; train it with: tcvae train --config FILE",
+    ]
+    for section, values in to_dict(config).items():
+        lines += ["", f"[{section}]"]
+        unset = [name for name, value in values.items() if value is None]
+        if unset:
+            lines.append(f"# left unset (the default applies): {', '.join(unset)}")
+        lines += [
+            f"{_toml_key(name)} = {_toml_value(value, f'{section}.{name}')}"
+            for name, value in values.items()
+            if value is not None
+        ]
+    return "\n".join(lines) + "\n"

@@ -10,6 +10,8 @@ Layout of a run directory::
     checkpoints/         step-XXXXXXXX.pt: model, optimiser, RNG states, step, config
     train_log.jsonl      one JSON row per logged step: step, epoch, loss terms, images_per_s
     tb/                  TensorBoard event files
+    metrics.json         the run's scores (``tcvae evaluate``), one section per metric
+    report.html          the run report (``tcvae report``), with its figures in report/*.png
 
 A run is resumed with the settings in its ``config.json``; only :data:`RESUMABLE_KEYS` may change.
 """
@@ -28,6 +30,7 @@ import torch
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.files import write_json_atomic
+from tcvae.markup import esc, figure, key_value_table, paragraph, table
 from tcvae.models import build_model
 from tcvae.objectives.loss import unused_options
 from tcvae.training import distributed as D
@@ -48,6 +51,7 @@ from tcvae.training.config import (
     to_dict,
 )
 from tcvae.training.datasets import build_dataset
+from tcvae.training.hardware import describe_hardware
 from tcvae.training.metrics_log import read_log
 from tcvae.training.resolve import merge
 
@@ -55,6 +59,23 @@ DEFAULT_RUNS_ROOT = "runs"
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
+METRICS_FILE = "metrics.json"
+REPORT_FILE = "report.html"
+FIGURE_DIR = "report"
+# The report's figures a run shows in a notebook, where the report has been written.
+NOTEBOOK_FIGURES = ("traversals", "reconstructions", "decomposition", "mutual_information")
+# The settings a run shows first in a notebook (the rest under "full configuration").
+KEY_SETTINGS = (
+    "data.name",
+    "model.arch",
+    "model.latent_dim",
+    "objective.method",
+    "objective.beta",
+    "objective.estimator",
+    "optim.batch_size",
+    "optim.epochs",
+    "run.seed",
+)
 # What may change when a run is resumed; anything else would make it a different run.
 RESUMABLE_KEYS = frozenset(
     {
@@ -180,6 +201,56 @@ class LoadedRun:
     def status(self) -> dict[str, Any]:
         """The run's ``status.json``: how its last invocation ended and what it computed on."""
         return read_status(self.run_dir)
+
+    def _repr_html_(self) -> str:
+        """Jupyter shows the run: its status, key settings and scores, and the report's key
+        figures where ``tcvae report`` has written them."""
+        return run_html(self)
+
+
+def run_html(run: LoadedRun) -> str:
+    """A compact HTML summary of a run: how it ended, what was loaded, its key settings (all of
+    them folded away), the numbers of ``metrics.json`` and the report's key figures."""
+    status = run.status()
+    settings = flatten(to_dict(run.config))
+    facts: dict[str, Any] = {
+        "status": status.get("status", "no invocation has ended yet"),
+        "step": status.get("step", ""),
+        "epoch": status.get("epoch", ""),
+        "trained on": describe_hardware(status["hardware"]) if status.get("hardware") else "",
+        "weights": f"{run.weights.name} (step {run.step}): {run.reason}",
+    }
+    facts.update({key: settings[key] for key in KEY_SETTINGS if settings.get(key) is not None})
+    parts = [
+        f"<p><strong>tcvae run {esc(run.run_dir.name)}</strong></p>",
+        paragraph(str(run.run_dir.resolve()), "note"),
+        key_value_table(facts),
+        "<details><summary>full configuration</summary>" + key_value_table(settings) + "</details>",
+        _metrics_html(run.run_dir / METRICS_FILE),
+    ]
+    figures = [run.run_dir / FIGURE_DIR / f"{name}.png" for name in NOTEBOOK_FIGURES]
+    if (run.run_dir / REPORT_FILE).is_file():
+        parts += [figure(path.read_bytes(), path.stem) for path in figures if path.is_file()]
+        parts.append(paragraph(f"The whole report: {run.run_dir / REPORT_FILE}", "note"))
+    else:
+        parts.append(paragraph(f"No report yet: tcvae report {run.run_dir}", "note"))
+    return "\n".join(parts)
+
+
+def _metrics_html(path: Path) -> str:
+    """The numbers of ``metrics.json`` (one row per number of each section, with its standard
+    error where it has one), or a note saying how to compute them."""
+    if not path.is_file():
+        return paragraph(f"Not evaluated yet: tcvae evaluate {path.parent}", "note")
+    rows = []
+    for name, section in json.loads(path.read_text()).items():
+        if not isinstance(section, dict):
+            continue
+        for key, value in section.items():
+            if isinstance(value, float) and not key.endswith("_stderr"):
+                stderr = section.get(f"{key}_stderr")
+                rows.append((f"{name}.{key}", value, "" if stderr is None else stderr))
+    return table(rows, header=(METRICS_FILE, "value", "standard error"))
 
 
 def load_run(
