@@ -49,6 +49,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     assert hardware["device"] == "cpu" and hardware["precision"] == "fp32"
     assert hardware["threads"] == json.loads((d / "config.json").read_text())["run"]["threads"]
     assert f"trained on: cpu, fp32, {hardware['threads']} thread" in out
+    assert f"next: tcvae evaluate {d}, then tcvae report {d}" in out
     saved = json.loads((d / "config.json").read_text())
     assert saved["optim"] == {
         "lr": 0.002,

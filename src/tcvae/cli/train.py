@@ -153,4 +153,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained on: {describe_hardware(result.hardware)}")
     if terms:
         print(f"final: {terms}")
+    print(f"next: tcvae evaluate {result.run_dir}, then tcvae report {result.run_dir}")
     return 0
