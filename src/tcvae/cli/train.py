@@ -12,8 +12,9 @@ from typing import Any
 
 from tcvae.cli.options import presets_help
 from tcvae.options import options_of
-from tcvae.training.config import CONFIG_SECTIONS, ConfigError, from_dict, to_dict
+from tcvae.training.config import CONFIG_SECTIONS, OPTION_FLAGS, ConfigError, from_dict, to_dict
 from tcvae.training.resolve import PRESETS, config_toml, merge, resolve_config
+from tcvae.training.runs import RESUMABLE_KEYS
 
 EPILOG = """\
 Precedence: preset < --config file < flags. A TOML file has tables [data] [model] [objective]
@@ -77,12 +78,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
     p.add_argument("--config", metavar="FILE", help="TOML file of settings (over the preset)")
+    resumable = [flag for key, flag in OPTION_FLAGS.items() if key in RESUMABLE_KEYS]
     p.add_argument(
         "--resume",
         metavar="RUN_DIR",
         help="continue the run in RUN_DIR from its newest checkpoint (with its config.json; only "
-        "--epochs, --max-steps, --max-minutes, --device, --threads and checkpoint/log cadence "
-        "may change)",
+        f"{', '.join(resumable[:-1])} and {resumable[-1]} may change)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info messages")
     p.add_argument(

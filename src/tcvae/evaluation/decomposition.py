@@ -59,6 +59,17 @@ EXACT_MARGINAL_LIMIT = 200_000_000
 # because the density is read between nodes by linear interpolation.
 MARGINAL_RESOLUTION = 16.0
 MARGINAL_VARIANCE_RATIO = 1.2
+# Each term's label (Jupyter, ``tcvae evaluate``'s table, the report), by its field and
+# metrics.json key.
+TERM_LABELS = {
+    "index_code_mi": "index-code mutual information I_q(z; n)",
+    "total_correlation": "total correlation KL(q(z) || prod_j q(z_j))",
+    "dimwise_kl": "dimension-wise KL sum_j KL(q(z_j) || p(z_j))",
+    "kl_estimate": "sum of MI, TC and dimension-wise KL",
+    "analytic_kl": "E_n KL(q(z|x_n) || p(z)), analytic",
+    "log_likelihood": "E[log p(x|z)]",
+    "elbo": "ELBO",
+}
 
 log = logging.getLogger(__name__)
 
@@ -109,30 +120,13 @@ class ElboDecomposition:
     def _repr_html_(self) -> str:
         """Jupyter shows the terms (nats) with their standard errors, then the KL of each latent
         dimension."""
-        terms = [
-            (
-                "index-code mutual information I_q(z; n)",
-                self.index_code_mi,
-                self.index_code_mi_stderr,
-            ),
-            (
-                "total correlation KL(q(z) || prod_j q(z_j))",
-                self.total_correlation,
-                self.total_correlation_stderr,
-            ),
-            (
-                "dimension-wise KL sum_j KL(q(z_j) || p(z_j))",
-                self.dimwise_kl,
-                self.dimwise_kl_stderr,
-            ),
-            ("sum of the three terms", self.kl_estimate, self.kl_estimate_stderr),
-            ("E_n KL(q(z|x_n) || p(z)), analytic", self.analytic_kl, ""),
-        ]
+        keys = ["index_code_mi", "total_correlation", "dimwise_kl", "kl_estimate", "analytic_kl"]
         if self.log_likelihood is not None:
-            terms += [
-                ("E[log p(x|z)]", self.log_likelihood, self.log_likelihood_stderr),
-                ("ELBO", self.elbo, ""),
-            ]
+            keys += ["log_likelihood", "elbo"]
+        terms = [
+            (TERM_LABELS[key], getattr(self, key), getattr(self, f"{key}_stderr", ""))
+            for key in keys
+        ]
         per_dim = zip(
             self.analytic_kl_per_dim, self.dimwise_kl_per_dim, self.dimwise_kl_per_dim_stderr
         )

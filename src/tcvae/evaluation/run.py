@@ -25,7 +25,7 @@ import torch
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.evaluation.beta_vae_score import beta_vae_score
 from tcvae.evaluation.dci import dci
-from tcvae.evaluation.decomposition import ElboDecomposition, decompose_elbo
+from tcvae.evaluation.decomposition import TERM_LABELS, ElboDecomposition, decompose_elbo
 from tcvae.evaluation.encode import encode_dataset, estimate_log_likelihood
 from tcvae.evaluation.factor_vae_score import factor_vae_score
 from tcvae.evaluation.grid_mixture import GridTooLargeError
@@ -151,6 +151,11 @@ def _mig(x: Inputs) -> MIGResult:
     )
 
 
+def _term(key: str, headline: str | None, short: str = "") -> Score:
+    """A score of the ELBO decomposition, labelled as the decomposition labels its terms."""
+    return Score(key, TERM_LABELS[key], headline, short)
+
+
 def _dci_scores(protocol: str, prefix: str) -> tuple[Score, ...]:
     keys = ("disentanglement", "completeness", "informativeness")
     return tuple(Score(key, f"DCI {key} ({protocol})", f"{prefix}_{key}") for key in keys)
@@ -162,15 +167,13 @@ METRICS: tuple[Metric, ...] = (
         "decomposition",
         _decomposition,
         (
-            Score("log_likelihood", "E[log p(x|z)]", "log_px"),
-            Score("elbo", "ELBO", "elbo"),
-            Score("analytic_kl", "E_n KL(q(z|x_n) || p(z)), analytic", "kl", "analytic KL"),
-            Score("kl_estimate", "sum of the three terms below", None, "sum"),
-            Score("index_code_mi", "index-code mutual information I_q(z; n)", "mi", "MI"),
-            Score("total_correlation", "total correlation KL(q(z) || prod_j q(z_j))", "tc", "TC"),
-            Score(
-                "dimwise_kl", "dimension-wise KL sum_j KL(q(z_j) || p(z_j))", "dwkl", "dim-wise KL"
-            ),
+            _term("log_likelihood", "log_px"),
+            _term("elbo", "elbo"),
+            _term("analytic_kl", "kl", "analytic KL"),
+            _term("kl_estimate", None, "sum"),
+            _term("index_code_mi", "mi", "MI"),
+            _term("total_correlation", "tc", "TC"),
+            _term("dimwise_kl", "dwkl", "dim-wise KL"),
         ),
         "E[log p(x|z)], index-code MI, total correlation and dimension-wise KL over the whole "
         "data set, with standard errors, and the analytic KL they must add up to",
@@ -268,6 +271,13 @@ DEFAULT_METRICS = tuple(m.name for m in METRICS if not m.suite)
 def metric_named(name: str) -> Metric:
     """The row of ``METRICS`` called ``name``."""
     return {m.name: m for m in METRICS}[name]
+
+
+def headline_key(metric: str, key: str) -> str:
+    """The key in a sweep cell's summary row of score ``key`` of the metric called ``metric``."""
+    (headline,) = [s.headline for s in metric_named(metric).scores if s.key == key]
+    assert headline is not None, f"{metric}'s {key} is not a headline score"
+    return headline
 
 
 def metric_names(chosen: str | Sequence[str]) -> list[str]:

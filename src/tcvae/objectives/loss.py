@@ -45,7 +45,7 @@ from tcvae.objectives.decomposition import (
     total_correlation,
 )
 from tcvae.objectives.estimators import ESTIMATORS, EstimatorError
-from tcvae.options import OptionError, check_choices, flag_of, option
+from tcvae.options import OptionError, check_choices, flag_of, option, require
 
 METHODS = (
     "vae",
@@ -101,6 +101,10 @@ def parse_betas(text: str) -> tuple[float, float]:
             f"--discriminator-betas expects two numbers B1,B2 such as 0.5,0.9, got {text!r}"
         ) from None
     return b1, b2
+
+
+def _check(ok: bool, option: str, must: str) -> None:
+    require(ok, option, must, ObjectiveError)
 
 
 @dataclass(frozen=True)
@@ -203,49 +207,39 @@ class ObjectiveConfig:
         check_choices(self, ObjectiveError)
         for name in ("beta", "alpha", "gamma"):
             value = getattr(self, name)
-            if value is not None and not value >= 0:
-                raise ObjectiveError(f"{name} must be a non-negative number, got {value!r}", name)
+            _check(
+                value is None or value >= 0, name, f"must be a non-negative number, got {value!r}"
+            )
         for name in ("beta_warmup_steps", "lambda_warmup_steps"):
             value = getattr(self, name)
-            if not isinstance(value, int) or value < 0:
-                raise ObjectiveError(
-                    f"{name} must be a non-negative integer (0 turns the warm-up off), "
-                    f"got {value!r}",
-                    name,
-                )
-        if self.lambda0 is not None and not 0 <= self.lambda0 <= 1:
-            raise ObjectiveError(f"lambda0 must lie in [0, 1], got {self.lambda0!r}", "lambda0")
-        if self.dip_lambda_d is not None and not self.dip_lambda_d >= 0:
-            raise ObjectiveError(
-                f"dip_lambda_d must be >= 0, got {self.dip_lambda_d!r}", "dip_lambda_d"
+            _check(
+                isinstance(value, int) and value >= 0,
+                name,
+                f"must be a non-negative integer (0 turns the warm-up off), got {value!r}",
             )
-        if self.capacity_max is not None and not self.capacity_max >= 0:
-            raise ObjectiveError(
-                f"capacity_max must be >= 0 nats, got {self.capacity_max!r}", "capacity_max"
+        lam0, lam_d = self.lambda0, self.dip_lambda_d
+        _check(lam0 is None or 0 <= lam0 <= 1, "lambda0", f"must lie in [0, 1], got {lam0!r}")
+        _check(lam_d is None or lam_d >= 0, "dip_lambda_d", f"must be >= 0, got {lam_d!r}")
+        cap_max, cap_steps = self.capacity_max, self.capacity_steps
+        _check(
+            cap_max is None or cap_max >= 0, "capacity_max", f"must be >= 0 nats, got {cap_max!r}"
+        )
+        _check(
+            cap_steps is None or (isinstance(cap_steps, int) and cap_steps >= 0),
+            "capacity_steps",
+            f"must be a non-negative integer, got {cap_steps!r}",
+        )
+        lr = self.discriminator_lr
+        _check(lr is None or lr > 0, "discriminator_lr", f"must be a positive number, got {lr!r}")
+        betas = self.discriminator_betas
+        if betas is not None:
+            _check(
+                isinstance(betas, list | tuple)
+                and len(betas) == 2
+                and all(isinstance(b, int | float) and 0 <= b < 1 for b in betas),
+                "discriminator_betas",
+                f"must be two numbers in [0, 1), got {betas!r}",
             )
-        if self.capacity_steps is not None and (
-            not isinstance(self.capacity_steps, int) or self.capacity_steps < 0
-        ):
-            raise ObjectiveError(
-                f"capacity_steps must be a non-negative integer, got {self.capacity_steps!r}",
-                "capacity_steps",
-            )
-        if self.discriminator_lr is not None and not self.discriminator_lr > 0:
-            raise ObjectiveError(
-                f"discriminator_lr must be a positive number, got {self.discriminator_lr!r}",
-                "discriminator_lr",
-            )
-        if self.discriminator_betas is not None:
-            betas = self.discriminator_betas
-            if (
-                not isinstance(betas, list | tuple)
-                or len(betas) != 2
-                or not all(isinstance(b, int | float) and 0 <= b < 1 for b in betas)
-            ):
-                raise ObjectiveError(
-                    f"discriminator_betas must be two numbers in [0, 1), got {betas!r}",
-                    "discriminator_betas",
-                )
             object.__setattr__(self, "discriminator_betas", tuple(float(b) for b in betas))
         self._refuse_unused()
         self._resolve_defaults()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -102,15 +102,13 @@ def write_report(
     seed: int = 0,
     progress: bool = False,
     data: GroundTruthData | None = None,
-    extra_sections: Sequence[tuple[str, str]] = (),
 ) -> Report:
     """Write ``RUN_DIR/report.html`` and ``RUN_DIR/report/*.png`` for a trained run.
 
     Without ``metrics.json`` the run is evaluated first when ``evaluate`` is true, else a
     :class:`ReportError` says how to evaluate it. ``seed`` picks the images shown. ``data``
     is the data set to show (default: rebuilt from the run's config); pass it when the caller
-    already holds it, to skip rendering or loading it again. ``extra_sections`` (title, HTML)
-    follow the summary: what the caller knows about how the run came to be.
+    already holds it, to skip rendering or loading it again.
     """
     run_dir = Path(run_dir)
     run = load_run(run_dir, device=device)
@@ -130,7 +128,7 @@ def write_report(
     paths = {}
     for name, (fig, _) in figures.items():
         paths[name] = plots.save_figure(fig, fig_dir / f"{name}.png")
-    document = report_page(run, data, metrics, figures, paths, extra_sections)
+    document = report_page(run, data, metrics, figures, paths)
     page_path = html.write_page(run_dir / REPORT_FILE, document)
     return Report(page_path, paths, metrics)
 
@@ -274,9 +272,8 @@ def report_page(
     metrics: Mapping[str, Any],
     figures: Mapping[str, tuple[Figure, str]],
     paths: Mapping[str, Path],
-    extra_sections: Sequence[tuple[str, str]] = (),
 ) -> str:
-    """The HTML document: summary, the caller's sections, metrics, decomposition, then every
+    """The HTML document: summary, metrics, decomposition, then every
     figure; data without factor labels has no metrics or factor sections."""
 
     def fig(name: str) -> str:
@@ -298,7 +295,7 @@ def report_page(
         f"on {len(data):,} {data.name} images ({data.image_shape[1]}x{data.image_shape[2]}). "
         f"Weights: {run.weights.name}. {_trained_on(run)}"
     ) + html.table(summary_rows, header=("quantity", "value", "standard error"))
-    sections = [("Summary", summary), *extra_sections]
+    sections = [("Summary", summary)]
     if data.has_factors:
         sections.append(("Metrics", _metrics_section(metrics)))
     sections.append(("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")))
