@@ -170,3 +170,17 @@ def test_bad_method_tables_name_the_problem(train, options, message):
     grid = {"methods": ["factor-vae", "beta-tcvae-mss"], "betas": [1], "seeds": [0]}
     with pytest.raises(SpecError, match=message):
         parse_spec({"grid": {**grid, "options": options}, "train": train})
+
+
+def test_the_module_docstrings_spec_example_loads():
+    """The spec example users copy from the module's docs is a valid spec."""
+    import textwrap
+    import tomllib
+
+    from tcvae.experiments import spec as S
+
+    doc = S.__doc__
+    block = doc.split("::\n", 1)[1].split("\n\n[data] takes", 1)[0]
+    tree = tomllib.loads(textwrap.dedent(block))
+    parsed = parse_spec(tree)
+    assert parsed.name == "my-sweep" and parsed.data.stride == {"posX": 2}

@@ -5,7 +5,7 @@ A spec file has these tables (every key is optional except the grid's methods, b
     name = "my-sweep"
 
     [grid]
-    methods = ["vae", "beta-vae", "beta-tcvae-mws", "beta-tcvae-mss"]
+    methods = ["vae", "beta-vae", "beta-tcvae-mws", "beta-tcvae-mss", "factor-vae"]
     betas = [1, 2, 4, 6]
     seeds = [0, 1, 2]
     [grid.options]               # any training option, swept as a further grid axis
@@ -25,7 +25,7 @@ A spec file has these tables (every key is optional except the grid's methods, b
     posX = [0, 7]
 
     [train.model]                # fixed training options: sections of tcvae.training's config
-    hidden_dim = 256
+    hidden = 256
     [train.optim]
     epochs = 5
     [train.factor-vae.objective] # options of one method's cells (a label of grid.methods), over
