@@ -25,6 +25,8 @@ batch 2048, lr 1e-3, MWS, 50 epochs = 36.9 M images).
     python scripts/recipe_search.py --out seeds --summary           # MIG over seeds per recipe
     python scripts/recipe_search.py --out blowups --only batch512-lr3e-3 --blowups 800 \
         --seeds 0 1 2 3 4 5                                          # early blow-ups per seed
+    python scripts/recipe_search.py --out seeds --probes            # score every checkpoint
+    python scripts/recipe_search.py --out seeds --rank 1e6          # TC at 1 M vs final MIG
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from typing import Any
 
 import numpy as np
 
-from tcvae.evaluation import encode_dataset
+from tcvae.evaluation import decompose_elbo, encode_dataset
 from tcvae.evaluation.mig import PAPER_FACTORS
 from tcvae.evaluation.run import mig_falling_back
 from tcvae.objectives import ObjectiveConfig
@@ -86,6 +88,12 @@ RECIPES: dict[str, dict[str, Any]] = {
     "batch1024-lr2e-3": {"batch_size": 1024, "lr": 2e-3},
     "mws-batch512": {"estimator": "mws", "batch_size": 512},
     "mws-batch512-lr3e-3": {"estimator": "mws", "batch_size": 512, "lr": 3e-3},
+    "mws-batch512-lr3e-3-fp32": {
+        "estimator": "mws",
+        "batch_size": 512,
+        "lr": 3e-3,
+        "precision": "fp32",
+    },
     "mws-width128-batch512-lr3e-3": {
         "estimator": "mws",
         "hidden": 128,
@@ -133,8 +141,10 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
             seed=seed,
             device="cpu",
             precision=r["precision"],
-            checkpoint_every=2000,  # so an interrupted search resumes with little lost
-            keep_checkpoints=1,
+            # every 0.5 M images at batch 512, all kept: an interrupted search resumes with
+            # little lost, and --probes scores the model as it was along the way
+            checkpoint_every=1000,
+            keep_checkpoints=10**6,
             log_every=50,
             tensorboard=False,
         ),
@@ -170,7 +180,13 @@ def score(run_dir: Path, data, checkpoint: int | None = None) -> dict[str, Any]:
         entropy_estimator="deterministic",
     )
     active = int((logvar.exp().mean(0) < 0.5).sum())  # posterior much narrower than the prior
+    full = decompose_elbo(mean, logvar, samples=10_000, seed=0)  # label-free
     return {
+        "full_data": {
+            "mi": round(full.index_code_mi, 4),
+            "tc": round(full.total_correlation, 4),
+            "dwkl": round(full.dimwise_kl, 4),
+        },
         "mig": round(float(result.mig), 4),
         "mig_entropy_estimator": result.entropy_estimator,
         "gaps": dict(zip(result.factor_names, np.round(result.gaps, 4).tolist())),
@@ -263,6 +279,65 @@ def curve(
         row["logged_last_100_steps"] = logged_means(run_dir, until_step=step)
         append_row(path, row)
         print(json.dumps(row))
+
+
+def probes(out: Path) -> None:
+    """Score every kept checkpoint of every run under OUT/runs (MIG with labels, the full-data
+    decomposition without): OUT/probes.jsonl, one row per (run, step), so that a label-free
+    criterion at an early step can be set against the final MIG (--rank)."""
+    path = out / "probes.jsonl"
+    done = {(r["run"], r["step"]) for r in read_rows(path)}
+    data, key = None, None
+    for run_dir in sorted((out / "runs").iterdir()):
+        config = load_run(run_dir).config if (run_dir / CONFIG_FILE).is_file() else None
+        if config is None or not list_checkpoints(run_dir):
+            continue
+        for ckpt in list_checkpoints(run_dir):
+            step = int(load_checkpoint(ckpt)["step"])
+            if (run_dir.name, step) in done:
+                continue
+            if key != (config.data.subset, config.data.subset_seed):
+                key, data = (config.data.subset, config.data.subset_seed), None
+                data = build_dataset(config.data)
+            row = {
+                "run": run_dir.name,
+                "seed": config.run.seed,
+                "precision": config.run.precision,
+                "step": step,
+                "images_seen": step * config.optim.batch_size,
+                **score(run_dir, data, checkpoint=step),
+            }
+            append_row(path, row)
+            print(json.dumps(row))
+
+
+def rank(out: Path, probe_images: float) -> None:
+    """Spearman rank correlation, over runs, of the full-data TC at the checkpoint nearest
+    ``probe_images`` with the MIG at each run's last checkpoint (a good criterion: strongly
+    negative)."""
+    from scipy.stats import spearmanr
+
+    by_run: dict[str, list[dict[str, Any]]] = {}
+    for r in read_rows(out / "probes.jsonl"):
+        by_run.setdefault(r["run"], []).append(r)
+    tcs, migs = [], []
+    print("| run | full-data TC at probe (nats) | probe images | final MIG | final images |")
+    print("|---|---|---|---|---|")
+    for name, rows in sorted(by_run.items()):
+        rows.sort(key=lambda r: r["step"])
+        probe = min(rows, key=lambda r: abs(r["images_seen"] - probe_images))
+        final = rows[-1]
+        if final is probe:
+            continue
+        tcs.append(probe["full_data"]["tc"])
+        migs.append(final["mig"])
+        print(
+            f"| {name} | {tcs[-1]:.3f} | {probe['images_seen'] / 1e6:.2f} M | {migs[-1]:.3f} | "
+            f"{final['images_seen'] / 1e6:.2f} M |"
+        )
+    if len(tcs) >= 3:
+        rho, p = spearmanr(tcs, migs)
+        print(f"\nSpearman rank correlation over {len(tcs)} runs: {rho:.3f} (p = {p:.3g})")
 
 
 def blowups(out: Path, name: str, steps: int, seeds: list[int]) -> None:
@@ -365,6 +440,17 @@ def main() -> None:
     )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
     parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
+    parser.add_argument(
+        "--probes",
+        action="store_true",
+        help="score every kept checkpoint of every run (MIG and full-data decomposition)",
+    )
+    parser.add_argument(
+        "--rank",
+        type=float,
+        metavar="IMAGES",
+        help="rank correlation of the full-data TC at IMAGES with final MIG, over --probes rows",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.blowups:
@@ -373,6 +459,10 @@ def main() -> None:
         blowups(args.out, args.only[0], args.blowups, args.seeds or [0])
     elif args.table:
         table(args.out)
+    elif args.probes:
+        probes(args.out)
+    elif args.rank:
+        rank(args.out, args.rank)
     elif args.summary:
         summary(args.out)
     elif args.curve_table:
