@@ -130,7 +130,7 @@ def phase_command(args: argparse.Namespace) -> dict:
     user runs it; the peak RSS is the child process's (``RUSAGE_CHILDREN``)."""
     with tempfile.TemporaryDirectory() as tmp:
         cmd = [sys.executable, "-m", "tcvae", "train", "--max-steps", str(args.steps)]
-        cmd += ["--run-dir", f"{tmp}/run", "--log-every", "1", "--device", "cpu"]
+        cmd += ["--out", f"{tmp}/run", "--log-every", "1", "--device", "cpu"]
         if args.threads:
             cmd += ["--threads", str(args.threads)]
         env = dict(os.environ, TCVAE_CACHE_DIR=str(args.cache_dir))

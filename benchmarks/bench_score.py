@@ -41,10 +41,10 @@ def main_bench() -> None:
     metrics = args.metrics.split(",")
     with tempfile.TemporaryDirectory() as tmp:
         run_dir, codes, out = Path(tmp, "run"), Path(tmp, "codes.npz"), Path(tmp, "scored")
-        assert main(["train", *TRAIN, "--device", "cpu", "--run-dir", str(run_dir)]) == 0
+        assert main(["train", *TRAIN, "--device", "cpu", "--out", str(run_dir)]) == 0
         data = build_dataset(DataConfig(name="dsprites", source="builtin"))
         argv = ["encode", str(run_dir), "--data", "dsprites", "--data-source", "builtin"]
-        assert main([*argv, "-o", str(codes), "--no-progress"]) == 0
+        assert main([*argv, "-o", str(codes), "-q"]) == 0
 
         encoding: list[float] = []
         encode = evaluation.encode_dataset
@@ -61,7 +61,7 @@ def main_bench() -> None:
         medians = interleaved_medians(
             {
                 "evaluate": lambda i: evaluation.evaluate_run(run_dir, data=data, **settings),
-                "score": lambda i: main([*score, "-o", str(out), "--no-progress"]),
+                "score": lambda i: main([*score, "-o", str(out), "-q"]),
             },
             rounds=args.rounds,
             warmup=0,

@@ -19,9 +19,9 @@ open(target, "w").write(text)
 PY
 done
 tcvae sweep "$specs/dependent-correlated-factor-vae.toml" --out "$out/dependent-correlated-factor-vae" \
-  --workers 1 --threads 1 --no-progress &
+  --workers 1 --threads 1 -q &
 tcvae sweep "$specs/dependent-excluded-factor-vae.toml" --out "$out/dependent-excluded-factor-vae" \
-  --workers 1 --threads 1 --no-progress
+  --workers 1 --threads 1 -q
 wait
 for preset in dependent-correlated dependent-excluded; do
   python scripts/sweep_table.py "$out/$preset-factor-vae"

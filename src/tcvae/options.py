@@ -35,6 +35,37 @@ def positive_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
+def non_negative_int(value: Any) -> bool:
+    """True for an int >= 0 (not a bool)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def non_negative_number(value: Any) -> bool:
+    """True for an int or float >= 0 (not a bool)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value >= 0
+
+
+def positive_number(value: Any) -> bool:
+    """True for an int or float > 0 (not a bool)."""
+    return non_negative_number(value) and value > 0
+
+
+def unset_or(predicate: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    """``predicate`` that also accepts None (an option left unset)."""
+    return lambda value: value is None or predicate(value)
+
+
+Rules = dict[str, tuple[Callable[[Any], bool], str]]
+
+
+def check_fields(instance: Any, rules: Rules, error: type[OptionError] = OptionError) -> None:
+    """For each ``name: (predicate, must)`` of ``rules`` in turn, raise ``error("{name} {must},
+    got {value!r}")`` unless the field's value passes ``predicate``."""
+    for name, (ok, must) in rules.items():
+        value = getattr(instance, name)
+        require(ok(value), name, f"{must}, got {value!r}", error)
+
+
 def option(
     default: Any = dataclasses.MISSING,
     *,

@@ -1,25 +1,48 @@
-"""`tcvae` error handling: the library's own errors are one line and exit 2; bugs keep their
-traceback."""
+"""`tcvae` error handling: one table of exit statuses (2: what the user typed, 1: the work failed,
+130: an interrupt); an error shown in one line says how to see its traceback, and -v shows it; a
+bug keeps its traceback."""
+
+import errno
 
 import pytest
 
 from tcvae.cli import data as data_command
-from tcvae.cli.main import main
+from tcvae.cli.main import TRACEBACK_HINT, main
 from tcvae.errors import TcvaeError
+from tcvae.training.checkpoint import CheckpointError
+from tcvae.training.trainer import DivergedError, NonFiniteLossError
 
 
-def failing(error: Exception):
+def failing(error: BaseException):
     def run(args):
         raise error
 
     return run
 
 
-def test_a_library_error_is_one_line_and_exit_status_2(monkeypatch, capsys):
-    monkeypatch.setattr(data_command, "run_list", failing(TcvaeError("bad setting; use another")))
-    assert main(["data", "list"]) == 2
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (TcvaeError("bad setting; use another"), 2),
+        (FileNotFoundError(errno.ENOENT, "No such file or directory", "x.npz"), 2),
+        (PermissionError(errno.EACCES, "Permission denied", "out"), 2),
+        (DivergedError("diverged at step 3"), 1),
+        (NonFiniteLossError("loss is NaN at step 2"), 1),
+        (CheckpointError("checkpoint step_4.pt cannot be read safely"), 1),
+        (OSError(errno.ENOSPC, "No space left on device"), 1),
+    ],
+)
+def test_each_error_is_one_line_with_its_exit_status(monkeypatch, capsys, error, status):
+    monkeypatch.setattr(data_command, "run_list", failing(error))
+    assert main(["data", "list"]) == status
     err = capsys.readouterr().err
-    assert err == "tcvae data: error: bad setting; use another\n"
+    assert err == f"tcvae data: error: {error} {TRACEBACK_HINT}\n"
+
+
+def test_an_interrupt_exits_130_in_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(data_command, "run_list", failing(KeyboardInterrupt()))
+    assert main(["data", "list"]) == 130
+    assert capsys.readouterr().err == f"tcvae data: interrupted {TRACEBACK_HINT}\n"
 
 
 @pytest.mark.parametrize("bug", [ZeroDivisionError("division by zero"), ValueError("a bug")])
@@ -29,7 +52,16 @@ def test_a_bug_keeps_its_traceback(monkeypatch, bug):
         main(["data", "list"])
 
 
-def test_verbose_shows_the_traceback_of_a_library_error(monkeypatch):
-    monkeypatch.setattr(data_command, "run_list", failing(TcvaeError("bad setting")))
-    with pytest.raises(TcvaeError, match="bad setting"):
-        main(["-v", "data", "list"])
+@pytest.mark.parametrize("argv", [["-v", "data", "list"], ["data", "list", "-v"]])
+@pytest.mark.parametrize(
+    ("error", "status"), [(TcvaeError("bad setting"), 2), (KeyboardInterrupt(), 130)]
+)
+def test_verbose_before_or_after_the_verb_shows_the_traceback(
+    monkeypatch, capsys, argv, error, status
+):
+    monkeypatch.setattr(data_command, "run_list", failing(error))
+    assert main(argv) == status
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):")
+    assert "in run\n    raise error" in err and TRACEBACK_HINT not in err
+    assert err.splitlines()[-1].startswith("tcvae data: ")

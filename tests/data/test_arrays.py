@@ -101,7 +101,7 @@ def test_npz_file_round_trip_and_as_a_training_data_name(tmp_path):
     with pytest.raises(DataError, match="factor_values must be a float array"):
         load_npz(path)
     path.write_bytes(b"PK\x03\x04 truncated")
-    with pytest.raises(DataError, match="truncated, corrupt"):
+    with pytest.raises(DataError, match="truncated or corrupt"):
         load_npz(path)
     with pytest.raises(DataError, match="no data file"):
         load_dataset(str(tmp_path / "absent.npz"))

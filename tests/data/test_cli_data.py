@@ -30,7 +30,7 @@ def test_download_via_local_url_then_bad_checksum(cache_dir, tmp_path, capsys):
 
 def test_preview_builtin_writes_a_sweep_png(cache_dir, tmp_path, capsys):
     out = tmp_path / "figs" / "preview.png"
-    assert main(["data", "preview", "dsprites", "--source", "builtin", "--out", str(out)]) == 0
+    assert main(["data", "preview", "dsprites", "--data-source", "builtin", "--out", str(out)]) == 0
     picture = matplotlib.image.imread(out)
     assert picture.ndim == 3 and picture.shape[0] > 200 and picture.shape[1] > 400
     grey = picture[..., :3].mean(-1)
@@ -54,7 +54,7 @@ def test_preview_from_file_uses_the_file(cache_dir, tmp_path, official_layout, s
 
 def test_preview_file_source_without_file_is_one_clear_line(cache_dir, tmp_path, capsys):
     out = tmp_path / "p.png"
-    assert main(["data", "preview", "dsprites", "--source", "file", "--out", str(out)]) == 2
+    assert main(["data", "preview", "dsprites", "--data-source", "file", "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "tcvae data download dsprites" in err[0] and not out.exists()
 

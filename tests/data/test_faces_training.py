@@ -12,7 +12,7 @@ TRAIN += ["--epochs", "1", "--device", "cpu", "--no-tensorboard", "-q"]
 
 def test_conv_training_on_faces_and_the_faces_protocol(tmp_path, cache_dir):
     run_dir = tmp_path / "run"
-    assert main([*TRAIN, "--run-dir", str(run_dir)]) == 0
+    assert main([*TRAIN, "--out", str(run_dir)]) == 0
     config = json.loads((run_dir / "config.json").read_text())
     assert config["data"]["name"] == "faces" and config["model"]["arch"] == "conv"
     assert config["model"]["image_shape"] == [1, 64, 64]
@@ -23,7 +23,7 @@ def test_conv_training_on_faces_and_the_faces_protocol(tmp_path, cache_dir):
     assert not cache_dir.exists()  # only the 96 chosen faces were rendered, nothing cached
 
     argv = ["evaluate", str(run_dir), "--metrics", "decomposition,mig", "--samples", "200"]
-    assert main([*argv, "--no-progress"]) == 0
+    assert main([*argv, "-q"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["dataset"] == "faces" and metrics["points"] == 96
     assert metrics["mig"]["factor_names"] == ["azimuth", "elevation", "lighting"]

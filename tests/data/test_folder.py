@@ -142,19 +142,19 @@ def test_train_evaluate_report_on_a_folder(tmp_path, capsys, caplog):
     folder = _write_folder(tmp_path / "pictures", count=20)
     run = tmp_path / "run"
     cache = ["--cache-dir", str(tmp_path / "cache")]
-    assert main(["train", "--data", str(folder), *cache, *TINY, "--run-dir", str(run)]) == 0
+    assert main(["train", "--data", str(folder), *cache, *TINY, "--out", str(run)]) == 0
     assert main(["train", "--data", str(folder), "--filter", "a=0:1", *TINY]) == 2
     assert "no factor labels" in capsys.readouterr().err
     grey = tmp_path / "grey"  # --channels 1 makes the colour files grey
     assert main(["train", "--data", str(folder), "--channels", "1", *cache, *TINY,
-                 "--run-dir", str(grey)]) == 0  # fmt: skip
+                 "--out", str(grey)]) == 0  # fmt: skip
     assert json.loads((grey / "config.json").read_text())["model"]["image_shape"] == [1, 64, 64]
     assert json.loads((run / "config.json").read_text())["model"]["image_shape"] == [3, 64, 64]
     assert main(["train", "--data", "dsprites", "--channels", "3", *TINY]) == 2  # not a folder
     assert "applies to a folder of images" in capsys.readouterr().err
 
     caplog.clear()
-    assert main(["evaluate", str(run), "--samples", "50", "--no-progress"]) == 0
+    assert main(["evaluate", str(run), "--samples", "50", "-q"]) == 0
     out = capsys.readouterr().out
     skips = [r.getMessage() for r in caplog.records if "need factor labels" in r.getMessage()]
     assert len(skips) == 1 and "mig" in skips[0]
@@ -164,7 +164,7 @@ def test_train_evaluate_report_on_a_folder(tmp_path, capsys, caplog):
     assert dec["samples"] == 50 and f"{dec['total_correlation']:.4f}" in out
     assert np.isfinite(dec["log_likelihood"])
 
-    assert main(["report", str(run), "--no-progress"]) == 0
+    assert main(["report", str(run), "-q"]) == 0
     page = (run / "report.html").read_text()
     assert "ELBO decomposition" in page and "Latent traversals" in page
     assert "Reconstructions and samples" in page and "Training curves" in page

@@ -14,13 +14,13 @@ TINY += ["--batch-size", "32", "--device", "cpu", "--no-tensorboard", "-q", "--e
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("evaluate") / "run"
-    assert main(["train", *TINY, "--run-dir", str(d)]) == 0
+    assert main(["train", *TINY, "--out", str(d)]) == 0
     return d
 
 
 def test_evaluate_writes_metrics_and_prints_a_table(run_dir, capsys):
     capsys.readouterr()
-    assert main(["evaluate", str(run_dir), "--samples", "300", "--no-progress"]) == 0
+    assert main(["evaluate", str(run_dir), "--samples", "300", "-q"]) == 0
     out = capsys.readouterr().out
     assert "MIG (paper protocol)" in out and "total correlation" in out
     metrics = json.loads((run_dir / "metrics.json").read_text())
@@ -35,11 +35,12 @@ def test_evaluate_writes_metrics_and_prints_a_table(run_dir, capsys):
     # the printed table shows the numbers written to metrics.json
     assert f"{metrics['mig_discrete']['mig_discrete']:.4f}" in out
     assert f"{dec['total_correlation']:.4f}" in out and f"{metrics['mig']['mig']:.4f}" in out
+    assert "What the MIG says:" in out and "(range 0 to 1)" in out
 
 
 def test_metric_subset_and_monte_carlo(run_dir):
     argv = ["evaluate", str(run_dir), "--metrics", "mig", "--entropy-estimator", "monte-carlo"]
-    assert main([*argv, "--samples", "200", "--factors", "posX,posY", "--no-progress"]) == 0
+    assert main([*argv, "--samples", "200", "--factors", "posX,posY", "-q"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics) == {"run_dir", "dataset", "points", "mig"}
     assert metrics["mig"]["entropy_estimator"] == "monte-carlo" and metrics["mig"]["samples"] == 200
@@ -55,7 +56,7 @@ def test_errors_are_one_line(run_dir, tmp_path, capsys):
 def test_all_metrics_are_written_and_labelled(run_dir, capsys):
     from tcvae.evaluation.run import METRICS
 
-    argv = ["evaluate", str(run_dir), "--metrics", "all", "--samples", "200", "--no-progress"]
+    argv = ["evaluate", str(run_dir), "--metrics", "all", "--samples", "200", "-q"]
     # two factors with few classes keep the boosted trees (one per class and stage) cheap
     argv += ["--factors", "shape,scale", "--num-train", "100", "--num-test", "60"]
     with threadpool_limits(limits=1, user_api="openmp"):  # see test_dci.FEW
@@ -93,7 +94,7 @@ def test_a_metric_added_to_the_table_reaches_the_cli_the_sweep_and_the_report(
     run_dir, monkeypatch, capsys
 ):
     from tcvae.evaluation import run as evaluation
-    from tcvae.experiments.evaluate import evaluation_options, headline_metrics
+    from tcvae.experiments.cell import evaluation_options, headline_metrics
     from tcvae.reports.run_report import _metrics_section, headline_numbers
 
     score = evaluation.Score("spread", "spread of the means", "spread")
@@ -105,7 +106,7 @@ def test_a_metric_added_to_the_table_reaches_the_cli_the_sweep_and_the_report(
     with pytest.raises(SystemExit):
         main(["evaluate", "--help"])
     assert "spread         how wide" in capsys.readouterr().out
-    assert main(["evaluate", str(run_dir), "--metrics", "spread", "--no-progress"]) == 0
+    assert main(["evaluate", str(run_dir), "--metrics", "spread", "-q"]) == 0
     metrics = json.loads((run_dir / "metrics.json").read_text())
     value = metrics["mean_spread"]["spread"]
     assert f"spread of the means  {value:.4f}" in capsys.readouterr().out

@@ -7,21 +7,21 @@ from tcvae.cli.main import main
 
 TINY = ["--data-source", "builtin", "--subset", "128", "--hidden", "16", "--latent-dim", "3"]
 TINY += ["--batch-size", "32", "--device", "cpu", "--no-tensorboard", "-q", "--epochs", "1"]
-SETTINGS = ["--samples", "200", "--num-train", "100", "--num-test", "60", "--no-progress"]
+SETTINGS = ["--samples", "200", "--num-train", "100", "--num-test", "60", "-q"]
 METRICS = ["--metrics", "decomposition,mig,mig-discrete,beta-vae,sap,mig-sup"]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     d = tmp_path_factory.mktemp("score") / "run"
-    assert main(["train", *TINY, "--run-dir", str(d)]) == 0
+    assert main(["train", *TINY, "--out", str(d)]) == 0
     return d
 
 
 @pytest.fixture(scope="module")
 def codes(run_dir):
     path = run_dir.parent / "codes.npz"
-    assert main(["encode", str(run_dir), "-o", str(path), "--no-progress"]) == 0
+    assert main(["encode", str(run_dir), "-o", str(path), "-q"]) == 0
     return path
 
 

@@ -146,3 +146,27 @@ def test_evaluation_falls_back_to_monte_carlo_when_the_grid_would_be_too_large()
     )
     assert result.entropy_estimator == "monte-carlo"
     assert (result.gaps > 0.9).all()  # each latent is one factor, exactly
+
+
+def test_python_and_the_evaluate_path_share_one_default_factor_set(disentangled, classes):
+    """mig() and compute_metrics (``tcvae evaluate``, ``tcvae score``) score the same factors by
+    default: the paper's set where the names hold one (dSprites: shape and colour left out,
+    as is a paper factor the points hold fixed), else every factor that varies."""
+    from tcvae.evaluation.run import compute_metrics
+
+    mean, logvar = disentangled
+    a, b, c = classes.T
+    fixed = torch.zeros_like(a)
+    dsprites = ["color", "shape", "scale", "orientation", "posX", "posY"]
+    cases = {
+        ("scale", "orientation", "posX", "posY"): (dsprites, [fixed, a, b, c, a, b]),
+        ("scale", "orientation", "posX"): (dsprites, [fixed, a, b, c, a, fixed]),
+        ("color", "shape", "size"): (["color", "shape", "size"], [a, b, c]),
+    }
+    for expected, (names, columns) in cases.items():
+        factor_classes = torch.stack(columns, 1)
+        python = mig(mean, logvar, factor_classes, names)
+        evaluated = compute_metrics(mean, logvar, factor_classes, names, metrics="mig")["mig"]
+        assert python.factor_names == expected
+        assert evaluated["factor_names"] == list(expected)
+        assert evaluated["mig"] == python.mig

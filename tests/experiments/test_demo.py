@@ -19,7 +19,7 @@ def read_status(run_dir):
 
 def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     out = tmp_path / "demo"
-    assert main(["demo", "--tiny", "--out", str(out), "--device", "cpu", "--no-progress"]) == 0
+    assert main(["demo", "--tiny", "--out", str(out), "--device", "cpu", "-q"]) == 0
     printed = capsys.readouterr().out
     run_dir = out / "run"
     for name in ("config.json", "model.pt", "train_log.jsonl", "metrics.json", "report.html"):
@@ -44,13 +44,13 @@ def test_tiny_demo_runs_end_to_end_through_the_cli(tmp_path, capsys):
     assert config.run.seed == 0
 
     # a second demo into the same folder refuses, naming the way out, before doing any work
-    assert main(["demo", "--tiny", "--out", str(out), "--no-progress"]) == 2
+    assert main(["demo", "--tiny", "--out", str(out), "-q"]) == 2
     assert "--force" in capsys.readouterr().err
     # --force replaces the run; --precision reaches the trainer (the first run resolved the
     # default, auto, to this CPU's)
     assert config.run.precision == resolve_precision("auto", torch.device("cpu"))
     other = "fp32" if config.run.precision == "bf16" else "bf16"
-    args = ["demo", "--tiny", "--out", str(out), "--force", "--no-progress"]
+    args = ["demo", "--tiny", "--out", str(out), "--force", "-q"]
     assert main([*args, "--precision", other]) == 0
     assert read_config(run_dir).run.precision == other
 

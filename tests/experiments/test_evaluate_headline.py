@@ -1,6 +1,6 @@
 import pytest
 
-from tcvae.experiments.evaluate import evaluation_options, headline_metrics
+from tcvae.experiments.cell import evaluation_options, headline_metrics
 from tcvae.experiments.spec import SpecError
 
 

@@ -175,6 +175,7 @@ def test_bad_method_tables_name_the_problem(train, options, message):
 def test_the_module_docstrings_spec_example_loads():
     """The spec example users copy from the module's docs is a valid spec."""
     import textwrap
+
     import tomllib
 
     from tcvae.experiments import spec as S

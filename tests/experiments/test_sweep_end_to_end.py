@@ -61,7 +61,7 @@ def test_sweep_survives_a_kill_and_is_compared(tmp_path):
     out = tmp_path / "sweep"
     cmd = [sys.executable, "-m", "tcvae", "sweep", str(spec_path), "--out", str(out)]
     proc = subprocess.Popen(
-        cmd + ["--workers", "1", "--no-progress"],
+        cmd + ["--workers", "1", "-q"],
         start_new_session=True,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

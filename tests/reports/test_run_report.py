@@ -69,7 +69,7 @@ def trained_run(tmp_path_factory) -> Path:
 def reported_run(trained_run) -> Path:
     """The run after `tcvae report`, which evaluates it first since metrics.json is missing."""
     assert not (trained_run / "metrics.json").exists()
-    assert main(["report", str(trained_run), "--no-progress"]) == 0
+    assert main(["report", str(trained_run), "-q"]) == 0
     assert (trained_run / "metrics.json").is_file()
     return trained_run
 
@@ -92,6 +92,8 @@ def test_report_has_every_section_figure_and_number(reported_run):
         assert f"<h2>{section}</h2>" in page
     metrics = json.loads((reported_run / "metrics.json").read_text())
     assert f"paper protocol): {metrics['mig']['mig']:.4f}" in page
+    # the summary says what the MIG means for this run (tcvae.reports.explain)
+    assert f"MIG {metrics['mig']['mig']:.4f} (range 0 to 1)" in page
     assert f"disentanglement_lib protocol): {metrics['mig_discrete']['mig_discrete']:.4f}" in page
     tc = metrics["decomposition"]["total_correlation"]
     assert f">{tc:.4g}<" in page

@@ -40,7 +40,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
     d = tmp_path / "run"
     toml = tmp_path / "c.toml"
     toml.write_text("[optim]\nepochs = 2\nlr = 0.01\n[objective]\nbeta = 3.0\n")
-    argv = ["train", *TINY, "--config", str(toml), "--lr", "0.002", "--run-dir", str(d)]
+    argv = ["train", *TINY, "--config", str(toml), "--lr", "0.002", "--out", str(d)]
     assert main([*argv, "--filter", "shape=1", "--filter", "posX=0:15"]) == 0
     out = capsys.readouterr().out
     assert f"completed: step 8, run dir {d}" in out
@@ -90,7 +90,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
 )
 def test_invalid_options_fail_before_training_with_one_line(tmp_path, capsys, args, needle):
     d = tmp_path / "run"
-    assert main(["train", *TINY, "--run-dir", str(d), *args]) == 2
+    assert main(["train", *TINY, "--out", str(d), *args]) == 2
     err = capsys.readouterr().err.strip()
     assert needle in err and len(err.splitlines()) == 1
     assert not (d / "config.json").exists()
@@ -103,7 +103,7 @@ def test_discriminator_options_reach_factor_vaes_adam(tmp_path, capsys, monkeypa
     d = tmp_path / "run"
     args = ["--method", "factor-vae", "--discriminator-lr", "3e-4"]
     args += ["--discriminator-betas", "0.9,0.99", "--max-steps", "1"]
-    assert main(["train", *TINY, "--run-dir", str(d), *args]) == 0
+    assert main(["train", *TINY, "--out", str(d), *args]) == 0
     saved = json.loads((d / "config.json").read_text())["objective"]
     assert (saved["discriminator_lr"], saved["discriminator_betas"]) == (3e-4, [0.9, 0.99])
     assert saved["beta"] == 6.0 and saved["gamma"] is None
@@ -119,7 +119,7 @@ def test_sigterm_checkpoints_and_exits_with_resume_hint(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK")}
     env["OMP_NUM_THREADS"] = "1"
     command = [sys.executable, "-m", "tcvae", "train", *TINY, "--epochs", "1000"]
-    command += ["--log-every", "1", "--checkpoint-every", "100000", "--run-dir", str(d)]
+    command += ["--log-every", "1", "--checkpoint-every", "100000", "--out", str(d)]
     proc = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.monotonic() + 120
@@ -149,7 +149,7 @@ def test_a_run_that_blows_up_stops_as_diverged_and_a_sane_one_does_not(tmp_path,
     argv = ["train", "--preset", "cpu-small", "--subset", "512", "--batch-size", "64", "-q"]
     argv += ["--max-steps", "6", "--log-every", "1", "--no-tensorboard"]
     blown = tmp_path / "blown"
-    assert main([*argv, "--lr", "1e4", "--run-dir", str(blown)]) == 1
+    assert main([*argv, "--lr", "1e4", "--out", str(blown)]) == 1
     err = capsys.readouterr().err
     assert "diverged at step" in err and f"beyond the bound {bound:.4g}" in err
     status = json.loads((blown / "status.json").read_text())
@@ -157,7 +157,7 @@ def test_a_run_that_blows_up_stops_as_diverged_and_a_sane_one_does_not(tmp_path,
     assert not (blown / "model.pt").exists()
 
     sane = tmp_path / "sane"
-    assert main([*argv, "--run-dir", str(sane)]) == 0  # the preset's lr, 1e-3
+    assert main([*argv, "--out", str(sane)]) == 0  # the preset's lr, 1e-3
     assert json.loads((sane / "status.json").read_text())["status"] == "max_steps"
     losses = [r["loss"] for r in read_log(sane)]
     assert len(losses) == 6 and max(abs(v) for v in losses) < bound / 100

@@ -62,7 +62,7 @@ def print_config(argv, capsys, path):
 
 CASES = {f"preset {name}": ["--preset", name] for name in PRESETS}
 CASES["every section"] = EVERY_SECTION
-CASES["run dir and flags over a preset"] = ["--preset", "cpu-small", "--run-dir", "runs/x"]
+CASES["run dir and flags over a preset"] = ["--preset", "cpu-small", "--out", "runs/x"]
 
 
 @pytest.mark.parametrize("argv", CASES.values(), ids=CASES.keys())

@@ -6,24 +6,22 @@ import argparse
 import logging
 from pathlib import Path
 
+from tcvae.cli.options import add_out_option, add_verb
+
+DESCRIPTION = """\
+Draw the paper-style comparison of a sweep (MIG vs beta per method with a 10-90% band over seeds,
+reconstruction and ELBO vs beta, MIG vs total correlation) into SWEEP_DIR/figures and an HTML
+page. When the sweep has finished beta-VAE and beta-TCVAE cells, also test the paper's claims
+(higher MIG and better reconstruction at equal beta: paired Wilcoxon tests with bootstrap
+intervals; lower TC with higher MIG: Spearman's rho), print a verdict for each, and write them to
+the page and to claims.json beside it."""
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "compare",
-        help="draw MIG / reconstruction / ELBO vs beta and MIG vs TC for a sweep; test its claims",
-        description=(
-            "Draw the paper-style comparison of a sweep (MIG vs beta per method with a 10-90% "
-            "band over seeds, reconstruction and ELBO vs beta, MIG vs total correlation) into "
-            "SWEEP_DIR/figures and an HTML page. When the sweep has finished beta-VAE and "
-            "beta-TCVAE cells, also test the paper's claims (higher MIG and better "
-            "reconstruction at equal beta: paired Wilcoxon tests with bootstrap intervals; lower "
-            "TC with higher MIG: Spearman's rho), print a verdict for each, and write them to "
-            "the page and to claims.json beside it."
-        ),
-    )
-    p.add_argument("sweep_dir", type=Path, help="a sweep directory written by tcvae sweep")
-    p.add_argument("--out", type=Path, help="HTML page to write (default SWEEP_DIR/compare.html)")
-    p.set_defaults(func=run)
+    help = "draw MIG / reconstruction / ELBO vs beta and MIG vs TC for a sweep; test its claims"
+    p = add_verb(subparsers, "compare", run, help, DESCRIPTION)
+    p.add_argument("sweep_dir", type=Path, metavar="SWEEP_DIR", help="written by tcvae sweep")
+    add_out_option(p, "HTML page to write (default SWEEP_DIR/compare.html)", "FILE.html")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -3,65 +3,46 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 
+from tcvae.cli.options import add_config_option, add_data_source_option, add_out_option, add_verb
 from tcvae.data.cache import CACHE_ENV_VAR, resolve_cache_dir
-from tcvae.data.ground_truth import SOURCES
 from tcvae.data.registry import DATASETS, DatasetSpec, download_dataset, file_status
+from tcvae.training.config import DataConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("data", help="list, download and preview ground-truth data sets")
-    commands = parser.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    group = add_verb(subparsers, "data", None, "list, download and preview ground-truth data sets")
+    commands = group.add_subparsers(dest="data_command", metavar="ACTION", required=True)
     cache_help = f"cache directory (default: ${CACHE_ENV_VAR}, else the user cache dir /tcvae)"
     names = sorted(DATASETS)
 
-    listing = commands.add_parser(
-        "list", help="every data set: available here?, size on disk and in memory, factors"
-    )
-    listing.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
-    listing.set_defaults(func=run_list)
+    def action(name: str, run: Callable[[argparse.Namespace], int], help: str) -> Any:
+        p = add_verb(commands, name, run, help)
+        add_config_option(p, DataConfig, "cache_dir", type=Path, help=cache_help)
+        return p
 
-    download = commands.add_parser("download", help="fetch a data set into the cache, verified")
+    action("list", run_list, "every data set: available here?, size on disk and in memory, factors")
+    download = action("download", run_download, "fetch a data set into the cache, verified")
     download.add_argument("dataset", choices=names, help="data set to fetch")
-    download.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
-    download.add_argument(
-        "--url",
-        default=None,
-        help="download from here (default: $TCVAE_<NAME>_URL, else the official location)",
-    )
-    download.add_argument(
-        "--file",
-        type=Path,
-        default=None,
-        help="copy this local file into the cache instead of downloading (checked the same way)",
-    )
-    download.add_argument(
-        "--md5",
-        default=None,
-        help="expected MD5 of the file (default: the pinned one; where none is pinned, the "
-        "SHA-256 of the first download is recorded and later copies must match it)",
-    )
-    download.set_defaults(func=run_download)
-
-    preview = commands.add_parser(
-        "preview", help="write a PNG of factor sweeps (one row per factor, others fixed)"
-    )
+    url = "download from here (default: $TCVAE_<NAME>_URL, else the official location)"
+    download.add_argument("--url", help=url)
+    file = "copy this local file into the cache instead of downloading (checked the same way)"
+    download.add_argument("--file", type=Path, help=file)
+    md5 = "expected MD5 of the file (default: the pinned one; where none is pinned, the SHA-256 "
+    md5 += "of the first download is recorded and later copies must match it)"
+    download.add_argument("--md5", help=md5)
+    help = "write a PNG of factor sweeps (one row per factor, others fixed)"
+    preview = action("preview", run_preview, help)
     preview.add_argument("dataset", choices=names, help="data set to show")
-    preview.add_argument(
-        "--source",
-        choices=SOURCES,
-        default="auto",
-        help="built-in generator, the downloaded file, or auto (the file when present)",
-    )
-    preview.add_argument("--cache-dir", type=Path, default=None, help=cache_help)
-    preview.add_argument(
-        "--out", type=Path, default=None, help="PNG file to write (default: NAME_preview.png)"
-    )
-    preview.add_argument("--columns", type=int, default=10, help="images per sweep (at most)")
-    preview.set_defaults(func=run_preview)
+    add_data_source_option(preview)
+    add_out_option(preview, "PNG file to write (default: NAME_preview.png)", "FILE.png")
+    columns = "images per sweep (at most; default %(default)s)"
+    preview.add_argument("--columns", type=int, default=10, metavar="N", help=columns)
 
 
 def _size(num_bytes: float) -> str:
@@ -108,14 +89,19 @@ def run_list(args: argparse.Namespace) -> int:
         print("\n".join(describe(DATASETS[name], args.cache_dir)))
     print(
         "your own data: pass a path to an .npz (images, optionally factor_classes; see "
-        "docs/datasets.md) or to a folder of PNG/JPEG images (docs/own-data.md)"
+        "docs/reference/datasets.md) or to a folder of PNG/JPEG images (docs/tutorials/own-data.md)"
     )
     return 0
 
 
 def run_download(args: argparse.Namespace) -> int:
     path = download_dataset(
-        args.dataset, args.cache_dir, url=args.url, md5=args.md5, file=args.file, progress=True
+        args.dataset,
+        args.cache_dir,
+        url=args.url,
+        md5=args.md5,
+        file=args.file,
+        progress=not args.quiet,
     )
     print(f"{args.dataset} ready at {path}")
     return 0
@@ -126,7 +112,7 @@ def run_preview(args: argparse.Namespace) -> int:
     from tcvae.data.preview import factor_sweeps, save_sweep_figure
 
     spec = DATASETS[args.dataset]
-    source = spec.resolve_source(args.source, args.cache_dir)
+    source = spec.resolve_source(args.data_source, args.cache_dir)
     if source == "builtin" and spec.builtin_subset is not None:
         grid = spec.grid()  # render only the sweeps
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from tcvae.cli.options import add_progress_option
+from tcvae.cli.options import (
+    add_compute_options,
+    add_data_source_option,
+    add_out_option,
+    add_verb,
+    pick,
+)
 from tcvae.training.config import PRECISIONS
 
 DESCRIPTION = """\
@@ -12,10 +18,9 @@ Render the built-in dSprites (a seeded random subset of the factor grid), train 
 (beta = 6, MWS estimator, MLP encoder/decoder) with a CPU-sized budget, evaluate it (ELBO
 decomposition, MIG with the paper's protocol and the discretised one), score an untrained copy of
 the network with the same MIG protocol, and write OUT/run/report.html. About 10 minutes or less
-on two CPU cores; see docs/demo.md for how the budget was chosen. Scale it up with --epochs,
---subset 0 (the whole grid), --device cuda and --data-source file (the official dSprites file,
-fetched with `tcvae data download dsprites`).
-"""
+on two CPU cores; see docs/lab-notes/demo.md for how the budget was chosen. Scale it up with
+--epochs, --subset 0 (the whole grid), --device cuda and --data-source file (the official dSprites
+file, fetched with `tcvae data download dsprites`)."""
 
 
 def _subset(text: str) -> int:
@@ -26,66 +31,32 @@ def _subset(text: str) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "demo",
-        help="train, evaluate and report beta-TCVAE on built-in dSprites in minutes on a CPU",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument(
-        "--out", default="tcvae-demo", metavar="DIR", help="output folder (default tcvae-demo)"
-    )
-    p.add_argument(
-        "--epochs", type=int, default=None, help="training epochs (default: the demo budget's)"
-    )
-    p.add_argument(
-        "--subset",
-        type=_subset,
-        default=None,
-        metavar="N",
-        help="train on N random grid points (default: the demo budget's; 0: all 737,280)",
-    )
-    p.add_argument(
-        "--device", default="auto", help="auto (CUDA if available, default), cpu, cuda or cuda:N"
-    )
-    p.add_argument(
-        "--data-source",
-        choices=("builtin", "file", "auto"),
-        default="builtin",
-        help="builtin generator (default), the official file (file), or the file if cached (auto)",
-    )
-    p.add_argument(
-        "--precision",
-        choices=PRECISIONS,
-        default="auto",
-        help="precision of the networks: auto (default) trains in bf16 where the CPU or GPU "
-        "computes it natively, else fp32; fp32 is the arithmetic the demo's recipe was measured "
-        "in (docs/demo.md)",
-    )
+    help = "train, evaluate and report beta-TCVAE on built-in dSprites in minutes on a CPU"
+    p = add_verb(subparsers, "demo", run, help, DESCRIPTION)
+    add_out_option(p, "output folder (default tcvae-demo)", default="tcvae-demo")
+    p.add_argument("--epochs", type=int, help="training epochs (default: the demo budget's)")
+    subset = "train on N random grid points (default: the demo budget's; 0: all 737,280)"
+    p.add_argument("--subset", type=_subset, metavar="N", help=subset)
+    add_compute_options(p)
+    source = "where images come from: the built-in generator (builtin, default), the official "
+    source += "file (file), or the file if cached (auto)"
+    add_data_source_option(p, default="builtin", help=source)
+    precision = "precision of the networks: auto (default) trains in bf16 where the CPU or GPU "
+    precision += "computes it natively, else fp32; fp32 is the arithmetic the demo's recipe was "
+    precision += "measured in (docs/lab-notes/demo.md)"
+    p.add_argument("--precision", choices=PRECISIONS, default="auto", help=precision)
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset and training")
     p.add_argument("--force", action="store_true", help="replace an earlier demo run in --out")
-    p.add_argument(
-        "--tiny", action="store_true", help="a seconds-long run that learns little (for tests)"
-    )
-    add_progress_option(p)
-    p.set_defaults(func=run)
+    tiny = "a seconds-long run that learns little (for tests)"
+    p.add_argument("--tiny", action="store_true", help=tiny)
 
 
 def run(args: argparse.Namespace) -> int:
     from tcvae.experiments.demo import run_demo
 
-    result = run_demo(
-        args.out,
-        tiny=args.tiny,
-        epochs=args.epochs,
-        subset="default" if args.subset is None else (args.subset or None),
-        device=args.device,
-        precision=args.precision,
-        data_source=args.data_source,
-        seed=args.seed,
-        force=args.force,
-        progress=args.progress,
-    )
+    subset = "default" if args.subset is None else (args.subset or None)
+    settings = pick(args, "tiny", "epochs", "device", "precision", "data_source", "seed", "force")
+    result = run_demo(args.out, subset=subset, progress=not args.quiet, **settings)
     minutes, seconds = divmod(round(result.seconds), 60)
     print(
         f"\nbeta-TCVAE (beta = 6, {result.estimator.upper()}) on {result.images:,} dSprites "

@@ -6,11 +6,18 @@ import argparse
 import textwrap
 from typing import Any
 
-from tcvae.cli.options import add_progress_option
+from tcvae.cli.options import add_compute_options, add_verb, device_of, pick
 
 SUITE_INTRO = """\
 The wider suite, on the posterior means, with disentanglement_lib's protocols (10,000 training
 and 5,000 test points by default, --num-train/--num-test; every varying factor by default):"""
+# The integer settings of the scoring, with their help; their defaults: evaluation_defaults().
+INT_SETTINGS = {
+    "samples": "Monte Carlo samples for the decomposition and Monte Carlo MIG",
+    "seed": "seed of every random draw",
+    "num_train": "training points (examples, votes) of the classifier-based metrics",
+    "num_test": "test points (examples, votes) of the classifier-based metrics",
+}
 
 
 def epilog() -> str:
@@ -42,30 +49,17 @@ def _metrics(text: str) -> list[str]:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from tcvae.evaluation.run import evaluation_defaults
 
-    defaults = evaluation_defaults()
-    p = subparsers.add_parser(
-        "evaluate",
-        help="score a trained run: ELBO decomposition, MIG and the wider metric suite",
-        description="Score a trained run; writes RUN_DIR/metrics.json and prints a table.",
-        epilog=epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    help = "score a trained run: ELBO decomposition, MIG and the wider metric suite"
+    description = "Score a trained run; writes RUN_DIR/metrics.json and prints a table."
+    p = add_verb(subparsers, "evaluate", run, help, description, epilog())
     p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `tcvae train`")
     add_scoring_options(p)
-    p.add_argument("--device", default="cpu", help="device to encode on, e.g. cpu or cuda")
-    p.add_argument(
-        "--batch-size",
-        type=int,
-        default=defaults["batch_size"],
-        help="images per encoder batch (default %(default)s)",
-    )
-    add_progress_option(p)
-    p.set_defaults(func=run)
+    add_compute_options(p, evaluation_defaults()["batch_size"])
 
 
 def add_scoring_options(p: argparse.ArgumentParser) -> None:
     """The options of what is scored and how, shared by ``tcvae evaluate`` and ``tcvae score``:
-    --metrics, --samples, --seed, --entropy-estimator, --factors, --num-train, --num-test."""
+    --metrics, --samples, --seed, --num-train, --num-test, --entropy-estimator, --factors."""
     from tcvae.evaluation.mig import ENTROPY_ESTIMATORS
     from tcvae.evaluation.run import evaluation_defaults
 
@@ -77,18 +71,9 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
         help=f"comma-separated metrics to compute, or all (default: "
         f"{','.join(defaults['metrics'])}; see below)",
     )
-    p.add_argument(
-        "--samples",
-        type=int,
-        default=defaults["samples"],
-        help="Monte Carlo samples for the decomposition and Monte Carlo MIG (default %(default)s)",
-    )
-    p.add_argument(
-        "--seed",
-        type=int,
-        default=defaults["seed"],
-        help="seed of every random draw (default %(default)s)",
-    )
+    for name, help in INT_SETTINGS.items():
+        flag, help = f"--{name.replace('_', '-')}", f"{help} (default %(default)s)"
+        p.add_argument(flag, type=int, default=defaults[name], metavar="N", help=help)
     p.add_argument(
         "--entropy-estimator",
         choices=ENTROPY_ESTIMATORS,
@@ -99,28 +84,18 @@ def add_scoring_options(p: argparse.ArgumentParser) -> None:
         "--factors",
         type=lambda text: [name.strip() for name in text.split(",") if name.strip()],
         default=None,
-        help="comma-separated factors every metric scores (default: the data set's paper set "
-        "for mig, every varying factor for the others)",
-    )
-    p.add_argument(
-        "--num-train",
-        type=int,
-        default=defaults["num_train"],
-        help="training points (examples, votes) of the classifier-based metrics "
-        "(default %(default)s)",
-    )
-    p.add_argument(
-        "--num-test",
-        type=int,
-        default=defaults["num_test"],
-        help="test points (examples, votes) of the classifier-based metrics (default %(default)s)",
+        help="comma-separated factors every metric scores (default for mig, as mig() in Python: "
+        "the paper's set where the factor names hold one, e.g. dSprites' scale, orientation, "
+        "posX, posY; else every varying factor, as for the others)",
     )
 
 
 def format_table(metrics: dict[str, Any]) -> str:
     """The scores of every computed metric as aligned text lines, with the decomposition's
-    per-dimension KLs and the paper MIG's estimator and per-factor gaps."""
+    per-dimension KLs and the paper MIG's estimator and per-factor gaps, then what the MIG
+    says about this run (:func:`tcvae.reports.explain.explain_mig`)."""
     from tcvae.evaluation.run import computed_metrics
+    from tcvae.reports.explain import explain_mig
 
     rows: list[tuple[str, str]] = []
     for metric, found in computed_metrics(metrics):
@@ -136,14 +111,20 @@ def format_table(metrics: dict[str, Any]) -> str:
             for name, gap, j in zip(found["factor_names"], found["gaps"], found["latent"]):
                 rows.append((f"  {name}", f"gap {gap:.4f} (z{j})"))
     width = max((len(label) for label, _ in rows), default=0)
-    return "\n".join(f"{label:<{width}}  {value}" for label, value in rows)
+    lines = [f"{label:<{width}}  {value}" for label, value in rows]
+    notes = [
+        textwrap.fill(s, 99, initial_indent="- ", subsequent_indent="  ")
+        for s in explain_mig(metrics)
+    ]
+    return "\n".join(lines + (["", "What the MIG says:", *notes] if notes else []))
 
 
 def run(args: argparse.Namespace) -> int:
     from tcvae.evaluation.run import METRICS_FILE, evaluate_run, evaluation_defaults
 
-    settings = {name: getattr(args, name) for name in evaluation_defaults()}
-    metrics = evaluate_run(args.run_dir, device=args.device, progress=args.progress, **settings)
+    settings = pick(args, *evaluation_defaults())
+    progress = not args.quiet
+    metrics = evaluate_run(args.run_dir, device=device_of(args), progress=progress, **settings)
     print(format_table(metrics))
     print(f"wrote {args.run_dir.rstrip('/')}/{METRICS_FILE}")
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from tcvae.cli.options import add_progress_option
+from tcvae.cli.options import add_compute_options, add_verb, device_of, pick
 
 DESCRIPTION = """\
 Write RUN_DIR/report.html, one self-contained page (images embedded, no external files, opens
@@ -20,16 +20,10 @@ which writes metrics.json); pass --no-evaluate to stop with an error instead.
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "report",
-        help="write an HTML report (plots, metrics, decomposition) of a trained run",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("run_dir", metavar="RUN_DIR", help="a run directory made by `tcvae train`")
-    p.add_argument(
-        "--device", default="cpu", help="device for encoding and decoding (cpu, cuda; default cpu)"
-    )
+    help = "write an HTML report (plots, metrics, decomposition) of a trained run"
+    p = add_verb(subparsers, "report", run, help, DESCRIPTION)
+    p.add_argument("run_dir", metavar="RUN_DIR", help="run directory written by `tcvae train`")
+    add_compute_options(p)
     p.add_argument(
         "--no-evaluate",
         dest="evaluate",
@@ -37,20 +31,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="fail if metrics.json is missing instead of evaluating the run first",
     )
     p.add_argument("--seed", type=int, default=0, help="seed choosing the images shown (default 0)")
-    add_progress_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from tcvae.reports.run_report import write_report
 
-    report = write_report(
-        args.run_dir,
-        device=args.device,
-        evaluate=args.evaluate,
-        seed=args.seed,
-        progress=args.progress,
-    )
+    settings = pick(args, "evaluate", "seed")
+    report = write_report(args.run_dir, device=device_of(args), progress=not args.quiet, **settings)
     print(f"report: {report.html}")
     print(f"figures: {report.html.parent / 'report'} ({len(report.figures)} PNG files)")
     return 0

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from tcvae.cli.evaluate import add_scoring_options, epilog, format_table
-from tcvae.cli.options import add_progress_option
+from tcvae.cli.evaluate import INT_SETTINGS, add_scoring_options, epilog, format_table
+from tcvae.cli.options import add_out_option, add_verb, pick
 
 CODES_INTRO = """\
 CODES.npz holds mean (N, D) and optionally logvar (N, D), factor_classes (N, K) and
@@ -19,40 +18,20 @@ the codes follow. The decomposition has no E[log p(x|z)] or ELBO here (they need
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
-        "score",
-        help="score codes from any model (an .npz of means, log-variances, factor classes)",
-        description="Score a representation given as codes in an .npz; writes metrics.json and "
-        "prints the same table as `tcvae evaluate`.",
-        epilog=CODES_INTRO + epilog(),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    help = "score codes from any model (an .npz of means, log-variances, factor classes)"
+    description = "Score a representation given as codes in an .npz; writes metrics.json and "
+    description += "prints the same table as `tcvae evaluate`."
+    p = add_verb(subparsers, "score", run, help, description, CODES_INTRO + epilog())
     p.add_argument("codes", metavar="CODES.npz", help="codes file (see below)")
-    p.add_argument(
-        "--data",
-        metavar="NAME|FILE",
-        default=None,
-        help="the factors of the points, in the codes' order: a registered data set's whole "
-        "factor grid (e.g. dsprites) or an .npz with factor_classes (default: the codes file's "
-        "own factor_classes)",
-    )
-    p.add_argument(
-        "--posterior",
-        choices=("normal", "laplace"),
-        default=None,
-        help="posterior family of the log-variances (default: the file's, else normal)",
-    )
-    p.add_argument(
-        "-o",
-        "--out",
-        default="metrics.json",
-        metavar="DIR|FILE.json",
-        help="where to write the results: a .json file, or a directory to hold metrics.json "
-        "(default: ./metrics.json)",
-    )
+    data = "the factors of the points, in the codes' order: a registered data set's whole factor "
+    data += "grid (e.g. dsprites) or an .npz with factor_classes (default: the codes file's own)"
+    p.add_argument("--data", metavar="NAME|FILE", help=data)
+    posterior = "posterior family of the log-variances (default: the file's, else normal)"
+    p.add_argument("--posterior", choices=("normal", "laplace"), help=posterior)
+    out = "where to write the results: a .json file, or a directory to hold metrics.json "
+    out += "(default: ./metrics.json)"
+    add_out_option(p, out, "DIR|FILE.json", default="metrics.json")
     add_scoring_options(p)
-    add_progress_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,19 +57,11 @@ def run(args: argparse.Namespace) -> int:
         None if codes.logvar is None else torch.from_numpy(codes.logvar),
         torch.from_numpy(codes.factor_classes),
         codes.factor_names,
-        metrics=args.metrics,
-        dataset=codes.dataset,
         posterior=args.posterior or codes.posterior,
-        samples=args.samples,
-        seed=args.seed,
-        entropy_estimator=args.entropy_estimator,
-        factors=args.factors,
-        progress=args.progress,
-        num_train=args.num_train,
-        num_test=args.num_test,
+        progress=not args.quiet,
+        **pick(args, "metrics", "entropy_estimator", "factors", *INT_SETTINGS),
     )
-    out = Path(args.out)
-    path = out if out.suffix == ".json" else out / METRICS_FILE
+    path = args.out if args.out.suffix == ".json" else args.out / METRICS_FILE
     write_json_atomic(path, results)
     print(format_table(results))
     print(f"wrote {path}")

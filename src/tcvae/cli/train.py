@@ -6,11 +6,10 @@ Settings resolve as preset < TOML file (--config) < flags; see :mod:`tcvae.train
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from typing import Any
 
-from tcvae.cli.options import presets_help
+from tcvae.cli.options import add_config_option, add_verb, presets_help
 from tcvae.options import options_of
 from tcvae.training.config import CONFIG_SECTIONS, OPTION_FLAGS, ConfigError, from_dict, to_dict
 from tcvae.training.resolve import PRESETS, config_toml, merge, resolve_config
@@ -18,63 +17,28 @@ from tcvae.training.runs import RESUMABLE_KEYS
 
 EPILOG = """\
 Precedence: preset < --config file < flags. A TOML file has tables [data] [model] [objective]
-[optim] [run] whose keys are the option names below with '_' (e.g. batch_size = 512), and may set
-preset = "cpu-small" at the top level. --print-config prints the resolved settings as such a file.
+[optim] [run] whose keys are the names --print-config writes (batch_size = 512 for --batch-size,
+run_dir for --out), and may set preset = "cpu-small" at the top level. --print-config prints the
+resolved settings as such a file; a sweep spec's [data] and [train.SECTION] take the same keys.
 
 Multi-GPU / multi-node: run the same command under torchrun, e.g.
-  torchrun --nproc_per_node 4 -m tcvae train --preset paper-dsprites --run-dir runs/ddp
+  torchrun --nproc_per_node 4 -m tcvae train --preset paper-dsprites --out runs/ddp
 Interrupt with Ctrl-C or SIGTERM: a checkpoint is written; continue with --resume RUN_DIR.
 A run whose loss becomes NaN, infinite or blows up (its loss or ELBO beyond 1000 x pixels x log 2
 nats per image) stops as 'diverged' (RUN_DIR/status.json) with exit status 1.
 """
 
 
-# Python types of option fields, as the dataclass annotations spell them, -> argparse type.
-_TYPES = {"int": int, "float": float, "str": str}
-
-
-def _argparse_type(parse):
-    """A command-line parser whose errors argparse reports with their own message."""
-
-    def wrapped(text: str):
-        try:
-            return parse(text)
-        except ValueError as err:
-            raise argparse.ArgumentTypeError(str(err)) from None
-
-    return wrapped
-
-
-def option_arguments(f) -> dict[str, Any]:
-    """argparse keyword arguments of an option field (see :mod:`tcvae.options`)."""
-    meta = f.metadata
-    base = str(f.type).split("|")[0].strip()
-    if base == "bool":
-        return {"action": argparse.BooleanOptionalAction, "help": meta["help"]}
-    kwargs: dict[str, Any] = {"help": meta["help"]}
-    parse = meta["parse"] or _TYPES[base]
-    kwargs["type"] = _argparse_type(parse) if meta["parse"] else parse
-    if meta["repeat"]:
-        kwargs["action"] = "append"
-    if meta["choices"] is not None:
-        kwargs["choices"] = meta["choices"]
-    else:
-        kwargs["metavar"] = meta["metavar"] or meta["flag"].lstrip("-").upper().replace("-", "_")
-    return kwargs
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    p = subparsers.add_parser(
+    presets = {name: preset["description"] for name, preset in PRESETS.items()}
+    p = add_verb(
+        subparsers,
         "train",
+        run,
         help="train a VAE (beta-TCVAE, beta-VAE, VAE) into a run directory, or resume one",
-        description="Train a VAE on ground-truth data into a run directory (config.json,\n"
+        description="Train a VAE on ground-truth data into a run directory (config.json, "
         "checkpoints/, train_log.jsonl, tb/, model.pt), or resume an interrupted run.",
-        epilog=presets_help(
-            "Presets:", {name: preset["description"] for name, preset in PRESETS.items()}
-        )
-        + "\n\n"
-        + EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=presets_help("Presets:", presets, EPILOG),
     )
     p.add_argument("--preset", choices=sorted(PRESETS), help="start from a named preset")
     p.add_argument("--config", metavar="FILE", help="TOML file of settings (over the preset)")
@@ -85,7 +49,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="continue the run in RUN_DIR from its newest checkpoint (with its config.json; only "
         f"{', '.join(resumable[:-1])} and {resumable[-1]} may change)",
     )
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or info messages")
     p.add_argument(
         "--print-config",
         action="store_true",
@@ -95,13 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     for section, cls in CONFIG_SECTIONS.items():
         group = p.add_argument_group(f"[{section}] options")
         for f in options_of(cls):
-            group.add_argument(
-                f.metadata["flag"],
-                dest=f"{section}.{f.name}",
-                default=argparse.SUPPRESS,
-                **option_arguments(f),
-            )
-    p.set_defaults(func=run)
+            dest = f"{section}.{f.name}"
+            add_config_option(group, cls, f.name, dest=dest, default=argparse.SUPPRESS)
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
@@ -121,11 +79,9 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 def run(args: argparse.Namespace) -> int:
     from tcvae.training.hardware import describe_hardware
     from tcvae.training.runs import read_config
-    from tcvae.training.trainer import DivergedError, train
+    from tcvae.training.trainer import train
 
     overrides = overrides_from_args(args)
-    if args.quiet:
-        logging.getLogger("tcvae").setLevel(logging.WARNING)
     if args.resume:
         if args.preset or args.config:
             raise ConfigError(
@@ -137,11 +93,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         sys.stdout.write(config_toml(config))
         return 0
-    try:
-        result = train(config, resume=args.resume, progress=not args.quiet)
-    except DivergedError as err:  # training failed, not the user's input: exit status 1
-        print(f"tcvae train: {err}", file=sys.stderr)
-        return 1
+    result = train(config, resume=args.resume, progress=not args.quiet)
     if result.status == "interrupted":
         print(
             f"tcvae train: stopped at step {result.step} by signal {result.signal}; checkpoint "

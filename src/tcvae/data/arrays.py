@@ -19,8 +19,6 @@ image files of any size, see :mod:`tcvae.data.folder`.
 from __future__ import annotations
 
 import os
-import zipfile
-import zlib
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import torch
 from torch import Tensor
 
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.npz import reading
 
 IMAGE_SIZE = 64
 CHANNELS = (1, 3)
@@ -111,7 +110,8 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> GroundTruthDat
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"no data file at {path}; check the path (a .npz in the documented layout)")
-    try:
+    fix = "write it again, strings as a numpy str array (pickled objects are not read)"
+    with reading(path, "a readable .npz of plain arrays", fix):
         with np.load(path, allow_pickle=False) as npz:
             if "images" not in npz.files:
                 raise DataError(
@@ -119,13 +119,6 @@ def load_npz(path: str | os.PathLike, name: str | None = None) -> GroundTruthDat
                     f"factor_classes, factor_names, factor_values); it holds {sorted(npz.files)}"
                 )
             arrays = {key: npz[key] for key in NPZ_KEYS if key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(
-            f"{path} is not a readable .npz of plain arrays ({type(err).__name__}: {err}); it may "
-            "be truncated, corrupt or hold pickled objects (save strings as a numpy str array)"
-        ) from err
     names = arrays.get("factor_names")
     values = arrays.get("factor_values")
     if values is not None:

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tcvae.data.ground_truth import DataError, PackedImages
+from tcvae.data.ground_truth import FILE_SOURCES, SOURCES, DataError, PackedImages
 from tcvae.files import atomic_write
 
 CACHE_ENV_VAR = "TCVAE_CACHE_DIR"
@@ -39,6 +39,22 @@ def resolve_cache_dir(cache_dir: str | os.PathLike | None) -> Path:
     return Path(cache_dir).expanduser() if cache_dir is not None else default_cache_dir()
 
 
+def resolve_source(
+    name: str, source: str, filename: str, cache_dir: str | os.PathLike | None, builtin: bool = True
+) -> str:
+    """ "builtin" or "file": what ``source`` means now for data set ``name``, whose file is
+    ``filename`` in the cache; "auto" is the file when it is there, else the built-in generator
+    (a data set with no generator, ``builtin`` false, has the sources "auto" and "file" only)."""
+    sources = SOURCES if builtin else FILE_SOURCES
+    if source not in sources:
+        fix = "" if builtin else f" ({name} has no built-in generator: tcvae data download {name})"
+        raise DataError(f"unknown source {source!r} for {name}; choose one of {list(sources)}{fix}")
+    if source == "auto":
+        present = (resolve_cache_dir(cache_dir) / filename).is_file()
+        return "file" if present or not builtin else "builtin"
+    return source
+
+
 def save_binary_images(path: Path, images: PackedImages, version: int) -> None:
     """Store packed binary images, compressed, written atomically."""
     with atomic_write(path) as tmp, open(tmp, "wb") as f:
@@ -51,11 +67,7 @@ def save_binary_images(path: Path, images: PackedImages, version: int) -> None:
 
 
 def load_binary_images(path: Path, version: int) -> PackedImages:
-    """Read what :func:`save_binary_images` wrote, still packed. Raises DataError if stale.
-
-    Also reads the earlier layout that packed each image row separately (bits (N, C, H, W / 8)),
-    which holds the same bytes when the width is a multiple of 8.
-    """
+    """Read what :func:`save_binary_images` wrote, still packed. Raises DataError if stale."""
     try:
         with np.load(path, allow_pickle=False) as npz:
             stored_version = int(npz["version"])
@@ -65,31 +77,39 @@ def load_binary_images(path: Path, version: int) -> PackedImages:
         raise DataError(f"cannot read image cache {path}: {err}") from err
     if stored_version != version:
         raise DataError(f"{path} holds cache format version {stored_version}, not {version}")
-    if len(shape) == 4 and shape[-1] % 8 == 0 and packed.shape == (*shape[:-1], shape[-1] // 8):
-        packed = packed.reshape(shape[0], -1)
     try:
         return PackedImages(torch.from_numpy(packed), shape)
     except DataError as err:
         raise DataError(f"image cache {path} is inconsistent: {err}") from err
 
 
-def cached_binary_images(
-    path: Path, render: Callable[[], PackedImages], version: int
-) -> PackedImages:
-    """Images from the cache file ``path`` if it is readable and current, else ``render()`` them
-    and cache the result (a cache that cannot be written only costs a warning)."""
+def _cached(path: Path, render: Callable, load: Callable, save: Callable):
+    """``load()`` the cache file ``path`` if it is readable and current, else ``render()`` the
+    images and ``save(images)`` them (a cache that cannot be written only costs a warning)."""
     if path.exists():
         try:
-            return load_binary_images(path, version)
+            return load()
         except DataError as err:
             log.warning("ignoring unusable cache (%s); rendering again", err)
     images = render()
     try:
-        save_binary_images(path, images, version)
+        save(images)
         log.info("cached %d images in %s", len(images), path)
     except OSError as err:
         log.warning("could not write the cache %s (%s); continuing without it", path, err)
     return images
+
+
+def cached_binary_images(
+    path: Path, render: Callable[[], PackedImages], version: int
+) -> PackedImages:
+    """:func:`_cached` for packed binary images in the format ``version``."""
+    return _cached(
+        path,
+        render,
+        lambda: load_binary_images(path, version),
+        lambda images: save_binary_images(path, images, version),
+    )
 
 
 def save_uint8_images(path: Path, images: Tensor) -> None:
@@ -119,15 +139,6 @@ def cached_uint8_images(
     path: Path, render: Callable[[], Tensor], shape: tuple[int | None, ...]
 ) -> Tensor:
     """Like :func:`cached_binary_images`, for 8-bit images of a known shape."""
-    if path.exists():
-        try:
-            return load_uint8_images(path, shape)
-        except DataError as err:
-            log.warning("ignoring unusable cache (%s); rendering again", err)
-    images = render()
-    try:
-        save_uint8_images(path, images)
-        log.info("cached %d images in %s", images.shape[0], path)
-    except OSError as err:
-        log.warning("could not write the cache %s (%s); continuing without it", path, err)
-    return images
+    return _cached(
+        path, render, lambda: load_uint8_images(path, shape), lambda x: save_uint8_images(path, x)
+    )

@@ -27,8 +27,9 @@ class ChecksumError(DataError):
     """A downloaded or cached file does not have the expected MD5."""
 
 
-def file_md5(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+def file_digest(path: Path, algorithm: str) -> str:
+    """The hex digest of the file at ``path`` by ``algorithm`` ("md5", "sha256"), read in blocks."""
+    digest = hashlib.new(algorithm, usedforsecurity=False)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(BLOCK), b""):
             digest.update(block)
@@ -102,11 +103,3 @@ def checksum_record(path: Path) -> dict | None:
     (records written before the MD5 was kept lack it)."""
     record = _record_path(path)
     return read_json(record) if record.is_file() else None
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(BLOCK), b""):
-            digest.update(block)
-    return digest.hexdigest()

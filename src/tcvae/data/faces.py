@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from tcvae.data.cache import cached_uint8_images, resolve_cache_dir
-from tcvae.data.ground_truth import SOURCES, DataError, GroundTruthData
+from tcvae.data.cache import cached_uint8_images, resolve_cache_dir, resolve_source
+from tcvae.data.ground_truth import DataError, GroundTruthData
 from tcvae.data.heads import IMAGE_SIZE, faces_grid, render_faces
 
 FACES_FILENAME = "basel_face_renders.pth"
@@ -82,21 +82,11 @@ def builtin_faces_subset(classes: torch.Tensor) -> GroundTruthData:
     return GroundTruthData("faces", faces_grid(), images, torch.as_tensor(classes), 255)
 
 
-def resolve_source(source: str, cache_dir: str | os.PathLike | None = None) -> str:
-    """ "builtin" or "file": what ``source`` ("auto", "builtin" or "file") means here and now."""
-    if source not in SOURCES:
-        raise DataError(f"unknown 3D faces source {source!r}; choose one of {list(SOURCES)}")
-    if source == "auto":
-        present = (resolve_cache_dir(cache_dir) / FACES_FILENAME).is_file()
-        return "file" if present else "builtin"
-    return source
-
-
 def load_faces(
     source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
 ) -> GroundTruthData:
     """3D faces from ``source``: "file" (your ``basel_face_renders.pth`` in the cache
     directory), "builtin" (the stand-in renderer) or "auto" (the file when present)."""
-    if resolve_source(source, cache_dir) == "file":
+    if resolve_source("faces", source, FACES_FILENAME, cache_dir) == "file":
         return load_faces_file(resolve_cache_dir(cache_dir) / FACES_FILENAME)
     return builtin_faces(cache_dir, progress=progress)

@@ -64,10 +64,7 @@ def solve_copula(n_a: int, n_b: int, rho: float) -> tuple[float, Tensor]:
     if n_a < 2 or n_b < 2:
         raise DataError("correlated factors need at least 2 classes each")
     lo, hi = -_R_LIMIT, _R_LIMIT
-    reach = (
-        class_correlation(copula_pmf(n_a, n_b, lo)),
-        class_correlation(copula_pmf(n_a, n_b, hi)),
-    )
+    reach = [class_correlation(copula_pmf(n_a, n_b, r)) for r in (lo, hi)]
     if not reach[0] < rho < reach[1]:
         raise DataError(
             f"a correlation of {rho} is out of reach for factors with {n_a} and {n_b} classes "
@@ -94,16 +91,7 @@ def exclusion_mask(
     """
     excluded = torch.zeros(classes.shape[0], dtype=torch.bool)
     for rule in rules:
-        match = torch.ones(classes.shape[0], dtype=torch.bool)
-        for name, r in rule.items():
-            lo, hi = (r, r) if isinstance(r, int) else r
-            k = grid.factor_index(name)
-            if hi >= grid.sizes[k]:
-                raise DataError(
-                    f"exclude rule {rule}: factor {name!r} has classes 0..{grid.sizes[k] - 1}"
-                )
-            match &= (classes[:, k] >= lo) & (classes[:, k] <= hi)
-        excluded |= match
+        excluded |= grid.in_ranges(classes, rule)
     return excluded
 
 

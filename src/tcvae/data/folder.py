@@ -72,13 +72,8 @@ def from_folder(
     cache_dir: str | os.PathLike | None = None,
     progress: bool = False,
 ) -> GroundTruthData:
-    """The images under folder ``path`` as a data set without factor labels.
-
-    Images of any size are centre-cropped to a square and resized to ``size`` x ``size`` with
-    PIL; channels: 1 (grey) or 3 (colour), default as the files are (grey if all are grey).
-    Decoded once into a cached uint8 array (this module's docstring); progress shows a bar
-    while decoding. Returns uint8 images (N, channels, size, size), ``has_factors`` false.
-    """
+    """The images under folder ``path``, uint8 (N, channels, size, size), without factor labels
+    (this module's docstring); channels: 1 (grey), 3 (colour) or None (as the files are)."""
     if channels not in (None, 1, 3):
         raise DataError(
             f"channels must be 1 (grey), 3 (colour) or None (as the files are), got {channels}"
@@ -96,10 +91,7 @@ def from_folder(
 
 def _cache_key(files: list[Path], size: int, channels: int | None) -> str:
     """A digest of the file list, each file's size and modification time, and the options."""
-    listing = []
-    for file in files:
-        stat = file.stat()
-        listing.append((str(file), stat.st_size, stat.st_mtime_ns))
+    listing = [(str(file), file.stat().st_size, file.stat().st_mtime_ns) for file in files]
     text = json.dumps(
         {"version": CACHE_VERSION, "size": size, "channels": channels, "files": listing}
     )

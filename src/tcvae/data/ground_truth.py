@@ -12,6 +12,7 @@ unpacked by :meth:`GroundTruthData.batch`: one gather of packed rows, one unpack
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from tcvae.errors import TcvaeError
 # Where a data set's images come from: its file if available else the built-in generator
 # (auto), always the generator (builtin), or the file (file).
 SOURCES = ("auto", "builtin", "file")
+FILE_SOURCES = ("auto", "file")  # a data set with no built-in generator
 
 
 class DataError(TcvaeError):
@@ -39,6 +41,11 @@ class FactorGrid:
 
     names: tuple[str, ...]
     values: tuple[Tensor, ...]
+
+    @classmethod
+    def of_classes(cls, names: Sequence[str], sizes: Sequence[int]) -> FactorGrid:
+        """Factors whose values are their class indices 0, 1, ..., size - 1."""
+        return cls(tuple(names), tuple(torch.arange(s, dtype=torch.float64) for s in sizes))
 
     def __post_init__(self) -> None:
         if len(self.names) != len(self.values):
@@ -62,18 +69,13 @@ class FactorGrid:
 
     @property
     def num_points(self) -> int:
-        n = 1
-        for s in self.sizes:
-            n *= s
-        return n
+        return math.prod(self.sizes)
 
     @property
     def strides(self) -> Tensor:
         """C-order strides, shape (K,): stride_k = prod_{l > k} size_l."""
-        strides = [1] * self.num_factors
-        for k in range(self.num_factors - 2, -1, -1):
-            strides[k] = strides[k + 1] * self.sizes[k + 1]
-        return torch.tensor(strides, dtype=torch.long)
+        sizes = self.sizes
+        return torch.tensor([math.prod(sizes[k + 1 :]) for k in range(len(sizes))])
 
     def factor_index(self, name: str) -> int:
         """Position of factor ``name``; a clear error names the known factors."""
@@ -114,16 +116,48 @@ class FactorGrid:
         classes = torch.as_tensor(classes, dtype=torch.long)
         return torch.stack([self.values[k][classes[..., k]] for k in range(self.num_factors)], -1)
 
+    def check_classes(self, classes: Tensor, what: str) -> Tensor:
+        """``classes`` (M, K) of this grid as a long tensor; a DataError names what is wrong."""
+        classes = torch.as_tensor(classes)
+        if classes.dtype.is_floating_point or classes.dtype == torch.bool or classes.is_complex():
+            raise DataError(
+                f"{what} classes must be an integer tensor (class indices, not factor values), "
+                f"got dtype {classes.dtype}; use grid.index_to_classes or torch.long indices"
+            )
+        if classes.ndim != 2 or classes.shape[1] != self.num_factors:
+            raise DataError(
+                f"{what} classes must have shape (M, {self.num_factors}), one column per factor "
+                f"{self.names}, got {tuple(classes.shape)}"
+            )
+        classes = classes.to(torch.long)
+        self.classes_to_index(classes)  # range check naming the factor sizes
+        return classes
+
+    def in_ranges(
+        self, classes: Tensor, ranges: dict[str, tuple[int, int] | list[int] | int]
+    ) -> Tensor:
+        """Bool (N,): whether the class of each factor named in ``ranges`` of each row of
+        ``classes`` (N, K) lies in its inclusive range [lo, hi] (an int c means [c, c])."""
+        mask = torch.ones(classes.shape[0], dtype=torch.bool)
+        for name, r in ranges.items():
+            k = self.factor_index(name)
+            lo, hi = (r, r) if isinstance(r, int) else r
+            if hi >= self.sizes[k]:
+                raise DataError(
+                    f"range [{lo}, {hi}] for {name!r} exceeds its {self.sizes[k]} classes (it has "
+                    f"classes 0..{self.sizes[k] - 1})"
+                )
+            mask &= (classes[:, k] >= lo) & (classes[:, k] <= hi)
+        return mask
+
 
 def pack_bits(images: Tensor | np.ndarray) -> Tensor:
     """Binary images (N, ...) -> bits (N, ceil(P / 8)) uint8, P pixels per image; any nonzero
     pixel is a 1. Pixel p of an image is bit 7 - p % 8 of byte p // 8 (numpy.packbits' order)."""
-    if isinstance(images, np.ndarray):
-        return torch.from_numpy(np.packbits(images.reshape(images.shape[0], -1), axis=1))
     flat = images.reshape(images.shape[0], -1)
-    if flat.device.type == "cpu":
-        return torch.from_numpy(np.packbits(flat.numpy(), axis=1))
-    return _pack_on_device(flat)
+    if isinstance(flat, Tensor) and flat.device.type != "cpu":
+        return _pack_on_device(flat)
+    return torch.from_numpy(np.packbits(np.asarray(flat), axis=1))
 
 
 def _pack_on_device(flat: Tensor) -> Tensor:
@@ -436,21 +470,9 @@ class GroundTruthData:
 def factor_filter(
     classes: Tensor, grid: FactorGrid, ranges: dict[str, tuple[int, int] | list[int] | int]
 ) -> Tensor:
-    """Increasing indices of the rows of ``classes`` (N, K) whose class of each named factor lies
-    in its inclusive range [lo, hi] (or equals an int)."""
-    mask = torch.ones(classes.shape[0], dtype=torch.bool)
-    for name, r in ranges.items():
-        if name not in grid.names:
-            raise DataError(f"unknown factor {name!r}; the factors are {list(grid.names)}")
-        k = grid.names.index(name)
-        lo, hi = (r, r) if isinstance(r, int) else r
-        if hi >= grid.sizes[k]:
-            raise DataError(
-                f"range [{lo}, {hi}] for {name!r} exceeds its {grid.sizes[k]} classes "
-                f"(0..{grid.sizes[k] - 1})"
-            )
-        mask &= (classes[:, k] >= lo) & (classes[:, k] <= hi)
-    index = mask.nonzero().squeeze(1)
+    """Increasing indices of the rows of ``classes`` (N, K) inside ``ranges``
+    (:meth:`FactorGrid.in_ranges`)."""
+    index = grid.in_ranges(classes, ranges).nonzero().squeeze(1)
     if index.numel() == 0:
         raise DataError(f"no image matches the factor filter {dict(ranges)}")
     return index

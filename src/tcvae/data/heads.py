@@ -1,4 +1,4 @@
-"""The built-in 3D faces: a parametric head rendered by analytic ray casting (REFERENCE.md s9).
+"""The built-in 3D faces: a parametric head rendered by analytic ray casting (REFERENCE.md s8).
 
 A stand-in for the paper's Basel Face Model renders with the same factor structure: 50 identities
 x 21 azimuths x 11 elevations x 11 lighting directions = 127,050 greyscale 64 x 64 images, in that
@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from tcvae.data.ground_truth import DataError, FactorGrid
+from tcvae.data.ground_truth import FactorGrid
 
 IMAGE_SIZE = 64
 FACTOR_NAMES = ("identity", "azimuth", "elevation", "lighting")
@@ -216,14 +216,14 @@ def render_faces(classes: Tensor, progress: bool = False) -> Tensor:
     """Render faces for factor classes (M, 4) -> uint8 (M, 1, 64, 64), grey levels 0..255.
 
     Each distinct (identity, azimuth, elevation) is cast once and shaded for every lighting class
-    asked for with it; the full grid takes about a minute on two cores (docs/datasets.md).
+    asked for with it; the full grid takes about a minute on two cores (docs/reference/datasets.md).
     """
     grid = faces_grid()
-    classes = _check_classes(classes, grid)
+    classes = grid.check_classes(classes, "face")
     m = classes.shape[0]
     out = torch.empty(m, IMAGE_SIZE * IMAGE_SIZE, dtype=torch.uint8)
-    geometry = classes[:, 0] * (FACTOR_SIZES[1] * FACTOR_SIZES[2]) + classes[:, 1] * FACTOR_SIZES[2]
-    geometry += classes[:, 2]
+    lighting = FACTOR_SIZES[3]  # the last factor: flat index // lighting is the geometry
+    geometry = grid.classes_to_index(classes) // lighting
     unique, inverse = torch.unique(geometry, return_inverse=True)
     order = torch.argsort(inverse, stable=True)  # rows grouped by geometry
     ends = torch.bincount(inverse, minlength=unique.numel()).cumsum(0)
@@ -231,40 +231,10 @@ def render_faces(classes: Tensor, progress: bool = False) -> Tensor:
     starts = range(0, unique.numel(), GEOMETRY_CHUNK)
     for g0 in tqdm(starts, desc="rendering faces", unit="chunk", disable=not progress):
         g1 = min(g0 + GEOMETRY_CHUNK, unique.numel())
-        normal, albedo = cast_heads(_geometry_classes(unique[g0:g1]))
+        normal, albedo = cast_heads(grid.index_to_classes(unique[g0:g1] * lighting)[:, :3])
         rows = order[(ends[g0 - 1] if g0 else 0) : ends[g1 - 1]]
         local = inverse[rows] - g0
         shade = torch.einsum("rpc,rc->rp", normal[local], lights[classes[rows, 3]]).clamp_(min=0)
         grey = albedo[local] * (AMBIENT + (1.0 - AMBIENT) * shade)
         out[rows] = grey.mul_(255.0).round_().clamp_(0, 255).to(torch.uint8)
     return out.view(m, 1, IMAGE_SIZE, IMAGE_SIZE)
-
-
-def _geometry_classes(geometry: Tensor) -> Tensor:
-    """Flat (identity, azimuth, elevation) indices (G,) -> classes (G, 3)."""
-    per_identity = FACTOR_SIZES[1] * FACTOR_SIZES[2]
-    return torch.stack(
-        [
-            geometry // per_identity,
-            geometry % per_identity // FACTOR_SIZES[2],
-            geometry % FACTOR_SIZES[2],
-        ],
-        1,
-    )
-
-
-def _check_classes(classes: Tensor, grid: FactorGrid) -> Tensor:
-    classes = torch.as_tensor(classes)
-    if classes.dtype.is_floating_point or classes.dtype == torch.bool or classes.is_complex():
-        raise DataError(
-            f"face classes must be an integer tensor (class indices, not factor values), got "
-            f"dtype {classes.dtype}"
-        )
-    if classes.ndim != 2 or classes.shape[1] != grid.num_factors:
-        raise DataError(
-            f"face classes must have shape (M, 4), one column per factor {FACTOR_NAMES}, got "
-            f"{tuple(classes.shape)}"
-        )
-    classes = classes.to(torch.long)
-    grid.classes_to_index(classes)  # range check naming the factor sizes
-    return classes

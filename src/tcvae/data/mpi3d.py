@@ -23,9 +23,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
-from tcvae.data.npz import iter_npz_rows, memmap_npz, npz_headers
+from tcvae.data.npz import check_layout, iter_npz_rows, memmap_npz, npz_headers
 
 VARIANTS = ("toy", "realistic", "real")
 MPI3D_URL = "https://huggingface.co/datasets/waleedgondal/mpi3d/resolve/main/mpi3d_{}.npz"
@@ -59,32 +60,20 @@ def mpi3d_filename(variant: str) -> str:
 
 def mpi3d_grid() -> FactorGrid:
     """The MPI3D factor grid; every factor's values are its class indices 0, 1, ..."""
-    return FactorGrid(
-        FACTOR_NAMES, tuple(torch.arange(s, dtype=torch.float64) for s in FACTOR_SIZES)
-    )
+    return FactorGrid.of_classes(FACTOR_NAMES, FACTOR_SIZES)
 
 
 def check_mpi3d_npz(path: str | os.PathLike) -> None:
     """Raise DataError unless ``path`` holds ``images`` of the MPI3D shape and dtype."""
-    path = Path(path)
-    n = int(np.prod(FACTOR_SIZES))
-    headers = npz_headers(path)
-    if "images" not in headers:
-        raise DataError(f"{path} lacks 'images' (holds {sorted(headers)}); not an MPI3D file")
-    found = headers["images"]
-    if found.shape != (n, *IMAGE_SHAPE) or found.dtype != np.uint8 or found.fortran_order:
-        raise DataError(
-            f"{path}: 'images' is {found.dtype} {found.shape}, expected uint8 {(n, *IMAGE_SHAPE)} "
-            "in C order; this is not an MPI3D file of the 1,036,800-image release"
-        )
+    expected = {"images": ((int(np.prod(FACTOR_SIZES)), *IMAGE_SHAPE), np.uint8)}
+    what = "an MPI3D file of the 1,036,800-image release"
+    check_layout(Path(path), npz_headers(path), expected, what)
 
 
 def load_mpi3d_npz(
     path: str | os.PathLike, variant: str = "toy", progress: bool = False
 ) -> GroundTruthData:
     """Load one MPI3D file; memory-mapped when stored uncompressed, else read in chunks."""
-    from tqdm import tqdm
-
     path = Path(path).expanduser()
     if not path.is_file():
         raise DataError(f"no MPI3D file at {path}; run `tcvae data download mpi3d_{variant}`")

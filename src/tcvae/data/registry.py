@@ -17,25 +17,16 @@ from torch import Tensor
 
 from tcvae.data import dsprites, faces, mpi3d, shapes3d
 from tcvae.data.arrays import load_npz
-from tcvae.data.cache import resolve_cache_dir
-from tcvae.data.download import checksum_record, download_file, file_md5, file_sha256
+from tcvae.data.cache import resolve_cache_dir, resolve_source
+from tcvae.data.download import checksum_record, download_file, file_digest
 from tcvae.data.folder import from_folder
-from tcvae.data.ground_truth import SOURCES, DataError, FactorGrid, GroundTruthData
+from tcvae.data.ground_truth import FILE_SOURCES, DataError, FactorGrid, GroundTruthData
 from tcvae.data.heads import faces_grid
 from tcvae.data.sprites import dsprites_grid
 
 log = logging.getLogger(__name__)
 
-FILE_SOURCES = ("auto", "file")
-
 Loader = Callable[[str, "str | os.PathLike | None", bool], GroundTruthData]
-
-
-def file_source(source: str, cache_dir: str | os.PathLike | None = None) -> str:
-    """What ``source`` means for a data set that exists only as a file: always "file"."""
-    if source not in FILE_SOURCES:
-        raise DataError(f"unknown source {source!r} for a file-only data set; use 'auto' or 'file'")
-    return "file"
 
 
 @dataclass(frozen=True)
@@ -64,7 +55,6 @@ class DatasetSpec:
 
     load(source, cache_dir, progress); builtin_cache: the built-in generator's cache file (None
     when there is no generator); builtin_subset(classes) renders only those grid points;
-    resolve_source(source, cache_dir) says what "auto" means now ("builtin" or "file");
     binary: images held bit-packed (1 bit per pixel in memory).
     """
 
@@ -77,11 +67,11 @@ class DatasetSpec:
     file: DataFile
     builtin_cache: str | None = None
     builtin_subset: Callable[[Tensor], GroundTruthData] | None = None
-    resolve_source: Callable[[str, str | os.PathLike | None], str] = file_source
 
-    @property
-    def sources(self) -> tuple[str, ...]:
-        return SOURCES if self.builtin_cache else FILE_SOURCES
+    def resolve_source(self, source: str, cache_dir: str | os.PathLike | None = None) -> str:
+        """What ``source`` ("auto", "builtin" or "file") means now: "builtin" or "file"."""
+        builtin = self.builtin_cache is not None
+        return resolve_source(self.name, source, self.file.filename, cache_dir, builtin)
 
     @property
     def memory_bytes(self) -> int:
@@ -90,17 +80,11 @@ class DatasetSpec:
         return pixels // 8 if self.binary else pixels
 
 
-def _file_only(
-    spec_name: str, read: Callable[[Path, bool], GroundTruthData], filename: str
-) -> Loader:
+def _file_only(name: str, read: Callable[[Path, bool], GroundTruthData], filename: str) -> Loader:
     def load(
         source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
     ) -> GroundTruthData:
-        if source not in FILE_SOURCES:
-            raise DataError(
-                f"{spec_name} has no built-in generator (source {source!r}); choose one of "
-                f"{list(FILE_SOURCES)} and run `tcvae data download {spec_name}`"
-            )
+        resolve_source(name, source, filename, cache_dir, builtin=False)
         return read(resolve_cache_dir(cache_dir) / filename, progress)
 
     return load
@@ -148,7 +132,6 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             builtin_cache=dsprites.BUILTIN_FILENAME,
             builtin_subset=dsprites.builtin_dsprites_subset,
-            resolve_source=dsprites.resolve_source,
         ),
         DatasetSpec(
             name="faces",
@@ -166,7 +149,6 @@ DATASETS: dict[str, DatasetSpec] = {
             ),
             builtin_cache=faces.BUILTIN_FILENAME,
             builtin_subset=faces.builtin_faces_subset,
-            resolve_source=faces.resolve_source,
         ),
         DatasetSpec(
             name="shapes3d",
@@ -174,11 +156,7 @@ DATASETS: dict[str, DatasetSpec] = {
             grid=shapes3d.shapes3d_grid,
             channels=3,
             binary=False,
-            load=_file_only(
-                "shapes3d",
-                lambda path, progress: shapes3d.load_shapes3d_h5(path, progress),
-                shapes3d.SHAPES3D_FILENAME,
-            ),
+            load=_file_only("shapes3d", shapes3d.load_shapes3d_h5, shapes3d.SHAPES3D_FILENAME),
             file=DataFile(
                 shapes3d.SHAPES3D_FILENAME,
                 shapes3d.SHAPES3D_URL,
@@ -207,13 +185,12 @@ def is_path(name: str | os.PathLike) -> bool:
 
 
 def get_spec(name: str) -> DatasetSpec:
-    try:
-        return DATASETS[name]
-    except KeyError:
+    if name not in DATASETS:
         raise DataError(
             f"unknown data set {name!r}; known data sets: {', '.join(sorted(DATASETS))} "
             "(or a path to your own .npz or folder of images)"
-        ) from None
+        )
+    return DATASETS[name]
 
 
 def load_dataset(
@@ -239,27 +216,20 @@ def load_dataset(
 
 def file_status(spec: DatasetSpec, cache_dir: str | os.PathLike | None = None) -> str:
     """How the data set's file in the cache is verified: pinned MD5, recorded SHA-256, none."""
-    path = resolve_cache_dir(cache_dir) / spec.file.filename
-    if spec.file.md5:
+    record = checksum_record(resolve_cache_dir(cache_dir) / spec.file.filename)
+    if spec.file.md5 or not record:
         return spec.file.checksum_note
-    record = checksum_record(path)
-    if record:
-        return f"sha256 {record['sha256'][:12]}... recorded at first download" + _reference(
-            spec.file, record
-        )
-    return spec.file.checksum_note
+    status = f"sha256 {record['sha256'][:12]}... recorded at first download"
+    same = _matches_reference(spec.file, record)
+    return status if same is None else f"{status}; MD5 {same} {spec.file.reference}"
 
 
-def _matches_reference(file: DataFile, record: dict) -> bool | None:
-    """Whether a recorded download's MD5 is ``file.reference_md5``; None when either is unknown."""
+def _matches_reference(file: DataFile, record: dict) -> str | None:
+    """ "matches" or "differs from": how a recorded download's MD5 compares with
+    ``file.reference_md5``; None when either is unknown."""
     if file.reference_md5 is None or "md5" not in record:
         return None
-    return record["md5"] == file.reference_md5
-
-
-def _reference(file: DataFile, record: dict) -> str:
-    same = _matches_reference(file, record)
-    return "" if same is None else f"; MD5 {'matches' if same else 'differs from'} {file.reference}"
+    return "matches" if record["md5"] == file.reference_md5 else "differs from"
 
 
 def download_dataset(
@@ -299,22 +269,26 @@ def download_dataset(
     record = checksum_record(dest) if md5 is None else None
     same = None if record is None else _matches_reference(spec.file, record)
     if same is not None:
-        log.log(
-            logging.INFO if same else logging.WARNING,
-            "%s has MD5 %s, which %s %s (%s)",
-            dest.name,
-            record["md5"],
-            "matches" if same else "differs from",
-            spec.file.reference,
-            spec.file.reference_md5,
-        )
+        level = logging.INFO if same == "matches" else logging.WARNING
+        reference = f"{spec.file.reference} ({spec.file.reference_md5})"
+        log.log(level, "%s has MD5 %s, which %s %s", dest.name, record["md5"], same, reference)
     return dest
+
+
+def download_dsprites(
+    cache_dir: str | os.PathLike | None = None,
+    url: str | None = None,
+    md5: str = dsprites.DSPRITES_MD5,
+    progress: bool = False,
+) -> Path:
+    """:func:`download_dataset` for dSprites: the official npz, checked against ``md5``."""
+    return download_dataset("dsprites", cache_dir, url=url, md5=md5, progress=progress)
 
 
 def _verified(path: Path, md5: str | None) -> bool:
     if md5 is not None:
-        return file_md5(path) == md5.lower()
+        return file_digest(path, "md5") == md5.lower()
     record = checksum_record(path)
     if not record or path.stat().st_size != record["size"]:
         return False
-    return file_sha256(path) == record["sha256"]
+    return file_digest(path, "sha256") == record["sha256"]

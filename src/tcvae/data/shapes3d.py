@@ -15,8 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData
+from tcvae.data.npz import NpyHeader, check_layout
 
 SHAPES3D_FILENAME = "3dshapes.h5"
 SHAPES3D_URL = "https://storage.googleapis.com/3d-shapes/3dshapes.h5"
@@ -31,41 +33,29 @@ READ_CHUNK = 10_000  # images per h5py read (117 MiB)
 log = logging.getLogger(__name__)
 
 
-def _h5py():
+def load_shapes3d_h5(path: str | os.PathLike, progress: bool = False) -> GroundTruthData:
+    """Load ``3dshapes.h5``, checking datasets, shapes, dtypes and that the labels are the factor
+    grid in C order; the factor values are the distinct label values of each column."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise DataError(f"no 3D Shapes file at {path}; run `tcvae data download shapes3d`")
     try:
         import h5py
     except ImportError:
         raise DataError(
             "reading 3dshapes.h5 needs h5py: pip install 'tcvae[h5]' (or pip install h5py)"
         ) from None
-    return h5py
-
-
-def load_shapes3d_h5(path: str | os.PathLike, progress: bool = False) -> GroundTruthData:
-    """Load ``3dshapes.h5``, checking datasets, shapes, dtypes and that the labels are the factor
-    grid in C order; the factor values are the distinct label values of each column."""
-    from tqdm import tqdm
-
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise DataError(f"no 3D Shapes file at {path}; run `tcvae data download shapes3d`")
-    h5py = _h5py()
     sizes = FACTOR_SIZES
     n = int(np.prod(sizes))
     try:
         with h5py.File(path, "r") as f:
             expected = {"images": ((n, *IMAGE_SHAPE), np.uint8), "labels": ((n, 6), np.float64)}
-            for key, (shape, dtype) in expected.items():
-                if key not in f:
-                    raise DataError(
-                        f"{path} lacks dataset {key!r} (holds {sorted(f.keys())}); this is not "
-                        "the official 3dshapes.h5"
-                    )
-                if f[key].shape != shape or f[key].dtype != dtype:
-                    raise DataError(
-                        f"{path}: {key!r} is {f[key].dtype} {f[key].shape}, expected "
-                        f"{np.dtype(dtype)} {shape}; this is not the official 3dshapes.h5"
-                    )
+            found = {
+                key: NpyHeader(item.shape, item.dtype, False)
+                for key, item in f.items()
+                if isinstance(item, h5py.Dataset)
+            }
+            check_layout(path, found, expected, "the official 3dshapes.h5")
             grid, classes = _grid_from_labels(f["labels"][()], sizes, path)
             log.warning("loading 3D Shapes: %.1f GiB of images into memory", n * 12288 / 2**30)
             images = np.empty((n, *IMAGE_SHAPE), dtype=np.uint8)
@@ -107,6 +97,4 @@ def _grid_from_labels(
 
 def shapes3d_grid() -> FactorGrid:
     """The factor grid with the class indices as values (the file's values need the file)."""
-    return FactorGrid(
-        FACTOR_NAMES, tuple(torch.arange(s, dtype=torch.float64) for s in FACTOR_SIZES)
-    )
+    return FactorGrid.of_classes(FACTOR_NAMES, FACTOR_SIZES)

@@ -23,13 +23,12 @@ unchanged on the other.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 from tqdm import tqdm
 
-from tcvae.data.ground_truth import DataError, FactorGrid, PackedImages, pack_bits
+from tcvae.data.ground_truth import FactorGrid, PackedImages, pack_bits
 
 IMAGE_SIZE = 64
 FACTOR_NAMES = ("color", "shape", "scale", "orientation", "posX", "posY")
@@ -74,64 +73,35 @@ def render_dsprites(classes: Tensor, progress: bool = False) -> Tensor:
 
     Holds all M images unpacked (4 KiB each); for large M use :func:`render_dsprites_packed`.
     """
-    classes = _check_classes(classes, dsprites_grid())
-    out = torch.empty(classes.shape[0], 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
-    for start, images in _rendered_chunks(classes, progress):
-        out[start : start + images.shape[0]] = images
-    return out
+    return render_dsprites_packed(classes, progress).unpack()
 
 
 def render_dsprites_packed(classes: Tensor, progress: bool = False) -> PackedImages:
-    """Render like :func:`render_dsprites`, packing each chunk as it is drawn: the full grid
-    needs its 360 MiB of packed bits plus about 100 MB, never the 2.8 GiB of unpacked images."""
-    classes = _check_classes(classes, dsprites_grid())
-    m = classes.shape[0]
-    bits = torch.empty(m, IMAGE_SIZE * IMAGE_SIZE // 8, dtype=torch.uint8)
-    for start, images in _rendered_chunks(classes, progress):
-        bits[start : start + images.shape[0]] = pack_bits(images)
-    return PackedImages(bits, (m, 1, IMAGE_SIZE, IMAGE_SIZE))
-
-
-def _rendered_chunks(classes: Tensor, progress: bool) -> Iterator[tuple[int, Tensor]]:
-    """(start, images (m, 1, 64, 64) uint8) for consecutive chunks of ``classes``; the images
-    live in one reused buffer, valid until the next chunk.
+    """Render like :func:`render_dsprites`, packing each chunk of ``CHUNK`` images as it is drawn:
+    the full grid needs its 360 MiB of packed bits plus about 100 MB, never the 2.8 GiB of
+    unpacked images.
 
     Runs on one intra-op thread: each operation is small and memory-bound, and on a 2-core machine
     two threads were slower (1/3 of the grid: 0.7 s CPU on one thread, 4-11 s on two, whose
     synchronisation costs more than it saves, far more so when the CPU is shared).
     """
     grid = dsprites_grid()
-    buffer = torch.empty(CHUNK, 1, IMAGE_SIZE, IMAGE_SIZE, dtype=torch.uint8)
-    starts = range(0, classes.shape[0], CHUNK)
+    classes = grid.check_classes(classes, "dSprites")
+    m = classes.shape[0]
+    bits = torch.empty(m, IMAGE_SIZE * IMAGE_SIZE // 8, dtype=torch.uint8)
+    buffer = torch.empty(CHUNK, IMAGE_SIZE * IMAGE_SIZE, dtype=torch.uint8)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
+        starts = range(0, m, CHUNK)
         for start in tqdm(starts, desc="rendering dSprites", unit="chunk", disable=not progress):
             chunk = classes[start : start + CHUNK]
-            images = buffer[: chunk.shape[0]]
-            images.zero_()
-            flat = images.view(chunk.shape[0], IMAGE_SIZE * IMAGE_SIZE)
+            flat = buffer[: chunk.shape[0]].zero_()
             _render_chunk(grid.classes_to_values(chunk), chunk[:, 1], flat)
-            yield start, images
+            bits[start : start + chunk.shape[0]] = pack_bits(flat)
     finally:
         torch.set_num_threads(threads)
-
-
-def _check_classes(classes: Tensor, grid: FactorGrid) -> Tensor:
-    classes = torch.as_tensor(classes)
-    if classes.dtype.is_floating_point or classes.dtype == torch.bool or classes.is_complex():
-        raise DataError(
-            f"dSprites classes must be an integer tensor (class indices, not factor values), "
-            f"got dtype {classes.dtype}; use grid.index_to_classes or torch.long indices"
-        )
-    if classes.ndim != 2 or classes.shape[1] != grid.num_factors:
-        raise DataError(
-            f"dSprites classes must have shape (M, 6), one column per factor {FACTOR_NAMES}, "
-            f"got {tuple(classes.shape)}"
-        )
-    classes = classes.to(torch.long)
-    grid.classes_to_index(classes)  # range check with a message naming the factor sizes
-    return classes
+    return PackedImages(bits, (m, 1, IMAGE_SIZE, IMAGE_SIZE))
 
 
 def _render_chunk(values: Tensor, shape_class: Tensor, flat_out: Tensor) -> None:

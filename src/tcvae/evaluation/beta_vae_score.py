@@ -7,18 +7,12 @@ their codes, f = (1/B) sum_b |c(x_b) - c(x'_b)| (D,), and the label is k. A line
 ``num_eval`` fresh ones. A dimension that encodes v_k alone has a small difference exactly when
 k is fixed, so a disentangled code scores 1; codes unrelated to the factors score about 1/K.
 
-Protocol as in unsupervised_study_v1: batch 64, 10,000 training and 5,000 evaluation examples.
-Where we differ and why:
-
-* disentanglement_lib renders and encodes new images for each pair. Our data sets are factor
-  grids held in memory and encoded once, so a pair is two *rows* of the encoded data set: the
-  first uniform, the second uniform among the rows sharing its value of v_k
-  (:class:`~tcvae.evaluation.sampling.FactorGroups`). On a full grid this is exactly the
-  reference's distribution, and the encoder is not called again.
-* The classifier is fixed to scikit-learn's ``lbfgs`` multinomial logistic regression (C = 1,
-  ``max_iter`` 1000); scikit-learn before 0.22, which that study used, defaulted to
-  ``liblinear`` one-vs-rest. Features are not standardised (as in the reference), so the score
-  depends on each dimension's scale.
+Protocol as in unsupervised_study_v1 (batch 64, 10,000 training and 5,000 evaluation examples),
+with pairs drawn as rows of the encoded data set (:class:`~tcvae.evaluation.sampling.FactorGroups`:
+the reference's distribution on a full grid) and scikit-learn's ``lbfgs`` multinomial logistic
+regression (C = 1, ``max_iter`` 1000; the study's scikit-learn defaulted to ``liblinear``
+one-vs-rest). Features are not standardised (as in the reference), so the score depends on each
+dimension's scale.
 """
 
 from __future__ import annotations
@@ -28,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.inputs import ArrayLike, EvaluationError, check_counts, codes_and_labels
+from tcvae.evaluation.results import ShownAsTables
 from tcvae.evaluation.sampling import FactorGroups
 
 LOGISTIC_MAX_ITER = 1000
@@ -53,10 +47,6 @@ class BetaVAEScoreResult(ShownAsTables):
     num_eval: int
     seed: int
     protocol: str = PROTOCOL
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "beta_vae")
 
 
 def beta_vae_examples(
@@ -93,21 +83,15 @@ def beta_vae_score(
     """
     from sklearn.linear_model import LogisticRegression
 
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    if len(names) < 2:
-        raise EvaluationError(
-            f"the BetaVAE score predicts which factor was fixed, so it needs K >= 2 factors, "
-            f"got {names}"
-        )
-    if int(batch_size) < 1 or int(num_train) < 2 or int(num_eval) < 1:
-        raise EvaluationError(
-            "needs batch_size >= 1, num_train >= 2 and num_eval >= 1, got "
-            f"{batch_size}, {num_train} and {num_eval}"
-        )
+    why = "the BetaVAE score predicts which factor was fixed"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_factors=2)
+    batch_size, num_train, num_eval = check_counts(
+        batch_size=(batch_size, 1), num_train=(num_train, 2), num_eval=(num_eval, 1)
+    )
     rng = np.random.default_rng(int(seed))
     groups = FactorGroups.from_labels(y)
-    train_x, train_y = beta_vae_examples(x, groups, int(num_train), int(batch_size), rng)
-    eval_x, eval_y = beta_vae_examples(x, groups, int(num_eval), int(batch_size), rng)
+    train_x, train_y = beta_vae_examples(x, groups, num_train, batch_size, rng)
+    eval_x, eval_y = beta_vae_examples(x, groups, num_eval, batch_size, rng)
     if np.unique(train_y).size < 2:
         raise EvaluationError(f"only one factor was drawn in {num_train} examples; raise num_train")
     model = LogisticRegression(max_iter=LOGISTIC_MAX_ITER, random_state=int(seed))
@@ -121,8 +105,8 @@ def beta_vae_score(
         train_accuracy=float(np.mean(model.predict(train_x) == train_y)),
         factor_names=tuple(names),
         accuracy_per_factor=per_factor,
-        batch_size=int(batch_size),
-        num_train=int(num_train),
-        num_eval=int(num_eval),
+        batch_size=batch_size,
+        num_train=num_train,
+        num_eval=num_eval,
         seed=int(seed),
     )

@@ -10,7 +10,7 @@ The ``.npz`` layout (written with ``np.savez``, read with ``np.load(allow_pickle
 * ``factor_classes`` (optional): integer (N, K), the factor classes of the same points, in the
   same order; without them give the data set whose order the codes follow (``--data``);
 * ``factor_names`` (optional): K strings;
-* ``dataset`` (optional): the data set's name (picks MIG's paper factor set);
+* ``dataset`` (optional): the data set's name (recorded in ``metrics.json``);
 * ``posterior`` (optional): the posterior family, ``normal`` (the default) or ``laplace``;
 * ``provenance`` (optional): a JSON string; ``tcvae encode`` records the run directory, its
   config, the weights file and its training step, the data encoded and the tcvae version.
@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import zipfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +30,7 @@ import numpy as np
 from tcvae.data.ground_truth import GroundTruthData
 from tcvae.data.registry import DATASETS, is_npz_path
 from tcvae.evaluation.encode import encode_dataset
-from tcvae.evaluation.inputs import EvaluationError
+from tcvae.evaluation.inputs import EvaluationError, as_float_matrix
 from tcvae.files import atomic_write
 
 LAYOUT_HINT = (
@@ -43,7 +43,7 @@ LAYOUT_HINT = (
 class Codes:
     """Posterior parameters of N points and what is known about them (the module's layout).
 
-    mean, logvar: float32 (N, D) (logvar None for means alone); factor_classes: int64 (N, K) or
+    mean, logvar: float (N, D) (logvar None for means alone); factor_classes: int64 (N, K) or
     None; factor_names: K names, () without classes; provenance: where the codes came from.
     """
 
@@ -65,9 +65,7 @@ class Codes:
                 "points; encode every point of the data set, in its order, or give the codes' "
                 "own factor_classes"
             )
-        return Codes(
-            self.mean, self.logvar, classes, names, dataset, self.posterior, self.provenance
-        )
+        return replace(self, factor_classes=classes, factor_names=names, dataset=dataset)
 
 
 def save_codes(path: str | Path, codes: Codes) -> Path:
@@ -91,16 +89,7 @@ def save_codes(path: str | Path, codes: Codes) -> Path:
 def load_codes(path: str | Path) -> Codes:
     """Read and check codes in the module's layout (never unpickles)."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise EvaluationError(f"no codes file at {path}; {LAYOUT_HINT}")
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
-        raise EvaluationError(
-            f"{path} is not a readable .npz of plain arrays ({type(err).__name__}: {err}); "
-            f"{LAYOUT_HINT}"
-        ) from err
+    arrays = _read(path)
     if "mean" not in arrays:
         raise EvaluationError(
             f"{path} has no 'mean' array (it holds {sorted(arrays)}); {LAYOUT_HINT}"
@@ -141,16 +130,13 @@ def data_factors(data: str) -> tuple[np.ndarray, tuple[str, ...], str]:
     (a data set or a codes file; only those arrays are read)."""
     if is_npz_path(data):
         path = Path(data).expanduser()
-        if not path.is_file():
-            raise EvaluationError(f"--data: no file at {path}")
-        with np.load(path, allow_pickle=False) as npz:
-            if "factor_classes" not in npz.files:
-                raise EvaluationError(
-                    f"{path} has no factor_classes (it holds {sorted(npz.files)}); the metrics "
-                    "need the factor classes of the encoded points"
-                )
-            classes, names = npz["factor_classes"], npz.get("factor_names")
-        classes, names = _factors(classes, names, path)
+        arrays = _read(path, ("factor_classes", "factor_names"))
+        if "factor_classes" not in arrays:
+            raise EvaluationError(
+                f"{path} has no factor_classes; the metrics need the factor classes of the "
+                "encoded points"
+            )
+        classes, names = _factors(arrays["factor_classes"], arrays.get("factor_names"), path)
         return classes, names, path.stem
     if data not in DATASETS:
         raise EvaluationError(
@@ -198,21 +184,24 @@ def encode_run(
     )
 
 
+def _read(path: Path, keys: tuple[str, ...] | None = None) -> dict[str, np.ndarray]:
+    """The arrays of the ``.npz`` at ``path`` (only ``keys``, where given), never unpickled."""
+    if not path.is_file():
+        raise EvaluationError(f"no file at {path}; {LAYOUT_HINT}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            return {key: npz[key] for key in npz.files if keys is None or key in keys}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as err:
+        raise EvaluationError(
+            f"{path} is not a readable .npz of plain arrays ({type(err).__name__}: {err}); "
+            f"{LAYOUT_HINT}"
+        ) from err
+
+
 def _float_matrix(x: np.ndarray, name: str, path: Path) -> np.ndarray:
-    if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
-        raise EvaluationError(
-            f"{path}: {name} must have shape (N, D), one row per point and one column per "
-            f"latent dimension; got {x.shape}"
-        )
-    if not np.issubdtype(x.dtype, np.floating) and not np.issubdtype(x.dtype, np.integer):
+    if x.dtype.kind not in "iuf":
         raise EvaluationError(f"{path}: {name} must be numbers, got dtype {x.dtype}")
-    finite = np.isfinite(x).all(1)
-    if not finite.all():
-        raise EvaluationError(
-            f"{path}: {name} has NaN or infinite values in {int((~finite).sum())} of "
-            f"{x.shape[0]} rows (first: row {int(np.argmin(finite))}); drop or fix those points"
-        )
-    return x
+    return as_float_matrix(x, f"{path}: {name}").numpy()
 
 
 def _factors(

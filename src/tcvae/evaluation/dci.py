@@ -15,30 +15,24 @@ dimension for each factor fills a matrix R (D, K), R_jk >= 0. With H_b the entro
 
 Protocols (``protocol=``):
 
-* ``"reference"``: disentanglement_lib's (unsupervised_study_v1): 10,000 training and 5,000 test
-  points; one ``GradientBoostingClassifier`` with scikit-learn's defaults per factor (100 stages
-  of depth-3 trees, learning rate 0.1); R from its impurity-based ``feature_importances_``.
-  It fits one tree per class per stage, so it is slow (minutes on dSprites' 113 classes).
-* ``"fast"``: the same boosting (100 stages of depth-3 trees, learning rate 0.1, no early
-  stopping) by ``HistGradientBoostingClassifier``, which bins each dimension into 255 quantile
-  bins and builds trees from gradient histograms; R is the total split gain of each dimension
-  over all trees, normalised per factor to sum to 1 like ``feature_importances_``. The same
-  boosting on the same points, so the scores track the reference: on the benchmark's 10,000
-  dSprites codes (``benchmarks/bench_metrics.py``) disentanglement and completeness within
-  0.03 at a twentieth of the CPU time (17 s against 335 s). Its gains weigh splits by the
-  loss's curvature, which grows on the near-pure nodes of an overfitting model, so where a
-  model memorises few repeated points and fits uninformative dimensions the two can differ by
-  0.1 or more. scikit-learn does not publish these gains, so they are read from its fitted
-  trees (``_predictors``); this is checked, and an error says to use the reference protocol if
-  a release changes it. Its trees use OpenMP threads, all cores by default: on a machine whose
-  cores are busy the threads wait on each other (tens of times slower), so pass ``threads=1``
-  there (or set ``OMP_NUM_THREADS=1``).
+* ``"reference"``: disentanglement_lib's (unsupervised_study_v1: 10,000 training and 5,000 test
+  points): one ``GradientBoostingClassifier`` with scikit-learn's defaults per factor (100
+  stages of depth-3 trees, learning rate 0.1), R its ``feature_importances_``. It fits one tree
+  per class per stage: minutes on dSprites' 113 classes.
+* ``"fast"``: the same boosting by ``HistGradientBoostingClassifier`` (255 quantile bins per
+  dimension, no early stopping); R is each dimension's total split gain, normalised per factor
+  like ``feature_importances_``. On 10,000 dSprites codes (``benchmarks/bench_metrics.py``)
+  disentanglement and completeness agree with the reference within 0.03 at a twentieth of the
+  CPU time; a model that memorises few repeated points can differ by 0.1 or more (the gains
+  weigh splits by the loss's curvature). The gains are read from the fitted trees
+  (``_predictors``), checked, with an error pointing to the reference protocol if scikit-learn
+  changes them. Its OpenMP threads use every core by default; on a busy machine pass
+  ``threads=1`` (or set ``OMP_NUM_THREADS=1``), as waiting threads can be tens of times slower.
 
-Points are rows drawn uniformly with replacement from the encoded data set, training and test
-draws independent (they may overlap, as in disentanglement_lib; :mod:`tcvae.evaluation.sampling`);
-``seed`` fixes the draws and the classifiers' ``random_state`` (which only breaks ties between
-equally good splits). disentanglement_lib adds 1e-11 to R before taking entropies; we use
-0 log 0 = 0 exactly (the scores differ by about 1e-10).
+Training and test rows are drawn independently, uniformly with replacement
+(:mod:`tcvae.evaluation.sampling`); ``seed`` fixes the draws and the classifiers'
+``random_state``. disentanglement_lib adds 1e-11 to R before taking entropies; we use
+0 log 0 = 0 (the scores differ by about 1e-10).
 """
 
 from __future__ import annotations
@@ -49,9 +43,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import ShownAsTables, result_dict
-from tcvae.evaluation.sampling import draw_rows
+from tcvae.evaluation.inputs import (
+    ArrayLike,
+    EvaluationError,
+    check_counts,
+    check_drawn,
+    codes_and_labels,
+)
+from tcvae.evaluation.results import ShownAsTables
+from tcvae.evaluation.sampling import train_test_rows
 
 PROTOCOLS = {
     "reference": "dci (disentanglement_lib: GradientBoostingClassifier per factor)",
@@ -86,47 +86,27 @@ class DCIResult(ShownAsTables):
     seed: int
     protocol: str
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "disentanglement", "completeness", "informativeness")
 
-
-def _one_minus_entropy(p: np.ndarray, base: int) -> np.ndarray:
-    """1 - H_base of each row of non-negative weights p (rows normalised here); 0 for a zero row."""
-    total = p.sum(1, keepdims=True)
-    q = p / np.where(total > 0, total, 1.0)
-    terms = np.where(q > 0, q * np.log(np.where(q > 0, q, 1.0)), 0.0)
-    return np.where(total[:, 0] > 0, 1.0 + terms.sum(1) / np.log(base), 0.0)
-
-
-def _importance_matrix(importance: ArrayLike) -> np.ndarray:
-    r = np.asarray(importance, dtype=np.float64)
-    if r.ndim != 2 or r.shape[0] < 2 or r.shape[1] < 2:
-        raise EvaluationError(
-            f"the importance matrix must be (D, K) with D >= 2 codes and K >= 2 factors, got "
-            f"{r.shape}"
-        )
-    if not np.isfinite(r).all() or (r < 0).any():
-        raise EvaluationError("importances must be finite and non-negative")
-    return r
+def _weighted_scores(r: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """sum_i w_i (1 - H(P_i.)) over the rows i of importances r: the score, each row's 1 - H
+    and its weight w_i (its share of the total), with P_i. the row normalised and H in base
+    (number of columns); a row with no importance scores 0."""
+    row = r.sum(1)
+    p = r / np.where(row > 0, row, 1.0)[:, None]
+    plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
+    per_row = np.where(row > 0, 1.0 + plogp.sum(1) / np.log(r.shape[1]), 0.0)
+    weight = row / r.sum() if r.sum() > 0 else np.zeros(r.shape[0])
+    return float(per_row @ weight), per_row, weight
 
 
 def disentanglement_from_importance(importance: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
     """Disentanglement, D_j (D,) and rho_j (D,) of an importance matrix R (D, K)."""
-    r = _importance_matrix(importance)
-    total = r.sum()
-    per_code = _one_minus_entropy(r, r.shape[1])
-    weight = r.sum(1) / total if total > 0 else np.zeros(r.shape[0])
-    return float(per_code @ weight), per_code, weight
+    return _weighted_scores(np.asarray(importance, dtype=np.float64))
 
 
 def completeness_from_importance(importance: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
     """Completeness, C_k (K,) and w_k (K,) of an importance matrix R (D, K)."""
-    r = _importance_matrix(importance)
-    total = r.sum()
-    per_factor = _one_minus_entropy(r.T, r.shape[0])
-    weight = r.sum(0) / total if total > 0 else np.zeros(r.shape[1])
-    return float(per_factor @ weight), per_factor, weight
+    return _weighted_scores(np.asarray(importance, dtype=np.float64).T)
 
 
 def dci(
@@ -149,35 +129,22 @@ def dci(
     """
     if protocol not in PROTOCOLS:
         raise EvaluationError(f"unknown DCI protocol {protocol!r}; choose one of {list(PROTOCOLS)}")
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    d = x.shape[1]
-    if d < 2 or len(names) < 2:
-        raise EvaluationError(
-            "DCI weighs each code's importance across factors and each factor's across codes, so "
-            f"it needs D >= 2 code dimensions and K >= 2 factors, got D={d}, factors {names}"
-        )
+    why = "DCI weighs each code's importance across factors and each factor's across codes"
+    x, y, names = codes_and_labels(
+        codes, factor_classes, factor_names, factors, why, min_dims=2, min_factors=2
+    )
     if threads is not None and int(threads) < 1:
         raise EvaluationError(f"threads must be >= 1 or None, got {threads}")
-    if int(num_train) < 2 or int(num_test) < 1:
-        raise EvaluationError(
-            f"DCI needs num_train >= 2 and num_test >= 1, got {num_train} and {num_test}"
-        )
-    rng = np.random.default_rng(int(seed))
-    train = draw_rows(len(x), num_train, rng)
-    test = draw_rows(len(x), num_test, rng)
-    importance = np.zeros((d, len(names)))
+    num_train, num_test = check_counts(num_train=(num_train, 2), num_test=(num_test, 1))
+    train, test = train_test_rows(len(x), num_train, num_test, seed)
+    check_drawn(y[train], names)
+    importance = np.zeros((x.shape[1], len(names)))
     accuracy = np.zeros((2, len(names)))
-    for k, name in enumerate(names):
-        y_train, y_test = y[train, k], y[test, k]
-        if np.unique(y_train).size < 2:
-            raise EvaluationError(
-                f"factor {name!r} takes one value in the {num_train} training points; "
-                "raise num_train"
-            )
+    for k in range(len(names)):
         with _thread_limit(threads):
-            model, importance[:, k] = _fit(protocol, x[train], y_train, int(seed))
-            accuracy[0, k] = np.mean(model.predict(x[train]) == y_train)
-            accuracy[1, k] = np.mean(model.predict(x[test]) == y_test)
+            model, importance[:, k] = _fit(protocol, x[train], y[train, k], int(seed))
+            accuracy[0, k] = np.mean(model.predict(x[train]) == y[train, k])
+            accuracy[1, k] = np.mean(model.predict(x[test]) == y[test, k])
     disentanglement, per_code, code_weight = disentanglement_from_importance(importance)
     completeness, per_factor, factor_weight = completeness_from_importance(importance)
     return DCIResult(
@@ -193,8 +160,8 @@ def dci(
         factor_weight=factor_weight,
         accuracy_train=accuracy[0],
         accuracy_test=accuracy[1],
-        num_train=int(num_train),
-        num_test=int(num_test),
+        num_train=num_train,
+        num_test=num_test,
         seed=int(seed),
         protocol=PROTOCOLS[protocol],
     )

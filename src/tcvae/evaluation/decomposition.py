@@ -42,8 +42,8 @@ from tcvae.evaluation.exact_mixture import (
 )
 from tcvae.evaluation.grid_mixture import DEFAULT_MAX_GRID_POINTS, GridMixtures, GridTooLargeError
 from tcvae.evaluation.inputs import ArrayLike, EvaluationError, as_posterior_params
-from tcvae.evaluation.results import result_dict
-from tcvae.markup import paragraph, table
+from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.sampling import sample_indices
 from tcvae.models.distributions import get_distribution
 from tcvae.objectives.decomposition import (
     ElboTerms,
@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class ElboDecomposition:
+class ElboDecomposition(ShownAsTables):
     """The decomposition's terms (nats) with standard errors, and per-dimension KL tables.
 
     analytic_kl: E_n KL(q(z|x_n) || p(z)), exact over all N; kl_estimate: the sum of the three
@@ -102,6 +102,7 @@ class ElboDecomposition:
     marginals: str
     log_likelihood: float | None = None
     log_likelihood_stderr: float | None = None
+    labels = TERM_LABELS
 
     @property
     def elbo(self) -> float | None:
@@ -116,44 +117,6 @@ class ElboDecomposition:
     def to_dict(self) -> dict:
         """A JSON-ready dictionary (arrays as lists), with the ELBO when it is known."""
         return {**result_dict(self), "elbo": self.elbo}
-
-    def _repr_html_(self) -> str:
-        """Jupyter shows the terms (nats) with their standard errors, then the KL of each latent
-        dimension."""
-        keys = ["index_code_mi", "total_correlation", "dimwise_kl", "kl_estimate", "analytic_kl"]
-        if self.log_likelihood is not None:
-            keys += ["log_likelihood", "elbo"]
-        terms = [
-            (TERM_LABELS[key], getattr(self, key), getattr(self, f"{key}_stderr", ""))
-            for key in keys
-        ]
-        per_dim = zip(
-            self.analytic_kl_per_dim, self.dimwise_kl_per_dim, self.dimwise_kl_per_dim_stderr
-        )
-        return "\n".join(
-            [
-                "<p><strong>ELBO decomposition</strong></p>",
-                table(terms, header=("term", "nats", "standard error")),
-                paragraph(
-                    f"Monte Carlo over {self.samples} samples (seed {self.seed}) of the "
-                    f"{self.posterior} posteriors, with the exact aggregate posterior; marginals: "
-                    f"{self.marginals}.",
-                    "note",
-                ),
-                table(
-                    (
-                        (f"z{j}", float(a), float(d), float(se))
-                        for j, (a, d, se) in enumerate(per_dim)
-                    ),
-                    header=(
-                        "latent",
-                        "E_n KL(q(z_j|x_n) || p(z_j))",
-                        "KL(q(z_j) || p(z_j))",
-                        "standard error",
-                    ),
-                ),
-            ]
-        )
 
 
 def decomposition_samples(
@@ -216,13 +179,8 @@ def decompose_elbo(
         raise EvaluationError(str(err)) from None
     if marginals not in MARGINAL_METHODS:
         raise EvaluationError(f"unknown marginals {marginals!r}; choose one of {MARGINAL_METHODS}")
-    if samples is not None and int(samples) < 2:
-        raise EvaluationError(f"samples must be >= 2 (or None for all points), got {samples}")
     generator = torch.Generator().manual_seed(int(seed))
-    if samples is None:
-        index = torch.arange(n)
-    else:
-        index = torch.randint(n, (int(samples),), generator=generator)
+    index = sample_indices(n, samples, generator)
     s = index.numel()
     automatic = marginals == "auto"
     if automatic:

@@ -13,7 +13,8 @@ from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 from tcvae.data.ground_truth import GroundTruthData
-from tcvae.evaluation.inputs import EvaluationError
+from tcvae.evaluation.inputs import check_counts
+from tcvae.evaluation.sampling import sample_indices
 
 
 def _batch_dtype(model: nn.Module, data: GroundTruthData, device: torch.device | str):
@@ -22,12 +23,6 @@ def _batch_dtype(model: nn.Module, data: GroundTruthData, device: torch.device |
     if hasattr(model, "batch_dtype"):
         return model.batch_dtype(data.max_value, device)
     return torch.float32
-
-
-def _check_batch_size(batch_size: int) -> int:
-    if int(batch_size) < 1:
-        raise EvaluationError(f"batch_size must be a positive integer, got {batch_size}")
-    return int(batch_size)
 
 
 @torch.no_grad()
@@ -43,7 +38,7 @@ def encode_dataset(
     ``model`` needs ``encode(x) -> (mean, logvar)`` and is expected in eval mode; it is used on
     ``device`` as it is (move it there first).
     """
-    batch_size = _check_batch_size(batch_size)
+    (batch_size,) = check_counts(batch_size=(batch_size, 1))
     n = len(data)
     means, logvars = [], []
     dtype = _batch_dtype(model, data, device)
@@ -71,15 +66,9 @@ def estimate_log_likelihood(
     ``model`` needs ``encode``, ``decode``, ``posterior`` (a distribution class) and
     ``likelihood`` (with ``log_likelihood(x, params) -> (B,)``).
     """
-    batch_size = _check_batch_size(batch_size)
-    n = len(data)
+    (batch_size,) = check_counts(batch_size=(batch_size, 1))
     generator = torch.Generator().manual_seed(int(seed))
-    if samples is None:
-        index = torch.arange(n)
-    elif int(samples) < 2:
-        raise EvaluationError(f"samples must be >= 2 (or None for all images), got {samples}")
-    else:
-        index = torch.randint(n, (int(samples),), generator=generator)
+    index = sample_indices(len(data), samples, generator)
     values = []
     dtype = _batch_dtype(model, data, device)
     for batch in tqdm(index.split(batch_size), disable=not progress, desc="log p(x|z)"):

@@ -12,13 +12,10 @@ votes for (``num_train`` votes); the score is the share of ``num_eval`` fresh vo
 A disentangled code scores 1; codes unrelated to the factors score about 1/K.
 
 Protocol as in unsupervised_study_v1: batch 64, 10,000 training and 5,000 evaluation votes,
-10,000 points for the variances, threshold 0.05; a code with no active dimension scores 0.
-Where we differ and why: disentanglement_lib renders and encodes each batch anew; our data sets
-are factor grids held in memory and encoded once, so a batch is ``batch_size`` rows of the encoded
-data set drawn uniformly among those sharing the value of v_k of a uniformly drawn row
-(:class:`~tcvae.evaluation.sampling.FactorGroups`): on a full grid, the reference's
-distribution, without calling the encoder again. Points for the variances are drawn with
-replacement, as in the reference.
+10,000 points (drawn with replacement) for the variances, threshold 0.05; a code with no active
+dimension scores 0. A batch is rows of the encoded data set sharing the value of v_k of a
+uniformly drawn row (:class:`~tcvae.evaluation.sampling.FactorGroups`: the reference's
+distribution on a full grid, without encoding again).
 """
 
 from __future__ import annotations
@@ -28,8 +25,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
+from tcvae.evaluation.results import ShownAsTables
 from tcvae.evaluation.sampling import FactorGroups, draw_rows
 
 PROTOCOL = (
@@ -60,20 +57,11 @@ class FactorVAEScoreResult(ShownAsTables):
     seed: int
     protocol: str = PROTOCOL
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "factor_vae")
-
 
 def majority_vote_accuracy(votes_train: ArrayLike, votes_eval: ArrayLike) -> float:
     """Share of the votes (K, D) in ``votes_eval`` that go to the factor each dimension collected
     most ``votes_train`` for (the lowest factor index on ties)."""
     train, test = np.asarray(votes_train), np.asarray(votes_eval)
-    if train.shape != test.shape or train.ndim != 2 or test.sum() <= 0:
-        raise EvaluationError(
-            f"vote matrices must share one (K, D) shape and hold votes, got {train.shape} and "
-            f"{test.shape}"
-        )
     classifier = train.argmax(0)
     return float(test[classifier, np.arange(test.shape[1])].sum() / test.sum())
 
@@ -123,53 +111,39 @@ def factor_vae_score(
     (K >= 2); prune_threshold: dimensions with a smaller standard deviation are ignored; seed:
     every draw.
     """
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    if len(names) < 2:
-        raise EvaluationError(
-            f"the FactorVAE score predicts which factor was fixed, so it needs K >= 2 factors, "
-            f"got {names}"
-        )
-    if int(batch_size) < 2 or int(num_variance_estimate) < 2:
-        raise EvaluationError(
-            "variances need batch_size >= 2 and num_variance_estimate >= 2, got "
-            f"{batch_size} and {num_variance_estimate}"
-        )
-    if int(num_train) < 1 or int(num_eval) < 1:
-        raise EvaluationError(f"needs num_train, num_eval >= 1, got {num_train}, {num_eval}")
+    why = "the FactorVAE score predicts which factor was fixed"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_factors=2)
+    batch_size, num_train, num_eval, num_variance_estimate = check_counts(
+        batch_size=(batch_size, 2),
+        num_train=(num_train, 1),
+        num_eval=(num_eval, 1),
+        num_variance_estimate=(num_variance_estimate, 2),
+    )
     rng = np.random.default_rng(int(seed))
     scale = x[draw_rows(len(x), num_variance_estimate, rng)].std(0, ddof=1)
     active = scale >= prune_threshold
-    k, d = len(names), x.shape[1]
-    common = dict(
-        factor_names=tuple(names),
-        active=active,
-        scale=scale,
-        num_active=int(active.sum()),
-        batch_size=int(batch_size),
-        num_train=int(num_train),
-        num_eval=int(num_eval),
-        num_variance_estimate=int(num_variance_estimate),
-        prune_threshold=float(prune_threshold),
-        seed=int(seed),
-    )
-    if not active.any():
-        none = np.zeros((k, d), dtype=np.int64)
-        return FactorVAEScoreResult(
-            factor_vae=0.0,
-            train_accuracy=0.0,
-            votes_train=none,
-            votes_eval=none,
-            classifier=np.zeros(d, dtype=np.int64),
-            **common,
-        )
-    groups = FactorGroups.from_labels(y)
-    votes_train = factor_vae_votes(x, groups, scale, active, int(num_train), int(batch_size), rng)
-    votes_eval = factor_vae_votes(x, groups, scale, active, int(num_eval), int(batch_size), rng)
+    votes_train = votes_eval = np.zeros((len(names), x.shape[1]), dtype=np.int64)
+    train_accuracy = accuracy = 0.0  # no active dimension: no vote
+    if active.any():
+        groups = FactorGroups.from_labels(y)
+        votes_train = factor_vae_votes(x, groups, scale, active, num_train, batch_size, rng)
+        votes_eval = factor_vae_votes(x, groups, scale, active, num_eval, batch_size, rng)
+        train_accuracy = majority_vote_accuracy(votes_train, votes_train)
+        accuracy = majority_vote_accuracy(votes_train, votes_eval)
     return FactorVAEScoreResult(
-        factor_vae=majority_vote_accuracy(votes_train, votes_eval),
-        train_accuracy=majority_vote_accuracy(votes_train, votes_train),
+        factor_vae=accuracy,
+        train_accuracy=train_accuracy,
+        factor_names=tuple(names),
         votes_train=votes_train,
         votes_eval=votes_eval,
         classifier=votes_train.argmax(0),
-        **common,
+        active=active,
+        scale=scale,
+        num_active=int(active.sum()),
+        batch_size=batch_size,
+        num_train=num_train,
+        num_eval=num_eval,
+        num_variance_estimate=num_variance_estimate,
+        prune_threshold=float(prune_threshold),
+        seed=int(seed),
     )

@@ -59,21 +59,10 @@ class Grid:
     size: int
 
 
-def _smooth_size(n: int) -> int:
-    """Smallest m >= n of the form 2^a 3^b 5^c (fast FFT lengths)."""
-    m = max(n, 2)
-    while True:
-        r = m
-        for p in (2, 3, 5):
-            while r % p == 0:
-                r //= p
-        if r == 1:
-            return m
-        m += 1
-
-
 def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> Grid:
     """The grid for components (mean, var), both (N,): step min std / resolution."""
+    from scipy.fft import next_fast_len
+
     std = var.sqrt()
     step = float(std.min()) / resolution
     lo = float((mean - TAIL_STDS * std).min())
@@ -86,7 +75,7 @@ def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> 
             f"points (limit {max_points}); raise max_grid_points, lower resolution, or use "
             "estimator='monte-carlo'"
         )
-    return Grid(lo, step, _smooth_size(needed))
+    return Grid(lo, step, next_fast_len(needed, real=True))  # 2^a 3^b 5^c: fast FFT lengths
 
 
 class GridMixtures:

@@ -149,18 +149,57 @@ def dense_labels(column: Tensor) -> tuple[Tensor, Tensor]:
     return labels, counts
 
 
+def plugin_entropy(counts: Tensor) -> Tensor:
+    """H(v) = -sum_v p_v log p_v in nats, p_v = counts / N (empty classes are left out)."""
+    p = counts[counts > 0].to(torch.float64) / counts.sum()
+    return -(p * p.log()).sum()
+
+
+def check_counts(**settings: tuple[int, int]) -> list[int]:
+    """Each setting, given as (value, minimum), as an int; one error names every one too small."""
+    low = {name: value for name, (value, least) in settings.items() if int(value) < least}
+    if low:
+        raise EvaluationError(
+            "needs "
+            + " and ".join(f"{name} >= {settings[name][1]}" for name in low)
+            + ", got "
+            + ", ".join(f"{name}={value}" for name, value in low.items())
+        )
+    return [int(value) for value, _ in settings.values()]
+
+
+def check_drawn(labels: np.ndarray, names: Sequence[str]) -> None:
+    """Refuse drawn points whose labels (M, K) leave a factor with a single value."""
+    flat = [name for name, column in zip(names, labels.T) if np.unique(column).size < 2]
+    if flat:
+        raise EvaluationError(
+            f"factor(s) {flat} take one value in the {len(labels)} points drawn; raise the "
+            "number of points drawn (num_points, num_train)"
+        )
+
+
 def codes_and_labels(
     codes: ArrayLike,
     factor_classes: ArrayLike,
     factor_names: Sequence[str] | None,
     factors: Sequence[str | int] | None,
+    why: str = "",
+    min_dims: int = 1,
+    min_factors: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Checked codes (N, D) float64, the scored factors' labels (N, K) in 0..V_k-1, their names.
 
-    The shared entry of the metrics that train classifiers on codes (numpy, for scikit-learn).
+    The shared entry of the metrics on codes (numpy, for scikit-learn). ``why`` says why the
+    metric needs D >= ``min_dims`` code dimensions and K >= ``min_factors`` scored factors.
     """
     codes_t = as_float_matrix(codes, "codes")
     classes = as_factor_classes(factor_classes, codes_t.shape[0])
     columns, names = resolve_factors(classes, factor_names, factors)
+    if codes_t.shape[1] < min_dims or len(names) < min_factors:
+        raise EvaluationError(
+            f"{why}, so it needs D >= {min_dims} code dimensions and K >= {min_factors} scored "
+            f"factors, got D={codes_t.shape[1]} and factors {names}; score a representation "
+            "with more dimensions, or more factors"
+        )
     labels = torch.stack([dense_labels(classes[:, k])[0] for k in columns], 1)
     return codes_t.numpy(), labels.numpy(), names

@@ -37,13 +37,15 @@ from tcvae.evaluation.inputs import (
     EvaluationError,
     as_factor_classes,
     as_posterior_params,
+    check_counts,
     dense_labels,
+    plugin_entropy,
     resolve_factors,
 )
-from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.results import ShownAsTables
 from tcvae.models.distributions import get_distribution
 
-# The factors each paper experiment scores (shape, identity and constant factors excluded).
+# The factors each of the paper's experiments scores (shape and identity excluded): MIG's default.
 PAPER_FACTORS: dict[str, tuple[str, ...]] = {
     "dsprites": ("scale", "orientation", "posX", "posY"),
     "faces": ("azimuth", "elevation", "lighting"),
@@ -77,10 +79,6 @@ class MIGResult(ShownAsTables):
     conditional_entropy_stderr: np.ndarray | None = None
     protocol: str = "mig (Chen et al. 2018: mixture entropies over all posteriors)"
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "mig")
-
 
 def mig(
     mean: ArrayLike,
@@ -99,10 +97,10 @@ def mig(
     """Mutual Information Gap of posteriors q(z|x_n) = family(mean_n, exp(logvar_n)).
 
     mean, logvar: (N, D); factor_classes: (N, K) integer classes of each point's factors;
-    factors: names or column indices to score, default every factor with more than one value
-    (use ``PAPER_FACTORS[name]`` for the paper's set); samples, seed: Monte Carlo only;
-    resolution: grid points per narrowest standard deviation (deterministic only; default 4 for
-    Normal, 16 for Laplace posteriors).
+    factors: names or column indices to score, default :func:`default_factors` (the data set's
+    paper factors, else every factor that varies; ``tcvae evaluate`` and ``tcvae score`` use
+    the same default); samples, seed: Monte Carlo only; resolution: grid points per narrowest
+    standard deviation (deterministic only; default 4 for Normal, 16 for Laplace posteriors).
     """
     mean, logvar = as_posterior_params(mean, logvar)
     n, d = mean.shape
@@ -112,6 +110,8 @@ def mig(
             f"got D={d}; score a representation with at least two dimensions"
         )
     classes = as_factor_classes(factor_classes, n)
+    if factors is None:
+        factors = default_factors(factor_names, classes)
     columns, names = resolve_factors(classes, factor_names, factors)
     try:
         family = get_distribution(posterior)
@@ -127,18 +127,17 @@ def mig(
         se_marginal = se_conditional = None
         samples_used = seed_used = None
     elif entropy_estimator == "monte-carlo":
-        if int(samples) < 2:
-            raise EvaluationError(f"samples must be >= 2 for Monte Carlo, got {samples}")
+        (samples_used,) = check_counts(samples=(samples, 2))
         h_marginal, h_conditional, se_marginal, se_conditional = _monte_carlo_entropies(
-            mean, logvar, groups, family, int(samples), seed, progress
+            mean, logvar, groups, family, samples_used, seed, progress
         )
-        samples_used, seed_used, resolution = int(samples), int(seed), None
+        seed_used, resolution = int(seed), None
     else:
         raise EvaluationError(
             f"unknown entropy_estimator {entropy_estimator!r}; choose one of {ENTROPY_ESTIMATORS}"
         )
 
-    factor_entropy = torch.stack([_plugin_entropy(counts) for _, counts in groups])
+    factor_entropy = torch.stack([plugin_entropy(counts) for _, counts in groups])
     info = (h_marginal.unsqueeze(0) - h_conditional).clamp_min(0.0)  # (K, D)
     top = info.topk(2, dim=1)
     gaps = (top.values[:, 0] - top.values[:, 1]) / factor_entropy
@@ -160,10 +159,25 @@ def mig(
     )
 
 
-def _plugin_entropy(counts: Tensor) -> Tensor:
-    """H(v) = -sum_v p_v log p_v with p_v = counts / N (log of the size for a uniform factor)."""
-    p = counts.to(torch.float64) / counts.sum()
-    return -(p * p.log()).sum()
+def default_factors(factor_names: Sequence[str] | None, classes: Tensor) -> list[str] | None:
+    """MIG's default factors: the paper's set for the data set these factors come from (the
+    first ``PAPER_FACTORS`` set whose names are all in ``factor_names``) less any factor that
+    takes a single value in ``classes`` (N, K); None, meaning every factor that varies, where
+    no set matches or none of its factors varies.
+
+    The paper scores dSprites on scale, orientation, posX and posY and 3D faces on azimuth,
+    elevation and lighting, leaving out the categorical shape and identity (REFERENCE.md
+    section 5): scoring the same factors by default keeps "MIG (paper protocol)" comparable
+    with its tables. Other data sets get disentanglement_lib's choice, every varying factor.
+    """
+    names = [str(name) for name in factor_names or ()]
+    if len(names) != classes.shape[1]:
+        return None  # resolve_factors reports the mismatch
+    for paper in PAPER_FACTORS.values():
+        if set(paper) <= set(names):
+            varying = [f for f in paper if classes[:, names.index(f)].unique().numel() > 1]
+            return varying or None
+    return None
 
 
 def _grid_entropies(

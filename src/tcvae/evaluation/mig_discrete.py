@@ -22,13 +22,13 @@ from torch import Tensor
 
 from tcvae.evaluation.inputs import (
     ArrayLike,
-    EvaluationError,
-    as_factor_classes,
-    as_float_matrix,
-    dense_labels,
-    resolve_factors,
+    check_counts,
+    check_drawn,
+    codes_and_labels,
+    plugin_entropy,
 )
-from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.results import ShownAsTables
+from tcvae.evaluation.sampling import subsample_rows
 
 PROTOCOL = "mig_discrete (disentanglement_lib: equal-width bins, plug-in estimates)"
 
@@ -48,10 +48,6 @@ class DiscreteMIGResult(ShownAsTables):
     bins: int
     seed: int
     protocol: str = PROTOCOL
-
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "mig_discrete")
 
 
 def discretize(codes: Tensor, bins: int) -> Tensor:
@@ -81,6 +77,22 @@ def discrete_mutual_information(a: Tensor, num_a: int, b: Tensor, num_b: int) ->
     return terms.sum((1, 2))
 
 
+def discrete_information(
+    codes: np.ndarray, labels: np.ndarray, bins: int, names: Sequence[str]
+) -> tuple[Tensor, Tensor]:
+    """Plug-in I(c_j; v_k) (K, D) of codes (N, D) cut into ``bins`` equal-width bins and the
+    labels (N, K) of the factors called ``names``, with their plug-in entropies H(v_k) (K,),
+    in nats. Each factor must take two values or more among these points."""
+    check_drawn(labels, names)
+    binned = discretize(torch.from_numpy(codes), bins)
+    info, entropy = [], []
+    for column in torch.from_numpy(labels).T:
+        counts = torch.bincount(column)
+        info.append(discrete_mutual_information(binned, bins, column, counts.numel()))
+        entropy.append(plugin_entropy(counts))
+    return torch.stack(info), torch.stack(entropy)
+
+
 def mig_discrete(
     codes: ArrayLike,
     factor_classes: ArrayLike,
@@ -95,39 +107,21 @@ def mig_discrete(
     num_points: points drawn without replacement (all when N <= num_points); factors: names or
     indices to score, default every factor with more than one value (all five for dSprites).
     """
-    codes = as_float_matrix(codes, "codes")
-    n, d = codes.shape
-    if d < 2:
-        raise EvaluationError(
-            f"MIG compares the two most informative dimensions, so it needs D >= 2, got D={d}"
-        )
-    if int(bins) < 2:
-        raise EvaluationError(f"bins must be >= 2, got {bins}")
-    if int(num_points) < 2:
-        raise EvaluationError(f"num_points must be >= 2, got {num_points}")
-    classes = as_factor_classes(factor_classes, n)
-    if n > num_points:
-        keep = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))[:num_points]
-        codes, classes = codes[keep], classes[keep]
-    columns, names = resolve_factors(classes, factor_names, factors)
-    binned = discretize(codes, int(bins))
-    info, entropy = [], []
-    for k in columns:
-        labels, counts = dense_labels(classes[:, k])
-        info.append(discrete_mutual_information(binned, int(bins), labels, counts.numel()))
-        p = counts.to(torch.float64) / counts.sum()
-        entropy.append(-(p * p.log()).sum())
-    info_t, entropy_t = torch.stack(info), torch.stack(entropy)
-    top = info_t.topk(2, dim=1)
-    gaps = (top.values[:, 0] - top.values[:, 1]) / entropy_t
+    why = "MIG compares the two most informative dimensions"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_dims=2)
+    num_points, bins = check_counts(num_points=(num_points, 2), bins=(bins, 2))
+    rows = subsample_rows(len(x), num_points, seed)
+    info, entropy = discrete_information(x[rows], y[rows], bins, names)
+    top = info.topk(2, dim=1)
+    gaps = (top.values[:, 0] - top.values[:, 1]) / entropy
     return DiscreteMIGResult(
         mig_discrete=float(gaps.mean()),
         factor_names=tuple(names),
-        mutual_information=info_t.numpy(),
-        factor_entropy=entropy_t.numpy(),
+        mutual_information=info.numpy(),
+        factor_entropy=entropy.numpy(),
         gaps=gaps.numpy(),
         latent=top.indices[:, 0].numpy(),
-        num_points=int(codes.shape[0]),
-        bins=int(bins),
+        num_points=len(rows),
+        bins=bins,
         seed=int(seed),
     )

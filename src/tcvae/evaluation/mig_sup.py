@@ -19,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.mig_discrete import discrete_mutual_information, discretize
-from tcvae.evaluation.results import ShownAsTables, result_dict
+from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
+from tcvae.evaluation.mig_discrete import discrete_information
+from tcvae.evaluation.results import ShownAsTables
+from tcvae.evaluation.sampling import subsample_rows
 
 PROTOCOL = "mig_sup (Li et al. 2020, on disentanglement_lib's 20-bin plug-in estimates)"
 
@@ -44,19 +44,10 @@ class MIGSupResult(ShownAsTables):
     seed: int
     protocol: str = PROTOCOL
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "mig_sup")
-
 
 def mig_sup_from_mutual_information(normalized: ArrayLike) -> tuple[float, np.ndarray]:
     """MIG-sup and the per-dimension gaps (D,) of normalised mutual information (D, K), K >= 2."""
-    m = np.asarray(normalized, dtype=np.float64)
-    if m.ndim != 2 or m.shape[1] < 2:
-        raise EvaluationError(
-            f"MIG-sup needs a (D, K) information matrix with K >= 2 factors, got {m.shape}"
-        )
-    top = np.sort(m, axis=1)
+    top = np.sort(np.asarray(normalized, dtype=np.float64), axis=1)
     gaps = top[:, -1] - top[:, -2]
     return float(gaps.mean()), gaps
 
@@ -75,43 +66,21 @@ def mig_sup(
     factors: names or indices to score, default every factor with more than one value (at least
     two needed); num_points: rows drawn without replacement; seed: that draw.
     """
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    if len(names) < 2:
-        raise EvaluationError(
-            "MIG-sup compares the two factors a dimension informs most about, so it needs K >= 2 "
-            f"factors, got {names}; score at least two factors"
-        )
-    if int(bins) < 2:
-        raise EvaluationError(f"bins must be >= 2, got {bins}")
-    if int(num_points) < 2:
-        raise EvaluationError(f"num_points must be >= 2, got {num_points}")
-    if len(x) > num_points:
-        keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(int(seed)))
-        x, y = x[keep[: int(num_points)].numpy()], y[keep[: int(num_points)].numpy()]
-    binned = discretize(torch.from_numpy(x), int(bins))
-    info, entropy = [], []
-    for k in range(len(names)):
-        labels = torch.from_numpy(y[:, k])
-        counts = torch.bincount(labels)
-        info.append(discrete_mutual_information(binned, int(bins), labels, counts.numel()))
-        p = counts[counts > 0].to(torch.float64) / len(labels)
-        entropy.append(-(p * p.log()).sum())
-    entropy_t = torch.stack(entropy)
-    if bool((entropy_t == 0).any()):
-        flat = [n for n, h in zip(names, entropy_t.tolist()) if h == 0]
-        raise EvaluationError(
-            f"factor(s) {flat} take one value in the {len(x)} drawn points; raise num_points"
-        )
-    normalized = (torch.stack(info, 1) / entropy_t).numpy()
+    why = "MIG-sup compares the two factors a dimension informs most about"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_factors=2)
+    num_points, bins = check_counts(num_points=(num_points, 2), bins=(bins, 2))
+    rows = subsample_rows(len(x), num_points, seed)
+    info, entropy = discrete_information(x[rows], y[rows], bins, names)
+    normalized = (info / entropy.unsqueeze(1)).T.numpy()
     score, gaps = mig_sup_from_mutual_information(normalized)
     return MIGSupResult(
         mig_sup=score,
         factor_names=tuple(names),
         normalized_mutual_information=normalized,
-        factor_entropy=entropy_t.numpy(),
+        factor_entropy=entropy.numpy(),
         gaps=gaps,
         factor=normalized.argmax(1),
-        num_points=len(x),
-        bins=int(bins),
+        num_points=len(rows),
+        bins=bins,
         seed=int(seed),
     )

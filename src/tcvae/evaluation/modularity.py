@@ -28,12 +28,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.mig_discrete import discrete_mutual_information, discretize
-from tcvae.evaluation.results import ShownAsTables, result_dict
-from tcvae.evaluation.sampling import draw_rows
+from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
+from tcvae.evaluation.mig_discrete import discrete_information
+from tcvae.evaluation.results import ShownAsTables
+from tcvae.evaluation.sampling import standardized, train_test_rows
 
 LOGISTIC_MAX_ITER = 1000
 PROTOCOL = (
@@ -61,19 +60,10 @@ class ModularityExplicitnessResult(ShownAsTables):
     seed: int
     protocol: str = PROTOCOL
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "modularity", "explicitness")
-
 
 def modularity_from_mutual_information(mutual_information: ArrayLike) -> tuple[float, np.ndarray]:
     """Modularity and its per-code values (D,) from a mutual information matrix m (D, K), K >= 2."""
     m = np.asarray(mutual_information, dtype=np.float64)
-    if m.ndim != 2 or m.shape[1] < 2:
-        raise EvaluationError(
-            "modularity needs a (D, K) mutual information matrix with K >= 2 factors, "
-            f"got {m.shape}"
-        )
     squared = m**2
     theta = squared.max(1)
     informative = theta > 0
@@ -97,41 +87,19 @@ def modularity_explicitness(
     factors: names or indices to score, default every factor with more than one value (K >= 2
     needed for modularity); seed: the draw of the training and test rows.
     """
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    if len(names) < 2:
-        raise EvaluationError(
-            f"modularity compares a code's information across factors, so it needs K >= 2 "
-            f"factors, got {names}; score at least two factors"
-        )
-    if int(bins) < 2:
-        raise EvaluationError(f"bins must be >= 2, got {bins}")
-    if int(num_train) < 2 or int(num_test) < 1:
-        raise EvaluationError(
-            f"needs num_train >= 2 and num_test >= 1, got {num_train} and {num_test}"
-        )
-    rng = np.random.default_rng(int(seed))
-    train = draw_rows(len(x), num_train, rng)
-    test = draw_rows(len(x), num_test, rng)
+    why = "modularity compares a code's information across factors"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_factors=2)
+    num_train, num_test, bins = check_counts(
+        num_train=(num_train, 2), num_test=(num_test, 1), bins=(bins, 2)
+    )
+    train, test = train_test_rows(len(x), num_train, num_test, seed)
     x_train, x_test, y_train, y_test = x[train], x[test], y[train], y[test]
-
-    binned = discretize(torch.from_numpy(x_train), int(bins))
-    info = torch.stack(
-        [
-            discrete_mutual_information(
-                binned, int(bins), torch.from_numpy(y_train[:, k]), int(y[:, k].max()) + 1
-            )
-            for k in range(len(names))
-        ],
-        1,
-    ).numpy()
+    info = discrete_information(x_train, y_train, bins, names)[0].T.numpy()
     score, per_code = modularity_from_mutual_information(info)
-
-    mean, std = x_train.mean(0), x_train.std(0)
-    std[std == 0] = 1.0
-    x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
+    x_train, x_test = standardized(x_train, x_test)
     auc = np.array(
         [
-            _explicitness(x_train, y_train[:, k], x_test, y_test[:, k], names[k], int(seed))
+            _explicitness(x_train, y_train[:, k], x_test, y_test[:, k], int(seed))
             for k in range(len(names))
         ]
     )
@@ -144,9 +112,9 @@ def modularity_explicitness(
         modularity_per_code=per_code,
         explicitness_per_factor=auc[:, 1],
         explicitness_train_per_factor=auc[:, 0],
-        num_train=int(num_train),
-        num_test=int(num_test),
-        bins=int(bins),
+        num_train=num_train,
+        num_test=num_test,
+        bins=bins,
         seed=int(seed),
     )
 
@@ -156,16 +124,11 @@ def _explicitness(
     y_train: np.ndarray,
     x_test: np.ndarray,
     y_test: np.ndarray,
-    name: str,
     seed: int,
 ) -> tuple[float, float]:
     """Train and test macro ROC-AUC of a logistic regression predicting one factor."""
     from sklearn.linear_model import LogisticRegression
 
-    if np.unique(y_train).size < 2:
-        raise EvaluationError(
-            f"factor {name!r} takes one value in the training points; raise num_train"
-        )
     model = LogisticRegression(max_iter=LOGISTIC_MAX_ITER, random_state=seed)
     model.fit(x_train, y_train)
     return (

@@ -5,22 +5,20 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from tcvae.markup import esc, paragraph, table
 
 
-def result_dict(result: Any, *first: str) -> dict[str, Any]:
-    """A dataclass result as a JSON-ready dict: ``protocol`` (where it has one) and the ``first``
-    fields lead, then the rest in declaration order; arrays become nested lists, tuples lists,
-    and NaN, in arrays or alone, becomes None (JSON's null)."""
+def result_dict(result: Any) -> dict[str, Any]:
+    """A dataclass result as a JSON-ready dict: ``protocol`` (where it has one) leads, then the
+    fields in declaration order (a metric's scores first); arrays become nested lists, tuples
+    lists, and NaN, in arrays or alone, becomes None (JSON's null)."""
     lead = ("protocol",) if hasattr(result, "protocol") else ()
     out: dict[str, Any] = {}
-    for key in (*lead, *first, *(f.name for f in dataclasses.fields(result))):
-        if key in out:
-            continue
+    for key in dict.fromkeys((*lead, *(f.name for f in dataclasses.fields(result)))):
         value = getattr(result, key)
         if isinstance(value, np.ndarray):
             if value.dtype.kind == "f" and np.isnan(value).any():
@@ -37,16 +35,24 @@ def result_dict(result: Any, *first: str) -> dict[str, Any]:
 
 
 class ShownAsTables:
-    """A metric result that Jupyter shows as tables (:func:`result_html` of its ``to_dict()``)."""
+    """A metric result (a dataclass) with its JSON form, which Jupyter shows as tables; the
+    single numbers are named by ``labels`` where it has them, else by their keys."""
+
+    labels: ClassVar[Mapping[str, str]] = {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (arrays as nested lists; see :func:`result_dict`)."""
+        return result_dict(self)
 
     def _repr_html_(self) -> str:
-        return result_html(type(self).__name__, self.to_dict())
+        return result_html(type(self).__name__, self.to_dict(), self.labels)
 
 
-def result_html(title: str, values: Mapping[str, Any]) -> str:
-    """A result's JSON form as HTML tables: its protocol, its single numbers, then its arrays of
-    one number per factor or per latent dimension, then each matrix (rows and columns named by
-    factor, or ``z_j`` for latent dimension j, where a length matches the factor count K)."""
+def result_html(title: str, values: Mapping[str, Any], labels: Mapping[str, str]) -> str:
+    """A result's JSON form as HTML tables: its protocol, its single numbers (each beside its
+    ``key_stderr``, where there is one), then its arrays of one number per factor or per latent
+    dimension, then each matrix (rows and columns named by factor, or ``z_j`` for latent
+    dimension j, where a length matches the factor count K)."""
     names = [str(n) for n in values.get("factor_names") or ()]
     scalars: dict[str, Any] = {}
     per_factor: dict[str, list] = {}
@@ -66,7 +72,12 @@ def result_html(title: str, values: Mapping[str, Any]) -> str:
     parts = [f"<p><strong>{esc(title)}</strong></p>"]
     if values.get("protocol"):
         parts.append(paragraph(values["protocol"], "note"))
-    parts.append(table(scalars.items(), header=("quantity", "value")))
+    stderr = {
+        key: scalars.pop(f"{key}_stderr") for key in list(scalars) if f"{key}_stderr" in scalars
+    }
+    rows = [(labels.get(key, key), value, stderr.get(key, "")) for key, value in scalars.items()]
+    header = ("quantity", "value", "standard error")
+    parts.append(table(rows, header) if stderr else table([r[:2] for r in rows], header[:2]))
     if per_factor:
         parts.append(_columns(names, per_factor, "factor"))
     for length, columns in per_index.items():

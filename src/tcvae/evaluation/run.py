@@ -30,7 +30,7 @@ from tcvae.evaluation.encode import encode_dataset, estimate_log_likelihood
 from tcvae.evaluation.factor_vae_score import factor_vae_score
 from tcvae.evaluation.grid_mixture import GridTooLargeError
 from tcvae.evaluation.inputs import EvaluationError
-from tcvae.evaluation.mig import PAPER_FACTORS, MIGResult, mig
+from tcvae.evaluation.mig import MIGResult, mig
 from tcvae.evaluation.mig_discrete import mig_discrete
 from tcvae.evaluation.mig_sup import mig_sup
 from tcvae.evaluation.modularity import modularity_explicitness
@@ -61,18 +61,12 @@ class Score:
 
 @dataclass(frozen=True)
 class Inputs:
-    """What every metric is computed from: posterior means ``mean`` and log-variances ``logvar``
-    (N, D) (None for codes given as means alone), the factor ``classes`` (N, K) and
-    ``factor_names`` of the points (None and () without factor labels), the data set's name
-    (None when unknown), the posterior family, and :func:`compute_metrics`'s settings.
-    log_likelihood: computes E[log p(x|z)] (mean, standard error) for the decomposition, which
-    needs the model and the images; None where there are neither (codes read from a file)."""
+    """What every metric is computed from: :func:`compute_metrics`'s arguments."""
 
     mean: torch.Tensor
     logvar: torch.Tensor | None
     classes: torch.Tensor | None
     factor_names: list[str]
-    dataset: str | None
     posterior: str
     factors: list[str] | None
     samples: int
@@ -92,6 +86,11 @@ class Inputs:
     def split(self) -> dict[str, int]:
         """The training and test points of the classifier-based metrics."""
         return dict(num_train=self.num_train, num_test=self.num_test)
+
+    @property
+    def examples(self) -> dict[str, int]:
+        """The training and evaluation examples (votes) of the BetaVAE and FactorVAE scores."""
+        return dict(num_train=self.num_train, num_eval=self.num_test)
 
 
 @dataclass(frozen=True)
@@ -134,15 +133,12 @@ def _decomposition(x: Inputs) -> ElboDecomposition:
 
 
 def _mig(x: Inputs) -> MIGResult:
-    names = x.factor_names
-    factors = x.factors or _paper_factors(x.dataset, names, x.classes)
-    log.info("MIG (%s) over factors %s", x.entropy_estimator, factors or "all varying")
     return mig_falling_back(
         x.mean,
         x.logvar,
         x.classes,
-        names,
-        factors=factors,
+        x.factor_names,
+        factors=x.factors,
         posterior=x.posterior,
         entropy_estimator=x.entropy_estimator,
         samples=x.samples,
@@ -203,9 +199,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "beta-vae",
         "beta_vae",
-        lambda x: beta_vae_score(
-            x.mean, x.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
-        ),
+        lambda x: beta_vae_score(x.mean, x.classes, **x.examples, **x.on_means),
         (Score("beta_vae", "BetaVAE score", "beta_vae"),),
         "BetaVAE score (Higgins et al. 2017), in [0, 1], chance 1/K: accuracy of a linear "
         "classifier telling which factor a batch of pairs shares from mean |z1 - z2|",
@@ -213,9 +207,7 @@ METRICS: tuple[Metric, ...] = (
     Metric(
         "factor-vae",
         "factor_vae",
-        lambda x: factor_vae_score(
-            x.mean, x.classes, num_train=x.num_train, num_eval=x.num_test, **x.on_means
-        ),
+        lambda x: factor_vae_score(x.mean, x.classes, **x.examples, **x.on_means),
         (Score("factor_vae", "FactorVAE score", "factor_vae"),),
         "FactorVAE score (Kim & Mnih 2018), in [0, 1], chance about 1/K: majority-vote accuracy "
         "of the dimension of least normalised variance when one factor is fixed",
@@ -314,12 +306,13 @@ def evaluate_run(
     """Score the run in ``run_dir`` on its own data set; writes and returns ``metrics.json``.
 
     metrics: names from ``METRICS``, or ``"all"``. factors: the factors every metric scores;
-    default for MIG the data set's paper set (``PAPER_FACTORS``, minus any factor the run's data
-    holds fixed), else, and for the other metrics, every factor that varies (disentanglement_lib's
-    choice). data: score on this data set instead of the run's own (e.g. the full factor grid of
-    a run trained on a biased sample of it). num_train, num_test: training and test points (or
-    examples, or votes) of the classifier-based metrics; seed: every random draw. On data
-    without factor labels the metrics that need them are skipped, with one warning.
+    default for MIG :func:`~tcvae.evaluation.mig.default_factors`, as :func:`mig` (the data
+    set's paper set, less any factor its data holds fixed, else every factor that varies), for
+    the others every factor that varies (disentanglement_lib's choice). data: score on this
+    data set instead of the run's own (e.g. the full factor grid of a run trained on a biased
+    sample of it). num_train, num_test: training and test points (or examples, or votes) of the
+    classifier-based metrics; seed: every random draw. On data without factor labels the
+    metrics that need them are skipped, with one warning.
     """
     from tcvae.training.runs import load_run
 
@@ -337,7 +330,6 @@ def evaluate_run(
         data.classes,
         list(data.factor_names),
         metrics=metrics,
-        dataset=data.name,
         posterior=run.model.posterior.name,
         samples=samples,
         seed=seed,
@@ -361,7 +353,6 @@ def compute_metrics(
     factor_names: Sequence[str],
     *,
     metrics: str | Sequence[str] = DEFAULT_METRICS,
-    dataset: str | None = None,
     posterior: str = "normal",
     samples: int = 10_000,
     seed: int = 0,
@@ -378,12 +369,11 @@ def compute_metrics(
     alone: the metrics marked ``posteriors`` are then skipped, with one warning); classes,
     factor_names: the factor classes (N, K) of the same points in the same order and the K
     names (None and () without factor labels: the metrics marked ``needs_factors`` are
-    skipped, with one warning); dataset: the data set's name, which picks MIG's paper factor
-    set; posterior: the posterior family of the decomposition and MIG ("normal" or "laplace");
-    log_likelihood: E[log p(x|z)] (mean, standard error) for the decomposition's ELBO, computed
-    only when it runs (None: the decomposition has the three KL terms and no ELBO). The other
-    settings are :func:`evaluate_run`'s. Raises :class:`EvaluationError` when every metric asked
-    for is skipped.
+    skipped, with one warning); posterior: the posterior family of the decomposition and MIG
+    ("normal" or "laplace"); log_likelihood: computes E[log p(x|z)] (mean, standard error) for
+    the decomposition's ELBO, only when it runs (None: no ELBO). The other settings are
+    :func:`evaluate_run`'s. Raises :class:`EvaluationError` when every metric asked for is
+    skipped.
     """
     names = metric_names(metrics)
     if classes is None:
@@ -404,7 +394,6 @@ def compute_metrics(
         logvar=logvar,
         classes=classes,
         factor_names=list(factor_names),
-        dataset=dataset,
         posterior=posterior,
         factors=list(factors) if factors else None,
         samples=samples,
@@ -454,12 +443,3 @@ def evaluation_defaults() -> dict[str, Any]:
         for name, p in inspect.signature(evaluate_run).parameters.items()
         if name not in skip
     }
-
-
-def _paper_factors(dataset: str, names: list[str], classes: torch.Tensor) -> list[str] | None:
-    """The paper's factor set for ``dataset`` restricted to factors that vary, or None."""
-    paper = PAPER_FACTORS.get(dataset)
-    if paper is None:
-        return None
-    varying = [f for f in paper if f in names and classes[:, names.index(f)].unique().numel() > 1]
-    return varying or None

@@ -31,9 +31,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tcvae.evaluation.inputs import ArrayLike, EvaluationError, codes_and_labels
-from tcvae.evaluation.results import ShownAsTables, result_dict
-from tcvae.evaluation.sampling import draw_rows
+from tcvae.evaluation.inputs import (
+    ArrayLike,
+    check_counts,
+    check_drawn,
+    codes_and_labels,
+)
+from tcvae.evaluation.results import ShownAsTables
+from tcvae.evaluation.sampling import standardized, train_test_rows
 
 SVM_C = 0.01
 # Below this variance a code dimension is treated as constant (continuous score 0).
@@ -56,19 +61,10 @@ class SAPResult(ShownAsTables):
     seed: int
     protocol: str
 
-    def to_dict(self) -> dict:
-        """A JSON-ready dictionary (arrays as nested lists)."""
-        return result_dict(self, "sap")
-
 
 def sap_from_score_matrix(score_matrix: ArrayLike) -> tuple[float, np.ndarray]:
     """SAP and the per-factor gaps (K,) of a score matrix S (D, K), D >= 2."""
-    s = np.asarray(score_matrix, dtype=np.float64)
-    if s.ndim != 2 or s.shape[0] < 2:
-        raise EvaluationError(
-            f"the SAP score matrix must be (D, K) with D >= 2 code dimensions, got {s.shape}"
-        )
-    top = np.sort(s, axis=0)
+    top = np.sort(np.asarray(score_matrix, dtype=np.float64), axis=0)
     gaps = top[-1] - top[-2]
     return float(gaps.mean()), gaps
 
@@ -92,36 +88,21 @@ def sap(
     """
     from sklearn.svm import LinearSVC
 
-    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors)
-    d = x.shape[1]
-    if d < 2:
-        raise EvaluationError(
-            f"SAP compares the two most predictive code dimensions, so it needs D >= 2, got D={d}"
-        )
-    if int(num_train) < 2 or int(num_test) < 1:
-        raise EvaluationError(
-            f"SAP needs num_train >= 2 and num_test >= 1, got {num_train} and {num_test}"
-        )
-    rng = np.random.default_rng(int(seed))
-    train = draw_rows(len(x), num_train, rng)
-    test = draw_rows(len(x), num_test, rng)
+    why = "SAP compares the two most predictive code dimensions"
+    x, y, names = codes_and_labels(codes, factor_classes, factor_names, factors, why, min_dims=2)
+    num_train, num_test = check_counts(num_train=(num_train, 2), num_test=(num_test, 1))
+    train, test = train_test_rows(len(x), num_train, num_test, seed)
     x_train, x_test = x[train], x[test]
+    check_drawn(y[train], names)
     if standardize:
-        mean, std = x_train.mean(0), x_train.std(0)
-        std[std == 0] = 1.0
-        x_train, x_test = (x_train - mean) / std, (x_test - mean) / std
-
+        x_train, x_test = standardized(x_train, x_test)
+    d = x.shape[1]
     scores = np.zeros((d, len(names)))
     for k in range(len(names)):
         y_train, y_test = y[train, k], y[test, k]
         if continuous_factors:
             scores[:, k] = squared_correlation(x_train, y_train.astype(np.float64))
             continue
-        if np.unique(y_train).size < 2:
-            raise EvaluationError(
-                f"factor {names[k]!r} takes one value in the {num_train} training points; "
-                "raise num_train"
-            )
         for j in range(d):
             svm = LinearSVC(C=SVM_C, class_weight="balanced", dual=False, random_state=int(seed))
             svm.fit(x_train[:, j : j + 1], y_train)
@@ -136,8 +117,8 @@ def sap(
         latent=scores.argmax(0),
         continuous_factors=bool(continuous_factors),
         standardize=bool(standardize),
-        num_train=int(num_train),
-        num_test=int(num_test),
+        num_train=num_train,
+        num_test=num_test,
         seed=int(seed),
         protocol=f"sap (disentanglement_lib, {kind}"
         + (", standardised codes)" if standardize else ")"),

@@ -81,18 +81,15 @@ class PairedClaim:
     p_value: float | None = None
     test: str = WILCOXON_TEST
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
     def line(self) -> str:
         """The claim and its verdict in one sentence of text."""
-        head = f"({self.claim}) {self.statement}: {self.verdict}"
-        if self.median_difference is None or self.p_value is None:
-            return f"{head} ({self.n_pairs} pairs)"
-        return (
-            f"{head} ({self.n_pairs} pairs; median difference {self.median_difference:.4g}, "
+        if self.p_value is None:
+            return _line(self, f"{self.n_pairs} pairs")
+        return _line(
+            self,
+            f"{self.n_pairs} pairs; median difference {self.median_difference:.4g}, "
             f"{CONFIDENCE:.0%} CI [{self.ci_low:.4g}, {self.ci_high:.4g}]; "
-            f"Wilcoxon one-sided p = {self.p_value:.3g})"
+            f"Wilcoxon one-sided p = {self.p_value:.3g}",
         )
 
 
@@ -109,17 +106,16 @@ class CorrelationClaim:
     p_value: float | None = None
     test: str = SPEARMAN_TEST
 
-    def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "methods": list(self.methods)}
-
     def line(self) -> str:
-        head = f"({self.claim}) {self.statement}: {self.verdict}"
-        if self.rho is None or self.p_value is None:
-            return f"{head} ({self.n_cells} cells)"
-        return (
-            f"{head} ({self.n_cells} cells; Spearman rho = {self.rho:.3g}, "
-            f"one-sided p = {self.p_value:.3g})"
-        )
+        """The claim and its verdict in one sentence of text."""
+        if self.p_value is None:
+            return _line(self, f"{self.n_cells} cells")
+        test = f"Spearman rho = {self.rho:.3g}, one-sided p = {self.p_value:.3g}"
+        return _line(self, f"{self.n_cells} cells; {test}")
+
+
+def _line(claim: PairedClaim | CorrelationClaim, numbers: str) -> str:
+    return f"({claim.claim}) {claim.statement}: {claim.verdict} ({numbers})"
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,7 @@ class Claims:
             "confidence": CONFIDENCE,
             "resamples": RESAMPLES,
             "bootstrap_seed": BOOTSTRAP_SEED,
-            "claims": [c.to_dict() for c in self.all],
+            "claims": [asdict(c) for c in self.all],
         }
 
     def lines(self) -> list[str]:
@@ -154,10 +150,14 @@ def _value(row: dict[str, Any], metric: str) -> float | None:
     return float(value)
 
 
+def series_of(row: dict[str, Any]) -> str:
+    """A summary row's series: its method and swept option values (``beta-vae lr=0.0003``)."""
+    return row.get("series") or row["method"]
+
+
 def pair_key(row: dict[str, Any]) -> tuple[float, int, str]:
     """(beta, seed, swept options): the cells of two methods with equal keys form a pair."""
-    series = row.get("series") or row["method"]
-    return float(row["beta"]), int(row["seed"]), series.partition(" ")[2]
+    return float(row["beta"]), int(row["seed"]), series_of(row).partition(" ")[2]
 
 
 def paired_values(

@@ -36,10 +36,13 @@ from tcvae.experiments.claims import (
     Claims,
     PairedClaim,
     evaluate_claims,
+    series_of,
 )
+from tcvae.experiments.spec import METHOD_LABELS
 from tcvae.experiments.summary import read_summary
-from tcvae.files import write_json_atomic
-from tcvae.reports import html
+from tcvae.files import write_json_atomic, write_text_atomic
+from tcvae.markup import figure, key_value_table, paragraph, table
+from tcvae.reports.html import page
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -54,17 +57,6 @@ LABELS = {
     TC: "total correlation (nats)",
 }
 BAND = (10.0, 90.0)
-METHOD_ORDER = (
-    "vae",
-    "beta-vae",
-    "beta-tcvae",
-    "beta-tcvae-mws",
-    "beta-tcvae-mss",
-    "factor-vae",
-    "dip-vae-i",
-    "dip-vae-ii",
-    "annealed-vae",
-)
 FIGURE_DIR, PAGE, CLAIMS_FILE = "figures", "compare.html", "claims.json"
 
 
@@ -76,14 +68,10 @@ def finished(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [r for r in rows if r.get("status") == "done"]
 
 
-def series_of(row: dict[str, Any]) -> str:
-    return row.get("series") or row["method"]
-
-
 def series_in(rows: Sequence[dict[str, Any]]) -> list[str]:
     """Series present in ``rows``, in the paper's method order, then by name."""
     present = {series_of(r) for r in rows}
-    rank = {m: i for i, m in enumerate(METHOD_ORDER)}
+    rank = {m: i for i, m in enumerate(METHOD_LABELS)}  # the spec's method order
     return sorted(present, key=lambda s: (rank.get(s.split(" ")[0], len(rank)), s))
 
 
@@ -101,11 +89,6 @@ def band_over_seeds(
     lo = np.array([np.percentile(v, BAND[0]) for v in values])
     hi = np.array([np.percentile(v, BAND[1]) for v in values])
     return betas, median, lo, hi, np.array([v.size for v in values])
-
-
-def _check_metric(rows: Sequence[dict[str, Any]], metric: str) -> None:
-    if not any(r.get(metric) is not None for r in rows):
-        raise CompareError(f"no finished cell reports {metric!r}; is this a tcvae sweep summary?")
 
 
 def _draw_vs_beta(ax, rows: Sequence[dict[str, Any]], metric: str) -> None:
@@ -127,15 +110,24 @@ def _draw_vs_beta(ax, rows: Sequence[dict[str, Any]], metric: str) -> None:
     ax.grid(alpha=0.3)
 
 
-def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Figure:
-    """One panel per metric: median over seeds vs beta per method, 10-90% band shaded."""
+def _figure(rows: Sequence[dict[str, Any]], metrics: Sequence[str], panels: int) -> list:
+    """``panels`` axes in a row of a new figure, once some row is seen to report each metric."""
     from matplotlib.figure import Figure  # here, not above: running sweeps needs no matplotlib
 
-    rows = finished(rows)
     for metric in metrics:
-        _check_metric(rows, metric)
-    fig = Figure(figsize=(5.2 * len(metrics), 3.8), dpi=110)
-    axes = fig.subplots(1, len(metrics), squeeze=False)[0]
+        if not any(r.get(metric) is not None for r in rows):
+            raise CompareError(
+                f"no finished cell reports {metric!r}; is this a tcvae sweep summary?"
+            )
+    fig = Figure(figsize=(5.2 * panels, 3.8), dpi=110)
+    return list(fig.subplots(1, panels, squeeze=False)[0])
+
+
+def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Figure:
+    """One panel per metric: median over seeds vs beta per method, 10-90% band shaded."""
+    rows = finished(rows)
+    axes = _figure(rows, metrics, len(metrics))
+    fig = axes[0].figure
     for ax, metric in zip(axes, metrics):
         _draw_vs_beta(ax, rows, metric)
         ax.set_title(f"{LABELS.get(metric, metric)} vs beta")
@@ -146,13 +138,9 @@ def metric_vs_beta(rows: Sequence[dict[str, Any]], metrics: Sequence[str]) -> Fi
 
 def mig_vs_tc(rows: Sequence[dict[str, Any]]) -> Figure:
     """MIG against total correlation, one point per finished cell, coloured by method."""
-    from matplotlib.figure import Figure
-
     rows = finished(rows)
-    for metric in (MIG, TC):
-        _check_metric(rows, metric)
-    fig = Figure(figsize=(5.2, 3.8), dpi=110)
-    ax = fig.subplots()
+    (ax,) = _figure(rows, (MIG, TC), 1)
+    fig = ax.figure
     for i, series in enumerate(series_in(rows)):
         pts = [(r[TC], r[MIG]) for r in rows if series_of(r) == series and r.get(MIG) is not None]
         if pts:
@@ -206,7 +194,7 @@ def claims_section(claims: Claims) -> str:
         f"Supported when p < {ALPHA:g} and the effect has the claimed sign; fewer than "
         f"{MIN_PAIRS} pairs (or cells) is insufficient data.",
     ]
-    return "\n".join([html.table(rows, header), *(html.paragraph(n, "note") for n in notes)])
+    return "\n".join([table(rows, header), *(paragraph(n, "note") for n in notes)])
 
 
 @dataclass(frozen=True)
@@ -255,9 +243,9 @@ def write_comparison(sweep_dir: str | Path, out: str | Path | None = None) -> Co
         sections.append(("Claims", claims_section(claims)))
     for name, (fig, caption) in figures.items():
         save_figure(fig, sweep_dir / FIGURE_DIR / f"{name}.png")
-        sections.append((caption.split(":")[0], html.figure(figure_png(fig), caption)))
+        sections.append((caption.split(":")[0], figure(figure_png(fig), caption)))
     header, table_rows = comparison_table(rows)
-    sections.append(("Medians per method and beta", html.table(table_rows, header)))
+    sections.append(("Medians per method and beta", table(table_rows, header)))
     present = series_in(done)
     for series in present:
         method, _, options = series.partition(" ")
@@ -265,22 +253,20 @@ def write_comparison(sweep_dir: str | Path, out: str | Path | None = None) -> Co
         if method.startswith("beta-tcvae") and baseline in present:
             advantage = mig_advantage(rows, series, baseline)
             header = ["beta", f"median MIG {series}", f"median MIG {baseline}", "higher"]
-            sections.append(
-                (f"{series} vs {baseline} at equal beta", html.table(advantage, header))
-            )
+            sections.append((f"{series} vs {baseline} at equal beta", table(advantage, header)))
     status = {s: sum(r["status"] == s for r in rows) for s in ("done", "failed", "pending")}
     facts = {k: v for k, v in done[0].items() if k.startswith("data.")}
-    sections.append(("Cells and data", html.key_value_table({**status, **facts})))
+    sections.append(("Cells and data", key_value_table({**status, **facts})))
     failed = [[r["cell_id"], r["error"]] for r in rows if r["status"] == "failed"]
     if failed:
-        sections.append(("Failed cells", html.table(failed, ["cell", "error"])))
-    document = html.page(
+        sections.append(("Failed cells", table(failed, ["cell", "error"])))
+    document = page(
         f"Sweep comparison: {sweep_dir.name}",
         sections,
         subtitle=f"{status['done']} of {len(rows)} cells finished; MIG with the paper's protocol.",
     )
-    page = html.write_page(Path(out) if out else sweep_dir / PAGE, document)
+    path = write_text_atomic(Path(out) if out else sweep_dir / PAGE, document)
     claims_file = None
     if claims is not None:
-        claims_file = write_json_atomic(page.parent / CLAIMS_FILE, claims.to_dict())
-    return Comparison(page, claims, claims_file)
+        claims_file = write_json_atomic(path.parent / CLAIMS_FILE, claims.to_dict())
+    return Comparison(path, claims, claims_file)

@@ -3,7 +3,7 @@
 Steps: render a seeded random subset of the dSprites grid with the built-in generator (no
 download), train beta-TCVAE (beta = 6, MWS estimator) with a CPU-sized budget, evaluate it (ELBO
 decomposition, both MIG protocols), score an untrained copy of the same network with the same
-MIG protocol as a baseline, and write the HTML report. docs/demo.md explains the budget.
+MIG protocol as a baseline, and write the HTML report. docs/lab-notes/demo.md explains the budget.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class DemoError(TcvaeError):
 
 @dataclass(frozen=True)
 class DemoBudget:
-    """How much data and compute the demo spends; see docs/demo.md for how it was chosen.
+    """How much data and compute the demo spends; see docs/lab-notes/demo.md for how it was chosen.
 
     Training stops after ``train_minutes`` of wall-clock training time (the trainer's
     ``optim.max_minutes``) or after ``epochs``, whichever comes first; with ``train_minutes=None``
@@ -63,14 +63,9 @@ class DemoBudget:
     eval_samples: int  # Monte Carlo samples of the decomposition (the paper uses 10,000)
 
 
-# The recipe search (scripts/recipe_search.py, docs/demo.md): batch 512 with lr 3e-3 disentangled
-# where batch 128 with lr 1e-3 did not, but with the MSS estimator the seed decided the outcome
-# (MIG 0.02 to 0.38 at 6 million images, median 0.17 with a 500-step warm-up). With MWS in its
-# place every seed of five gave scale, posX and posY a latent each by one million images, and the
-# demo's seeds 0-4 reached MIG 0.287, 0.327, 0.328, 0.299 and 0.337 within the 9-minute clock
-# (3.4-3.5 million images in fp32); the warm-up is not needed there. Training stops at 100
-# epochs (6 million images, about 9 minutes in bf16) or at 9 minutes, so that the demo ends
-# within 10.
+# From the recipe search (scripts/recipe_search.py, docs/lab-notes/demo.md): with it the demo's
+# seeds 0-4 reached MIG 0.287-0.337 within the 9-minute clock (fp32, an AVX2 machine). Training
+# stops at 100 epochs (6 million images) or at 9 minutes, so that the demo ends within 10.
 DEFAULT_BUDGET = DemoBudget(
     subset=60_000,
     hidden=256,
@@ -168,7 +163,6 @@ def run_demo(
     data_source: str = "builtin",
     seed: int = 0,
     force: bool = False,
-    budget: DemoBudget | None = None,
     progress: bool = True,
 ) -> DemoResult:
     """Train, evaluate and report; returns where everything went and the headline numbers.
@@ -176,10 +170,9 @@ def run_demo(
     ``subset``: "default" keeps the budget's subset, None trains on the whole grid.
     ``precision``: the trainer's ``run.precision`` ("auto": bf16 where the device computes it
     natively). ``force`` replaces an earlier demo run in ``out``.
-    ``budget`` replaces the default (or tiny) budget, for experiments on the demo's recipe.
     """
     start = time.perf_counter()
-    budget = budget or (TINY_BUDGET if tiny else DEFAULT_BUDGET)
+    budget = TINY_BUDGET if tiny else DEFAULT_BUDGET
     if subset != "default":
         budget = DemoBudget(**{**budget.__dict__, "subset": subset})
     if epochs is not None and epochs < 1:
@@ -207,11 +200,7 @@ def run_demo(
         raise DemoError(f"the evaluation wrote no paper-protocol MIG to {run.run_dir}")
     baseline = untrained_mig(run.config, data, list(trained["factor_names"]), eval_device)
     report = write_report(
-        run.run_dir,
-        device=eval_device,
-        evaluate=False,
-        progress=progress,
-        data=data,
+        run.run_dir, device=eval_device, evaluate=False, progress=progress, data=data
     )
     return DemoResult(
         run_dir=run.run_dir,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from tcvae.experiments.spec import METHOD_LABELS, SpecError, SweepSpec
@@ -25,9 +25,6 @@ class Cell:
     beta: float
     seed: int
     options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
     @property
     def series(self) -> str:

@@ -18,7 +18,7 @@ import logging
 import time
 import traceback
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,10 +73,8 @@ def cell_lock(run_dir: Path) -> Iterator[bool]:
 
 
 def execute_cell(task: CellTask) -> CellOutcome:
-    """Run one cell in this process with ``task.threads`` torch threads; never raises.
-
-    The process's torch thread count is restored when the cell ends.
-    """
+    """Run one cell in this process with ``task.threads`` torch threads (restored when it
+    ends); never raises."""
     run_dir = Path(task.run_dir)
     with cell_lock(run_dir) as locked:
         if not locked:
@@ -84,41 +82,34 @@ def execute_cell(task: CellTask) -> CellOutcome:
             return CellOutcome(task.cell, "failed", error=message)
         if is_finished(run_dir):  # finished by another process since this task was planned
             return finished_outcome(task.cell, run_dir)
-        return _execute_locked(task, run_dir)
-
-
-def _execute_locked(task: CellTask, run_dir: Path) -> CellOutcome:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(task.threads)
-    try:
-        return _run_cell(task, run_dir)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _run_cell(task: CellTask, run_dir: Path) -> CellOutcome:
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / ERROR_FILE).unlink(missing_ok=True)
-    start = time.perf_counter()
-    try:
-        metrics = task.cell_fn(task.cell, run_dir, task.context)
-    except Exception as err:  # a failed cell is recorded; the sweep goes on
+        threads = torch.get_num_threads()
+        torch.set_num_threads(task.threads)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / ERROR_FILE).unlink(missing_ok=True)
+        start = time.perf_counter()
+        try:
+            metrics = task.cell_fn(task.cell, run_dir, task.context)
+        except Exception as err:  # a failed cell is recorded; the sweep goes on
+            outcome = CellOutcome(task.cell, "failed", error=f"{type(err).__name__}: {err}")
+            seconds = time.perf_counter() - start
+            return record_failure(outcome, run_dir, seconds, traceback.format_exc())
+        finally:
+            torch.set_num_threads(threads)
         seconds = time.perf_counter() - start
-        message = f"{type(err).__name__}: {err}"
-        write_json_atomic(
-            run_dir / ERROR_FILE,
-            {
-                "cell": task.cell.to_dict(),
-                "error": message,
-                "traceback": traceback.format_exc(),
-                "seconds": seconds,
-            },
-        )
-        return CellOutcome(task.cell, "failed", error=message, seconds=seconds)
-    seconds = time.perf_counter() - start
-    record = {"cell": task.cell.to_dict(), "metrics": metrics, "seconds": seconds}
-    write_json_atomic(run_dir / DONE_FILE, record)
-    return CellOutcome(task.cell, "done", metrics=metrics, seconds=seconds)
+        record = {"cell": asdict(task.cell), "metrics": metrics, "seconds": seconds}
+        write_json_atomic(run_dir / DONE_FILE, record)
+        return CellOutcome(task.cell, "done", metrics=metrics, seconds=seconds)
+
+
+def record_failure(
+    outcome: CellOutcome, run_dir: Path, seconds: float, trace: str | None = None
+) -> CellOutcome:
+    """Write ``RUN_DIR/error.json`` for a failed cell; the outcome with ``seconds``."""
+    record = {"cell": asdict(outcome.cell), "error": outcome.error, "seconds": seconds}
+    write_json_atomic(
+        run_dir / ERROR_FILE, record if trace is None else {**record, "traceback": trace}
+    )
+    return replace(outcome, seconds=seconds)
 
 
 def finished_outcome(cell: Cell, run_dir: str | Path) -> CellOutcome:
@@ -157,10 +148,9 @@ def run_cells(
             outcomes[outcome.cell.cell_id] = outcome
             if outcome.status == "failed":
                 log.warning("cell %s failed: %s", outcome.cell.cell_id, outcome.error)
-                error_file = runs_dir / outcome.cell.cell_id / ERROR_FILE
-                if not error_file.is_file():  # its worker died before it could write one
-                    record = {"cell": outcome.cell.to_dict(), "error": outcome.error}
-                    write_json_atomic(error_file, {**record, "seconds": outcome.seconds})
+                run_dir = runs_dir / outcome.cell.cell_id
+                if not (run_dir / ERROR_FILE).is_file():  # its worker died before writing one
+                    record_failure(outcome, run_dir, outcome.seconds)
             if on_outcome:
                 on_outcome(outcome)
     return [outcomes[c.cell_id] for c in cells]

@@ -121,10 +121,6 @@ def _unknown(table: dict, allowed: tuple[str, ...], where: str) -> None:
         raise _fail(where, f"has unknown key(s) {extra}; allowed keys: {list(allowed)}")
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
 def _nonempty_list(value: Any, key: str) -> list:
     if not isinstance(value, list) or not value:
         raise _fail(key, f"must be a non-empty list, got {value!r}")
@@ -154,7 +150,7 @@ def _parse_grid(grid: Any) -> tuple[tuple[str, ...], tuple[float, ...], tuple[in
             raise _fail("grid.betas", f"must hold positive finite numbers, got {b!r}")
     seeds = _nonempty_list(grid["seeds"], "grid.seeds")
     for s in seeds:
-        if not _is_int(s) or s < 0:
+        if not isinstance(s, int) or isinstance(s, bool) or s < 0:
             raise _fail("grid.seeds", f"must hold integers >= 0, got {s!r}")
     options = grid.get("options", {})
     if not isinstance(options, dict):

@@ -10,6 +10,7 @@ Layout of a sweep directory::
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,14 +102,10 @@ def run_sweep(
 
     if backend == "local":
         workers, threads = plan_workers(len(cells), workers, threads)
-
-        def execute(tasks):
-            return run_local(tasks, workers)
+        execute = functools.partial(run_local, workers=workers)
     else:
         threads = threads or 1
-
-        def execute(tasks):
-            return run_ray(tasks, address=address, gpus_per_cell=gpus_per_cell)
+        execute = functools.partial(run_ray, address=address, gpus_per_cell=gpus_per_cell)
 
     bar = tqdm(total=len(cells), unit="cell", disable=not progress, desc=f"sweep {spec.name}")
 

@@ -82,39 +82,30 @@ def mlp_decoder(channels: int, latent_dim: int, hidden: int = MLP_HIDDEN) -> nn.
     )
 
 
-def _conv_block(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> list[nn.Module]:
-    return [
-        nn.Conv2d(c_in, c_out, kernel, stride, padding, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-    ]
-
-
-def _deconv_block(c_in: int, c_out: int, kernel: int, stride: int, padding: int) -> list[nn.Module]:
-    return [
-        nn.ConvTranspose2d(c_in, c_out, kernel, stride, padding, bias=False),
-        nn.BatchNorm2d(c_out),
-        nn.ReLU(),
-    ]
+def _block(conv: type[nn.Module], c_in: int, c_out: int, *shape: int) -> list[nn.Module]:
+    """``conv`` (kernel, stride, padding = ``shape``) without bias, then batch norm and ReLU."""
+    return [conv(c_in, c_out, *shape, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
 
 
 def conv_encoder(channels: int, latent_dim: int, base: int = CONV_BASE) -> nn.Module:
     widths = [channels, base, base, 2 * base, 2 * base]
     layers: list[nn.Module] = []
     for c_in, c_out in zip(widths[:-1], widths[1:]):
-        layers += _conv_block(c_in, c_out, 4, 2, 1)  # halves the side: 64, 32, 16, 8 -> 4
-    layers += _conv_block(2 * base, 16 * base, 4, 1, 0)  # 4x4 -> 1x1
+        layers += _block(nn.Conv2d, c_in, c_out, 4, 2, 1)  # halves the side: 64, 32, 16, 8 -> 4
+    layers += _block(nn.Conv2d, 2 * base, 16 * base, 4, 1, 0)  # 4x4 -> 1x1
     layers += [nn.Conv2d(16 * base, 2 * latent_dim, 1), nn.Flatten()]
     return nn.Sequential(*layers)
 
 
 def conv_decoder(channels: int, latent_dim: int, base: int = CONV_BASE) -> nn.Module:
     layers: list[nn.Module] = [nn.Unflatten(1, (latent_dim, 1, 1))]
-    layers += _deconv_block(latent_dim, 16 * base, 1, 1, 0)
-    layers += _deconv_block(16 * base, 2 * base, 4, 1, 0)  # 1x1 -> 4x4
+    layers += _block(nn.ConvTranspose2d, latent_dim, 16 * base, 1, 1, 0)
+    layers += _block(nn.ConvTranspose2d, 16 * base, 2 * base, 4, 1, 0)  # 1x1 -> 4x4
     widths = [2 * base, 2 * base, base, base]
     for c_in, c_out in zip(widths[:-1], widths[1:]):
-        layers += _deconv_block(c_in, c_out, 4, 2, 1)  # doubles the side: 4 -> 8, 16, 32
+        layers += _block(
+            nn.ConvTranspose2d, c_in, c_out, 4, 2, 1
+        )  # doubles the side: 4 -> 8, 16, 32
     layers.append(nn.ConvTranspose2d(base, channels, 4, 2, 1))  # 32 -> 64
     return nn.Sequential(*layers)
 

@@ -91,12 +91,9 @@ class VAEOutput(NamedTuple):
 def in_float32_under_autocast(
     network: Callable[[Tensor], Tensor], dtype: torch.dtype | None
 ) -> Callable[[Tensor], Tensor]:
-    """``network`` run under autocast to ``dtype`` (None: no autocast), its output in float32.
-
-    The VAE's encoder and decoder run this way, and so does any network that should follow the
-    run's precision, such as FactorVAE's discriminator: the products run in ``dtype``, what the
-    loss reads is float32.
-    """
+    """``network`` run under autocast to ``dtype`` (None: no autocast), its output in float32
+    (the VAE's networks and FactorVAE's discriminator: the products in ``dtype``, what the loss
+    reads in float32)."""
 
     def run(inputs: Tensor) -> Tensor:
         with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype is not None):
@@ -140,19 +137,12 @@ class VAE(nn.Module):
 
     def batch_dtype(self, max_value: int, device: torch.device | str) -> torch.dtype:
         """The dtype to make batches of images with pixels 0..``max_value`` in, for encoding them
-        with this model on ``device`` (without autocast).
-
-        On a CPU, binary images go to an encoder that reads bool (the MLP) as they are: no float
-        copy of the batch (32 MiB at batch 2048) and none of the multiply-adds by their zeros
-        that make the largest product of the paper's MLP (that layer runs 3.9x faster at the
-        paper's width; ``benchmarks/bench_binary_input.py``). Other images, and other encoders,
-        take float32. (Training has its own rule: see the trainer.)"""
+        with this model on ``device`` (without autocast): bool for binary images on a CPU when
+        the encoder reads bool (the MLP; its first layer runs 3.9x faster at the paper's width,
+        ``benchmarks/bench_binary_input.py``), else float32. Training has its own rule."""
         if max_value == 1 and torch.device(device).type == "cpu" and self.reads_binary:
             return torch.bool
         return torch.float32
-
-    def _device(self) -> torch.device:
-        return next(self.parameters()).device
 
     def encode(self, x: Tensor, amp_dtype: torch.dtype | None = None) -> tuple[Tensor, Tensor]:
         """Posterior parameters (mean, logvar), each (B, D) in float32, for images x
@@ -218,7 +208,7 @@ class VAE(nn.Module):
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         """Expected images of n latents drawn from the prior, (n, C, H, W) in [0, 1]."""
-        zeros = torch.zeros(n, self.latent_dim, device=self._device())
+        zeros = torch.zeros(n, self.latent_dim, device=next(self.parameters()).device)
         z = self.posterior.rsample(zeros, zeros, generator)
         return self.likelihood.mean(self.decode(z))
 

@@ -26,7 +26,7 @@ walks over blocks of rows, and its backward pass recomputes each block instead o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -168,22 +168,30 @@ def _block_constants(family: str, z: Tensor, mean: Tensor, logvar: Tensor) -> tu
     return tuple(t.T.contiguous() for t in (z, scale, -mean * scale, const))
 
 
-def _block(family, constants, r0, r1, buf_u, buf_l) -> tuple[Tensor, Tensor]:
-    """u and L = c - phi(u) for rows r0:r1, (D, R, M) views into the two buffers.
+def _blocks(
+    family: str, constants: tuple[Tensor, ...], rows: int
+) -> Iterator[tuple[int, int, Tensor, Tensor]]:
+    """For each block of ``rows`` rows in order: r0, r1, and u and L = c - phi(u) for rows r0:r1,
+    (D, R, M) views into two work buffers that every block reuses (in the calling thread, with
+    torch's intra-op threads as the caller configured them).
 
     u = z_i s_m - mean_m s_m in one fused pass: its rounding error, about eps |z_i| s_m, is of
     the size already carried by z itself (eps |z_i| on a scale of 1 / s_m).
     """
     zt, scale, shift, const = constants
-    shape = (zt.shape[0], r1 - r0, scale.shape[1])  # (D, rows of the block, components)
-    u = buf_u[: math.prod(shape)].view(shape)
-    lq = buf_l[: math.prod(shape)].view(shape)
-    torch.addcmul(shift[:, None, :], zt[:, r0:r1, None], scale[:, None, :], out=u)
-    if family == "normal":
-        torch.addcmul(const[:, None, :], u, u, value=-0.5, out=lq)
-    else:
-        torch.sub(const[:, None, :], u.abs(), out=lq)
-    return u, lq
+    (dim, batch), components = zt.shape, scale.shape[1]
+    buf_u, buf_l = zt.new_empty(dim * rows * components), zt.new_empty(dim * rows * components)
+    for r0 in range(0, batch, rows):
+        r1 = min(batch, r0 + rows)
+        shape = (dim, r1 - r0, components)
+        u = buf_u[: math.prod(shape)].view(shape)
+        lq = buf_l[: math.prod(shape)].view(shape)
+        torch.addcmul(shift[:, None, :], zt[:, r0:r1, None], scale[:, None, :], out=u)
+        if family == "normal":
+            torch.addcmul(const[:, None, :], u, u, value=-0.5, out=lq)
+        else:
+            torch.sub(const[:, None, :], u.abs(), out=lq)
+        yield r0, r1, u, lq
 
 
 def _logsumexp(values: Tensor, scratch: Tensor) -> Tensor:
@@ -226,15 +234,11 @@ class _MixtureLogDensity(torch.autograd.Function):
         marginal = z.new_empty(dim, batch)
         joint_lse = z.new_empty(batch)
         joint_rows, weight_rows = z.new_empty(rows * components), z.new_empty(rows * components)
-
-        def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
-            u, lq = _block(family, constants, r0, r1, *buffers)
+        for r0, r1, u, lq in _blocks(family, constants, rows):
             w = _weight_rows(log_w, r0, r1, weight_rows)
             joint = _joint_rows(lq, w, joint_rows)
             marginal[:, r0:r1] = _logsumexp(lq.add_(w), scratch=u)
             joint_lse[r0:r1] = _logsumexp(joint, scratch=u.view(-1)[: joint.numel()].view_as(joint))
-
-        _for_each_block(batch, rows, components, z, block)
         ctx.family, ctx.rows, ctx.log_w = family, rows, log_w
         ctx.save_for_backward(z, mean, logvar, joint_lse, marginal)
         return joint_lse, marginal.T
@@ -257,9 +261,7 @@ class _MixtureLogDensity(torch.autograd.Function):
         # Sums over the rows i, block after block in a fixed order: sum_i G[j, i, m],
         # sum_i G phi'(u) and sum_i G u phi'(u) s, each (D, 1, M).
         row_sums = z.new_zeros(3, dim, 1, components)
-
-        def block(buffers: tuple[Tensor, Tensor], index: int, r0: int, r1: int) -> None:
-            u, lq = _block(family, constants, r0, r1, *buffers)
+        for r0, r1, u, lq in _blocks(family, constants, rows):
             w = _weight_rows(log_w, r0, r1, weight_rows)
             g_j = _softmax_(_joint_rows(lq, w, g_joint), joint_lse[r0:r1])
             g_j.mul_(grad_joint[r0:r1, None])
@@ -272,8 +274,6 @@ class _MixtureLogDensity(torch.autograd.Function):
             g.mul_(scale[:, None, :])  # H s
             torch.sum(g, -1, out=grad_z[:, r0:r1])
             row_sums[2].baddbmm_(ones_r, g.mul_(u))
-
-        _for_each_block(batch, rows, components, z, block)
         g_sum, h_sum, hu_s_sum = row_sums.squeeze(2)
         grad_mean = (scale * h_sum).T
         grad_logvar = (0.5 * (hu_s_sum / scale - g_sum)).T
@@ -300,25 +300,6 @@ def _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal):
     )
     grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
     return (*grads, None, None)
-
-
-def _for_each_block(
-    batch: int,
-    rows: int,
-    components: int,
-    like: Tensor,
-    body: Callable[[tuple[Tensor, Tensor], int, int, int], None],
-) -> None:
-    """Run body(buffers, index, r0, r1) on every block of rows in order, in the calling thread,
-    with two (D R B) work buffers reused by every block.
-
-    Each tensor operation uses torch's intra-op threads as configured by the caller; nothing here
-    changes process-wide settings, and autograd / inference modes (thread-local) carry over.
-    """
-    size = like.shape[1] * rows * components
-    buffers = (like.new_empty(size), like.new_empty(size))
-    for index, r0 in enumerate(range(0, batch, rows)):
-        body(buffers, index, r0, min(batch, r0 + rows))
 
 
 def log_mixture_density(

@@ -45,18 +45,21 @@ from tcvae.objectives.decomposition import (
     total_correlation,
 )
 from tcvae.objectives.estimators import ESTIMATORS, EstimatorError
-from tcvae.options import OptionError, check_choices, flag_of, option, require
-
-METHODS = (
-    "vae",
-    "beta-vae",
-    "beta-tcvae",
-    "factor-vae",
-    "dip-vae-i",
-    "dip-vae-ii",
-    "annealed-vae",
+from tcvae.options import (
+    OptionError,
+    check_choices,
+    check_fields,
+    flag_of,
+    non_negative_int,
+    non_negative_number,
+    option,
+    positive_number,
+    require,
+    unset_or,
 )
+
 BASELINES = ("factor-vae", "dip-vae-i", "dip-vae-ii", "annealed-vae")
+METHODS = ("vae", "beta-vae", "beta-tcvae", *BASELINES)
 # The estimator of the logged log q(z), mi, tc and dwkl, whatever the loss uses. MSS's weights sum
 # to one per row, and its sums are unbiased estimates of q(z_i) and q(z_ij). MWS's sum to 1/N, so
 # its log q(z_i) and each log q(z_ij) lie between log B and log N nats below MSS's (log N where
@@ -78,9 +81,7 @@ DEFAULT_CAPACITY_STEPS = 100_000
 # What each baseline weighs instead of alpha and gamma, for the messages refusing them.
 _BASELINE_WEIGHTS = {
     "factor-vae": "its loss is the ELBO plus --beta times the discriminator's TC estimate",
-    "dip-vae-i": "its weights are --beta (lambda_od, off the diagonal of the covariance) and "
-    "--dip-lambda-d (lambda_d, on it)",
-    "dip-vae-ii": "its weights are --beta (lambda_od, off the diagonal of the covariance) and "
+    "dip-vae": "its weights are --beta (lambda_od, off the diagonal of the covariance) and "
     "--dip-lambda-d (lambda_d, on it)",
     "annealed-vae": "its loss is the reconstruction plus --beta times |KL - C|, the capacity C "
     "rising to --capacity-max over --capacity-steps",
@@ -103,26 +104,14 @@ def parse_betas(text: str) -> tuple[float, float]:
     return b1, b2
 
 
-def _check(ok: bool, option: str, must: str) -> None:
-    require(ok, option, must, ObjectiveError)
-
-
 @dataclass(frozen=True)
 class ObjectiveConfig:
-    """Which objective to train with, and its weights.
+    """Which objective to train with, and its weights (each field's help says what it does).
 
     Options a method does not read are refused (:class:`ObjectiveError` naming the option that
     does what was meant), so an accepted option always takes effect. Unset (None) options take
-    the method's default, resolved here so that a saved config records them: ``beta`` 6 for
-    every method but 'vae' (whose objective is the ELBO, every weight 1, and has no ``beta``);
-    ``alpha``/``gamma`` the preset's (1 for 'vae' and 'beta-tcvae', beta for 'beta-vae'; for
-    those three methods only); ``lambda0`` 0.95 when ``lambda_warmup_steps`` is set. The
-    baselines replace the KL terms by their own penalties with ``beta`` as their main weight:
-    FactorVAE's gamma (TC weight), DIP-VAE's lambda_od and AnnealedVAE's gamma (1000 in
-    disentanglement_lib); ``dip_lambda_d`` is DIP-VAE's lambda_d (None: 10 beta for DIP-VAE-I,
-    beta for DIP-VAE-II), AnnealedVAE's capacity rises to ``capacity_max`` nats (default 25)
-    over ``capacity_steps`` steps (default 100,000), and FactorVAE's discriminator trains with
-    Adam at ``discriminator_lr`` (default 1e-4) and ``discriminator_betas`` (default 0.5, 0.9).
+    the method's default, resolved here so that a saved config records them; ``alpha``/``gamma``
+    default to the preset's (1 for 'vae' and 'beta-tcvae', beta for 'beta-vae') at each step.
     """
 
     method: str = option(
@@ -205,40 +194,29 @@ class ObjectiveConfig:
 
     def __post_init__(self) -> None:
         check_choices(self, ObjectiveError)
-        for name in ("beta", "alpha", "gamma"):
-            value = getattr(self, name)
-            _check(
-                value is None or value >= 0, name, f"must be a non-negative number, got {value!r}"
-            )
-        for name in ("beta_warmup_steps", "lambda_warmup_steps"):
-            value = getattr(self, name)
-            _check(
-                isinstance(value, int) and value >= 0,
-                name,
-                f"must be a non-negative integer (0 turns the warm-up off), got {value!r}",
-            )
-        lam0, lam_d = self.lambda0, self.dip_lambda_d
-        _check(lam0 is None or 0 <= lam0 <= 1, "lambda0", f"must lie in [0, 1], got {lam0!r}")
-        _check(lam_d is None or lam_d >= 0, "dip_lambda_d", f"must be >= 0, got {lam_d!r}")
-        cap_max, cap_steps = self.capacity_max, self.capacity_steps
-        _check(
-            cap_max is None or cap_max >= 0, "capacity_max", f"must be >= 0 nats, got {cap_max!r}"
-        )
-        _check(
-            cap_steps is None or (isinstance(cap_steps, int) and cap_steps >= 0),
-            "capacity_steps",
-            f"must be a non-negative integer, got {cap_steps!r}",
-        )
-        lr = self.discriminator_lr
-        _check(lr is None or lr > 0, "discriminator_lr", f"must be a positive number, got {lr!r}")
+        steps = "must be a non-negative integer"
+        rules = {
+            "beta": (unset_or(non_negative_number), "must be a non-negative number"),
+            "alpha": (unset_or(non_negative_number), "must be a non-negative number"),
+            "gamma": (unset_or(non_negative_number), "must be a non-negative number"),
+            "beta_warmup_steps": (non_negative_int, f"{steps} (0 turns the warm-up off)"),
+            "lambda_warmup_steps": (non_negative_int, f"{steps} (0 turns the warm-up off)"),
+            "lambda0": (unset_or(lambda v: 0 <= v <= 1), "must lie in [0, 1]"),
+            "dip_lambda_d": (unset_or(non_negative_number), "must be >= 0"),
+            "capacity_max": (unset_or(non_negative_number), "must be >= 0 nats"),
+            "capacity_steps": (unset_or(non_negative_int), steps),
+            "discriminator_lr": (unset_or(positive_number), "must be a positive number"),
+        }
+        check_fields(self, rules, ObjectiveError)
         betas = self.discriminator_betas
         if betas is not None:
-            _check(
+            require(
                 isinstance(betas, list | tuple)
                 and len(betas) == 2
                 and all(isinstance(b, int | float) and 0 <= b < 1 for b in betas),
                 "discriminator_betas",
                 f"must be two numbers in [0, 1), got {betas!r}",
+                ObjectiveError,
             )
             object.__setattr__(self, "discriminator_betas", tuple(float(b) for b in betas))
         self._refuse_unused()
@@ -278,18 +256,13 @@ class ObjectiveConfig:
     def weights(self, step: int = 0) -> tuple[float, float, float]:
         """(alpha, beta, gamma) at training step ``step``, warm-ups applied (for the baselines,
         beta is their main weight and alpha = gamma = 1 are only logged)."""
-        if self.method == "vae":
-            alpha, beta, gamma = 1.0, 1.0, 1.0
-        elif self.method in BASELINES:
-            ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
-            return 1.0, self.beta * ramp, 1.0
-        else:
-            ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
-            beta = self.beta * ramp
-            preset = beta if self.method == "beta-vae" else 1.0
-            alpha, gamma = preset, preset
-        alpha = alpha if self.alpha is None else self.alpha
-        gamma = gamma if self.gamma is None else self.gamma
+        ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
+        beta = 1.0 if self.method == "vae" else self.beta * ramp
+        if self.method in BASELINES:
+            return 1.0, beta, 1.0
+        preset = beta if self.method == "beta-vae" else 1.0
+        alpha = preset if self.alpha is None else self.alpha
+        gamma = preset if self.gamma is None else self.gamma
         return alpha, beta, gamma * (1.0 - self.lambda_at(step))
 
 
@@ -315,7 +288,7 @@ def unused_options(values: dict[str, Any]) -> dict[str, str]:
         for name in ("alpha", "gamma"):
             if is_set(name):
                 meant = _PAPER_GAMMA.get(m) if name == "gamma" else None
-                unused[name] = meant or _BASELINE_WEIGHTS[m]
+                unused[name] = meant or _BASELINE_WEIGHTS[m.split("-vae")[0] + "-vae"]
         if is_set("lambda_warmup_steps"):
             unused["lambda_warmup_steps"] = (
                 "it has no dimension-wise KL weight to anneal (that warm-up is for vae, beta-vae "

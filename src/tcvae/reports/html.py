@@ -1,42 +1,16 @@
 """A self-contained HTML page: inline CSS, images as base64 data URIs, no external resources.
 
-Fragments are built by the small functions of :mod:`tcvae.markup`, which escape every piece of
-text they are given, then put together by :func:`page`. The page opens offline in any browser.
-Its one script marks the body with ``data-images-ok="true"`` (or ``"false"``) and
-``data-images`` (the count) once every image has loaded, so a headless browser can check that
-nothing is broken.
+Its fragments come from :mod:`tcvae.markup`, which escapes every piece of text it is given. The
+page opens offline in any browser. Its one script marks the body with ``data-images-ok="true"``
+(or ``"false"``) and ``data-images`` (the count) once every image has loaded, so a headless
+browser can check that nothing is broken.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 
-from tcvae.files import write_text_atomic
-from tcvae.markup import (
-    esc,
-    figure,
-    format_value,
-    key_value_table,
-    paragraph,
-    png_data_uri,
-    table,
-)
-
-# The fragments come from tcvae.markup (results and runs show themselves in notebooks with them);
-# a report builds its page from this module alone.
-__all__ = [
-    "esc",
-    "figure",
-    "format_value",
-    "key_value_table",
-    "paragraph",
-    "png_data_uri",
-    "table",
-    "anchor",
-    "page",
-    "write_page",
-]
+from tcvae.markup import esc, paragraph
 
 STYLE = """
 body { font-family: system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif;
@@ -86,8 +60,3 @@ def page(title: str, sections: Sequence[tuple[str, str]], subtitle: str | None =
         f"<script>\n{IMAGES_CHECK}\n</script>\n</head>\n<body>\n"
         f"<h1>{esc(title)}</h1>\n{sub}\n<nav>{nav}</nav>\n{body}\n</body>\n</html>\n"
     )
-
-
-def write_page(path: str | Path, document: str) -> Path:
-    """Write the document atomically (a reader never sees half a page)."""
-    return write_text_atomic(path, document)

@@ -13,7 +13,8 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor, nn
 
-from tcvae.reports.plots import ACTIVE_KL_NATS, DPI, PlotError, active_dims
+from tcvae.reports.explain import ACTIVE_KL_NATS
+from tcvae.reports.plots import DPI, PlotError, active_dims
 
 PAD = 2  # pixels of grey frame around each image in a montage
 FRAME = 0.5

@@ -10,6 +10,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -19,11 +20,9 @@ from torch import Tensor
 
 from tcvae.data.ground_truth import FactorGrid
 from tcvae.errors import TcvaeError
+from tcvae.reports.explain import ACTIVE_KL_NATS
 
 DPI = 110
-# A latent dimension whose average KL(q(z_j|x) || p(z_j)) is below this many nats carries
-# (almost) no information about x: it is drawn as inactive.
-ACTIVE_KL_NATS = 0.05
 # Columns of a training log that are bookkeeping, not loss terms.
 LOG_BOOKKEEPING = ("step", "epoch", "images_per_s", "images/s", "time", "lr")
 
@@ -38,19 +37,30 @@ def as_numpy(x: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
     return np.asarray(x, dtype=np.float64)
 
 
-def save_figure(fig: Figure, path: str | Path) -> Path:
-    """Write ``fig`` as a PNG at ``path`` (parent folders are created)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", dpi=fig.dpi, bbox_inches="tight", facecolor="white")
-    return path
-
-
 def figure_png(fig: Figure) -> bytes:
     """The PNG bytes of ``fig``."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=fig.dpi, bbox_inches="tight", facecolor="white")
     return buf.getvalue()
+
+
+def save_figure(fig: Figure, path: str | Path) -> Path:
+    """Write ``fig`` as a PNG at ``path`` (parent folders are created)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(figure_png(fig))
+    return path
+
+
+def loss_keys(rows: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The numeric columns of a training log but the bookkeeping ones, in first-seen order."""
+    keys: list[str] = []
+    for row in rows:
+        for key, value in row.items():
+            numeric = isinstance(value, int | float) and not isinstance(value, bool)
+            if numeric and key not in LOG_BOOKKEEPING and key not in keys:
+                keys.append(key)
+    return keys
 
 
 def active_dims(kl_per_dim: torch.Tensor | np.ndarray, threshold: float = ACTIVE_KL_NATS):
@@ -86,7 +96,6 @@ def mutual_information_matrix(
     factor_names: Sequence[str],
     *,
     factor_entropy: torch.Tensor | np.ndarray | None = None,
-    latent_order: Sequence[int] | None = None,
     title: str = "Mutual information I(z_j; v_k) / H(v_k)",
 ) -> Figure:
     """Heatmap of the factor x latent mutual information with each factor's MIG gap marked.
@@ -96,47 +105,36 @@ def mutual_information_matrix(
     in a dashed one, and the gap (top1 - top2) is written beside the row.
     """
     m = as_numpy(mi)
-    if m.ndim != 2 or m.shape[0] != len(factor_names) or m.size == 0:
+    if m.ndim != 2 or m.shape[0] != len(factor_names) or m.shape[1] < 2:
         raise PlotError(
-            f"mi must be (K, D) with K = {len(factor_names)} factor names, got shape {m.shape}"
+            f"mi must be (K, D) with K = {len(factor_names)} factor names and D >= 2, "
+            f"got shape {m.shape}"
         )
     if factor_entropy is not None:
         h = as_numpy(factor_entropy)
         if h.shape != (m.shape[0],):
             raise PlotError(f"factor_entropy must have shape ({m.shape[0]},), got {h.shape}")
         m = m / np.where(h > 0, h, np.nan)[:, None]
-    cols = np.arange(m.shape[1]) if latent_order is None else np.asarray(latent_order)
-    m = m[:, cols]
     k, d = m.shape
     fig = Figure(figsize=(max(5.0, 0.6 * d + 3.0), max(2.4, 0.55 * k + 1.6)), dpi=DPI)
     ax = fig.add_subplot()
     vmax = max(float(np.nanmax(m)) if np.isfinite(m).any() else 1.0, 1e-12)
     image = ax.imshow(m, cmap="viridis", vmin=0.0, vmax=vmax, aspect="auto")
     fig.colorbar(image, ax=ax, fraction=0.04, pad=0.14)
-    for r in range(k):
-        for c in range(d):
-            val = m[r, c]
-            ax.text(
-                c,
-                r,
-                f"{val:.2f}",
-                ha="center",
-                va="center",
-                fontsize=7,
-                color="black" if val > 0.6 * vmax else "white",
-            )
+    for (r, c), val in np.ndenumerate(m):
+        color = "black" if val > 0.6 * vmax else "white"
+        ax.text(c, r, f"{val:.2f}", ha="center", va="center", fontsize=7, color=color)
     gaps = []
     for r in range(k):
-        ranked = np.argsort(-np.nan_to_num(m[r], nan=-np.inf), kind="stable")
-        top1, top2 = ranked[0], ranked[1] if d > 1 else ranked[0]
-        gap = float(m[r, top1] - m[r, top2]) if d > 1 else float(m[r, top1])
+        top1, top2 = np.argsort(-np.nan_to_num(m[r], nan=-np.inf), kind="stable")[:2]
+        gap = float(m[r, top1] - m[r, top2])
         gaps.append(gap)
-        for col, style in ((top1, "-"), (top2, "--")) if d > 1 else ((top1, "-"),):
+        for col, style in ((top1, "-"), (top2, "--")):
             ax.add_patch(
                 Rectangle((col - 0.5, r - 0.5), 1, 1, fill=False, ec="#ff3030", lw=1.8, ls=style)
             )
         ax.text(d - 0.3, r, f" gap {gap:.2f}", va="center", ha="left", fontsize=8)
-    ax.set_xticks(np.arange(d), [f"z{j}" for j in cols])
+    ax.set_xticks(np.arange(d), [f"z{j}" for j in range(d)])
     ax.set_yticks(np.arange(k), list(factor_names))
     ax.set_xlabel("latent dimension (solid: best, dashed: runner-up)")
     ax.set_title(f"{title}\nmean gap (MIG) = {np.nanmean(gaps):.3f}", fontsize=10)
@@ -163,7 +161,6 @@ def latent_vs_factors(
     grid: FactorGrid,
     latents: Sequence[int],
     *,
-    factors: Sequence[str] | None = None,
     group_by: str | None = "shape",
     group_labels: Sequence[str] | None = None,
 ) -> Figure:
@@ -185,10 +182,11 @@ def latent_vs_factors(
         raise PlotError(f"latents must be a non-empty list of dims in [0, {mu.shape[1]})")
     if group_by is not None and group_by not in grid.names:
         group_by = None
-    if factors is None:
-        factors = [n for n in grid.names if n != group_by]
-    factor_idx = [grid.factor_index(n) for n in factors]
-    factor_idx = [k for k in factor_idx if int(classes[:, k].unique().numel()) > 1]
+    factor_idx = [
+        k
+        for k, name in enumerate(grid.names)
+        if name != group_by and int(classes[:, k].unique().numel()) > 1
+    ]
     if not factor_idx:
         raise PlotError("no factor takes more than one value in these data; nothing to plot")
     if group_by is None:
@@ -245,14 +243,7 @@ def training_curves(
     """
     if not rows:
         raise PlotError("the training log is empty; train for at least one logged step")
-    if keys is None:
-        keys = []
-        for row in rows:
-            for key, val in row.items():
-                numeric = isinstance(val, (int, float)) and not isinstance(val, bool)
-                if numeric and key not in LOG_BOOKKEEPING and key not in keys:
-                    keys.append(key)
-    keys = [k for k in keys if any(k in row for row in rows)]
+    keys = [k for k in (loss_keys(rows) if keys is None else keys) if any(k in r for r in rows)]
     if not keys:
         raise PlotError("the training log has no loss terms to plot")
     steps = np.array([float(row.get("step", i)) for i, row in enumerate(rows)])

@@ -23,7 +23,11 @@ from tcvae.data.sprites import SHAPE_NAMES
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset
 from tcvae.evaluation.run import METRICS_FILE, computed_metrics, evaluate_run, metric_named
-from tcvae.reports import html, images, plots
+from tcvae.files import write_text_atomic
+from tcvae.markup import esc, figure, key_value_table, paragraph, table
+from tcvae.reports import images, plots
+from tcvae.reports.explain import explain_mig
+from tcvae.reports.html import page
 from tcvae.training.config import flatten, to_dict
 from tcvae.training.hardware import describe_hardware
 from tcvae.training.runs import FIGURE_DIR, REPORT_FILE, LoadedRun, load_run
@@ -55,7 +59,6 @@ class Report:
 
     html: Path
     figures: dict[str, Path]
-    metrics: dict[str, Any]
 
 
 def section(metrics: Any, name: str) -> dict[str, Any] | None:
@@ -89,11 +92,6 @@ def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float
     }
 
 
-def _evaluate(run_dir: Path, device: str, progress: bool) -> dict[str, Any]:
-    log.info("%s has no %s; evaluating the run first", run_dir, METRICS_FILE)
-    return evaluate_run(run_dir, device=device, progress=progress)
-
-
 def write_report(
     run_dir: str | Path,
     *,
@@ -119,18 +117,18 @@ def write_report(
                 f"{run_dir} has no {METRICS_FILE}; run `tcvae evaluate {run_dir}` first, "
                 "or let the report evaluate it (drop --no-evaluate)"
             )
-        metrics = _evaluate(run_dir, device, progress)
+        log.info("%s has no %s; evaluating the run first", run_dir, METRICS_FILE)
+        metrics = evaluate_run(run_dir, device=device, progress=progress)
     if data is None:
         data = run.dataset()
     mean, logvar = encode_dataset(run.model, data, device=device, progress=progress)
     figures = report_figures(run, data, mean, logvar, metrics, seed=seed, progress=progress)
-    fig_dir = run_dir / FIGURE_DIR
-    paths = {}
-    for name, (fig, _) in figures.items():
-        paths[name] = plots.save_figure(fig, fig_dir / f"{name}.png")
+    paths = {
+        name: plots.save_figure(fig, run_dir / FIGURE_DIR / f"{name}.png")
+        for name, (fig, _) in figures.items()
+    }
     document = report_page(run, data, metrics, figures, paths)
-    page_path = html.write_page(run_dir / REPORT_FILE, document)
-    return Report(page_path, paths, metrics)
+    return Report(write_text_atomic(run_dir / REPORT_FILE, document), paths)
 
 
 def report_figures(
@@ -154,87 +152,68 @@ def report_figures(
     order, active = plots.active_dims(kl)
     shown = torch.randperm(len(data), generator=gen)
     rows = run.log()
-    steps: list[tuple[str, str, Callable[[], Figure]]] = [
-        (
-            "traversals",
+    steps: dict[str, tuple[str, Callable[[], Figure]]] = {
+        "traversals": (
             "Latent traversals: each row sweeps one latent dimension (ordered by KL) from -2.5 "
             "to 2.5 while the others keep the seed image's posterior mean.",
             lambda: images.latent_traversals(
                 model, data.batch(shown[:TRAVERSAL_SEEDS]), kl.numpy()
             ),
         ),
-        (
-            "reconstructions",
+        "reconstructions": (
             "Inputs (odd rows) and their reconstructions from the posterior mean (even rows).",
             lambda: images.reconstructions(model, data.batch(shown[:RECONSTRUCTIONS])),
         ),
-        (
-            "prior_samples",
+        "prior_samples": (
             "Images decoded from latents drawn from the prior p(z).",
             lambda: images.prior_samples(model, PRIOR_SAMPLES, generator=gen),
         ),
-        (
-            "kl_per_dim",
+        "kl_per_dim": (
             "E_x KL(q(z_j|x) || p(z_j)) per latent dimension; grey bars are inactive dimensions.",
             lambda: plots.kl_per_dimension(kl),
         ),
-    ]
+    }
     paper = section(metrics, "mig")
     if paper is not None:
-        steps.append(
-            (
-                "mutual_information",
-                "Mutual information between each factor and each latent, normalised by the "
-                "factor's entropy (paper protocol); boxes mark the two most informative latents "
-                "of each factor, whose difference is that factor's gap.",
-                lambda: plots.mutual_information_matrix(
-                    paper["mutual_information"],
-                    paper["factor_names"],
-                    factor_entropy=paper["factor_entropy"],
-                ),
-            )
+        steps["mutual_information"] = (
+            "Mutual information between each factor and each latent, normalised by the factor's "
+            "entropy (paper protocol); boxes mark the two most informative latents of each "
+            "factor, whose difference is that factor's gap.",
+            lambda: plots.mutual_information_matrix(
+                paper["mutual_information"],
+                paper["factor_names"],
+                factor_entropy=paper["factor_entropy"],
+            ),
         )
     latents = [int(j) for j in order[active]] or [int(order[0])]
     labels = SHAPE_NAMES if data.name.startswith("dsprites") else None
     if data.has_factors:
-        steps.append(
-            (
-                "latent_vs_factors",
-                "Each active latent's posterior mean, averaged over the images with a given "
-                "factor value, against that value (one line per shape): a latent that encodes a "
-                "factor varies along it and stays flat along the others.",
-                lambda: plots.latent_vs_factors(
-                    mean, data.classes, data.grid, latents, group_labels=labels
-                ),
-            )
+        steps["latent_vs_factors"] = (
+            "Each active latent's posterior mean, averaged over the images with a given factor "
+            "value, against that value (one line per shape): a latent that encodes a factor "
+            "varies along it and stays flat along the others.",
+            lambda: plots.latent_vs_factors(
+                mean, data.classes, data.grid, latents, group_labels=labels
+            ),
         )
     if rows:
-        steps.append(
-            (
-                "training_loss",
-                "Training log: every loss term against the step (smoothed line over raw values).",
-                lambda: plots.training_curves(
-                    rows,
-                    [k for k in _loss_keys(rows) if k not in LOGGED_KL_TERMS],
-                    title="Loss terms",
-                ),
-            )
+        losses = [k for k in plots.loss_keys(rows) if k not in LOGGED_KL_TERMS]
+        steps["training_loss"] = (
+            "Training log: every loss term against the step (smoothed line over raw values).",
+            lambda: plots.training_curves(rows, losses, title="Loss terms"),
         )
-        steps.append(
-            (
-                "training_decomposition",
-                "Training log: the analytic KL averaged over each minibatch, and minibatch "
-                "estimates of its three terms by stratified sampling (MSS, REFERENCE.md section "
-                "3) whatever estimator the loss used; their sum is the sampled KL. Small "
-                "minibatches bias them (the sample's own posterior dominates the estimate of "
-                "q(z)); the ELBO decomposition above is over the whole data set.",
-                lambda: plots.training_curves(
-                    rows,
-                    list(LOGGED_KL_TERMS),
-                    title="KL decomposition during training (minibatch estimates)",
-                    labels=LOGGED_KL_TERMS,
-                ),
-            )
+        steps["training_decomposition"] = (
+            "Training log: the analytic KL averaged over each minibatch, and minibatch estimates "
+            "of its three terms by stratified sampling (MSS, REFERENCE.md section 3) whatever "
+            "estimator the loss used; their sum is the sampled KL. Small minibatches bias them "
+            "(the sample's own posterior dominates the estimate of q(z)); the ELBO decomposition "
+            "above is over the whole data set.",
+            lambda: plots.training_curves(
+                rows,
+                list(LOGGED_KL_TERMS),
+                title="KL decomposition during training (minibatch estimates)",
+                labels=LOGGED_KL_TERMS,
+            ),
         )
     if dec is not None:
         terms = {
@@ -242,28 +221,13 @@ def report_figures(
             for score, value, se in metric_named("decomposition").numbers(dec)
             if score.short
         }
-        steps.append(
-            (
-                "decomposition",
-                "ELBO decomposition on the whole data set with +-2 standard errors; the sum of "
-                "the three terms estimates the analytic KL.",
-                lambda: plots.decomposition_bars(terms),
-            )
+        steps["decomposition"] = (
+            "ELBO decomposition on the whole data set with +-2 standard errors; the sum of the "
+            "three terms estimates the analytic KL.",
+            lambda: plots.decomposition_bars(terms),
         )
-    figures = {}
-    for name, caption, make in tqdm(steps, desc="plots", disable=not progress):
-        figures[name] = (make(), caption)
-    return figures
-
-
-def _loss_keys(rows: list[dict[str, Any]]) -> list[str]:
-    keys: list[str] = []
-    for row in rows:
-        for key, value in row.items():
-            numeric = isinstance(value, int | float) and not isinstance(value, bool)
-            if numeric and key not in plots.LOG_BOOKKEEPING and key not in keys:
-                keys.append(key)
-    return keys
+    bar = tqdm(steps.items(), desc="plots", disable=not progress)
+    return {name: (make(), caption) for name, (caption, make) in bar}
 
 
 def report_page(
@@ -273,44 +237,44 @@ def report_page(
     figures: Mapping[str, tuple[Figure, str]],
     paths: Mapping[str, Path],
 ) -> str:
-    """The HTML document: summary, metrics, decomposition, then every
-    figure; data without factor labels has no metrics or factor sections."""
+    """The HTML document: summary (with what the MIG says, :mod:`tcvae.reports.explain`),
+    metrics, decomposition, then every figure; data without factor labels has no metrics or
+    factor sections."""
 
     def fig(name: str) -> str:
-        if name not in figures:
-            return ""
-        return html.figure(paths[name].read_bytes(), figures[name][1], alt=name)
+        return (
+            figure(paths[name].read_bytes(), figures[name][1], alt=name) if name in figures else ""
+        )
 
     config = run.config
     o = config.objective
-    numbers = headline_numbers(metrics)
     summary_rows = [
         (label, value, "" if se is None else f"+- {se:.3g}")
-        for label, (value, se) in numbers.items()
+        for label, (value, se) in headline_numbers(metrics).items()
     ]
     weight = "" if o.beta is None else f"beta = {o.beta:g}, "  # the VAE has no beta
-    summary = html.paragraph(
+    summary = paragraph(
         f"{o.method} ({weight}{o.estimator.upper()} estimator), "
         f"{config.model.arch.upper()} with {config.model.latent_dim} latent dimensions, trained "
         f"on {len(data):,} {data.name} images ({data.image_shape[1]}x{data.image_shape[2]}). "
         f"Weights: {run.weights.name}. {_trained_on(run)}"
-    ) + html.table(summary_rows, header=("quantity", "value", "standard error"))
-    sections = [("Summary", summary)]
-    if data.has_factors:
-        sections.append(("Metrics", _metrics_section(metrics)))
-    sections.append(("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")))
-    if data.has_factors:
-        sections.append(
-            ("Factors and latents", fig("mutual_information") + fig("latent_vs_factors"))
-        )
-    sections.append(("Latent traversals", fig("traversals")))
-    sections.append(("Reconstructions and samples", fig("reconstructions") + fig("prior_samples")))
-    sections.append(("Training curves", fig("training_loss") + fig("training_decomposition")))
-    sections.append(("KL per latent dimension", fig("kl_per_dim") + _kl_table(metrics)))
-    sections.append(("Configuration", html.key_value_table(flatten(to_dict(config)))))
-    return html.page(
+    )
+    summary += table(summary_rows, header=("quantity", "value", "standard error"))
+    summary += "".join(paragraph(sentence) for sentence in explain_mig(metrics))
+    sections = [
+        ("Summary", summary),
+        ("Metrics", _metrics_section(metrics) if data.has_factors else ""),
+        ("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")),
+        ("Factors and latents", fig("mutual_information") + fig("latent_vs_factors")),
+        ("Latent traversals", fig("traversals")),
+        ("Reconstructions and samples", fig("reconstructions") + fig("prior_samples")),
+        ("Training curves", fig("training_loss") + fig("training_decomposition")),
+        ("KL per latent dimension", fig("kl_per_dim") + _kl_table(metrics)),
+        ("Configuration", key_value_table(flatten(to_dict(config)))),
+    ]
+    return page(  # a section with nothing to show (no factors, no training log) is left out
         f"tcvae report: {run.run_dir.name}",
-        sections,
+        [(heading, body) for heading, body in sections if body],
         subtitle=f"Run directory {run.run_dir.resolve()}",
     )
 
@@ -331,17 +295,17 @@ def _metrics_section(metrics: Mapping[str, Any]) -> str:
         found = section(metrics, metric.section) or {}
         numbers = metric.numbers(found)
         if not numbers:
-            parts.append(html.paragraph(f"{label}: not computed.", "note"))
+            parts.append(paragraph(f"{label}: not computed.", "note"))
             continue
-        parts.append(f"<h3>{html.esc(label)}: {numbers[0][1]:.4f}</h3>")
-        parts.append(html.paragraph(found.get("protocol", ""), "note"))
+        parts.append(f"<h3>{esc(label)}: {numbers[0][1]:.4f}</h3>")
+        parts.append(paragraph(found.get("protocol", ""), "note"))
         rows = [
             (factor, f"z{int(latent)}", float(gap))
             for factor, latent, gap in zip(found["factor_names"], found["latent"], found["gaps"])
         ]
-        parts.append(html.table(rows, header=("factor", "most informative latent", "gap / H(v)")))
+        parts.append(table(rows, header=("factor", "most informative latent", "gap / H(v)")))
     parts.append(
-        html.paragraph(
+        paragraph(
             "The two protocols estimate mutual information differently (mixture entropies of "
             "the posteriors vs. histograms of the posterior means), so their numbers are not "
             "comparable with each other.",
@@ -364,7 +328,7 @@ def _suite_table(metrics: Mapping[str, Any]) -> str:
             rows.append((score.label, value, *(about if i == 0 else ("", ""))))
     if not rows:
         return ""
-    return "<h3>Other disentanglement metrics (posterior means)</h3>" + html.table(
+    return "<h3>Other disentanglement metrics (posterior means)</h3>" + table(
         rows, header=("metric", "value", "what it measures, range", "protocol")
     )
 
@@ -372,17 +336,17 @@ def _suite_table(metrics: Mapping[str, Any]) -> str:
 def _decomposition_section(metrics: Mapping[str, Any]) -> str:
     dec = section(metrics, "decomposition")
     if dec is None:
-        return html.paragraph("The ELBO decomposition was not computed.", "note")
+        return paragraph("The ELBO decomposition was not computed.", "note")
     rows = [
         (score.label, value, "" if se is None else se)
         for score, value, se in metric_named("decomposition").numbers(dec)
     ]
-    note = html.paragraph(
+    note = paragraph(
         f"Monte Carlo over {dec.get('samples')} samples (seed {dec.get('seed')}) with the exact "
         f"aggregate posterior; marginals: {dec.get('marginals')}.",
         "note",
     )
-    return html.table(rows, header=("term", "nats", "standard error")) + note
+    return table(rows, header=("term", "nats", "standard error")) + note
 
 
 def _kl_table(metrics: Mapping[str, Any]) -> str:
@@ -395,4 +359,4 @@ def _kl_table(metrics: Mapping[str, Any]) -> str:
         (f"z{j}", float(a), "" if d is None else float(d))
         for j, (a, d) in enumerate(zip(per_dim, dimwise))
     ]
-    return html.table(rows, header=("latent", "E_x KL(q(z_j|x) || p(z_j))", "KL(q(z_j) || p(z_j))"))
+    return table(rows, header=("latent", "E_x KL(q(z_j|x) || p(z_j))", "KL(q(z_j) || p(z_j))"))

@@ -15,72 +15,81 @@ flags) is :mod:`tcvae.training.resolve`; what a resumed run may change is
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from tcvae.data.ground_truth import SOURCES
 from tcvae.models import ModelConfig
 from tcvae.objectives import ObjectiveConfig
-from tcvae.options import OptionError, check_choices, option, options_of, positive_int, require
+from tcvae.options import (
+    OptionError,
+    check_choices,
+    check_fields,
+    non_negative_int,
+    option,
+    options_of,
+    positive_int,
+    positive_number,
+    require,
+    unset_or,
+)
 
 
 class ConfigError(OptionError):
     """A training setting is invalid; the message names the option and how to fix it."""
 
 
-def parse_filter(text: str) -> tuple[str, list[int]]:
-    """'posX=0:15' -> ('posX', [0, 15]); 'shape=0' -> ('shape', [0, 0]) (the --filter flag)."""
+def _parser(flag: str, expects: str, read: Callable[[str], Any]) -> Callable[[str], Any]:
+    """The parser of a ``flag`` value: ``read(text)``, a ValueError in it reported as
+    :class:`ConfigError` saying what the flag ``expects``."""
+
+    def parse(text: str) -> Any:
+        try:
+            return read(text)
+        except ValueError:
+            raise ConfigError(f"{flag} expects {expects}, got {text!r}") from None
+
+    return parse
+
+
+def _factor_range(text: str) -> tuple[str, list[int]]:
+    """'posX=0:15' -> ('posX', [0, 15]); 'shape=0' -> ('shape', [0, 0])."""
     name, sep, rng = text.partition("=")
     lo, colon, hi = rng.partition(":")
-    try:
-        if not (sep and name):
-            raise ValueError
-        return name, [int(lo), int(hi if colon else lo)]
-    except ValueError:
-        raise ConfigError(
-            f"--filter expects FACTOR=CLASS or FACTOR=LO:HI (class indices), got {text!r}"
-        ) from None
+    if not (sep and name):
+        raise ValueError(text)
+    return name, [int(lo), int(hi if colon else lo)]
 
 
-def parse_exclude(text: str) -> dict[str, list[int]]:
-    """'posX=16:31,posY=16:31' -> {'posX': [16, 31], 'posY': [16, 31]} (one --exclude rule)."""
-    rule = {}
-    for part in text.split(","):
-        try:
-            name, rng = parse_filter(part)
-        except ConfigError:
-            raise ConfigError(
-                "--exclude expects FACTOR=CLASS or FACTOR=LO:HI joined by commas, e.g. "
-                f"posX=16:31,posY=16:31; got {text!r}"
-            ) from None
-        rule[name] = rng
-    return rule
-
-
-def parse_correlation(text: str) -> dict[str, Any]:
-    """'posX,posY=0.75' -> {'factors': ['posX', 'posY'], 'rho': 0.75} (the --correlation flag)."""
+def _correlation(text: str) -> dict[str, Any]:
+    """'posX,posY=0.75' -> {'factors': ['posX', 'posY'], 'rho': 0.75}."""
     names, sep, rho = text.partition("=")
     factors = names.split(",")
-    try:
-        if not sep or len(factors) != 2 or not all(factors):
-            raise ValueError
-        return {"factors": factors, "rho": float(rho)}
-    except ValueError:
-        raise ConfigError(
-            f"--correlation expects A,B=RHO (two factor names and a number), got {text!r}"
-        ) from None
+    if not sep or len(factors) != 2 or not all(factors):
+        raise ValueError(text)
+    return {"factors": factors, "rho": float(rho)}
 
 
-def parse_stride(text: str) -> tuple[str, int]:
-    """'orientation=4' -> ('orientation', 4) (the --stride flag)."""
+def _stride(text: str) -> tuple[str, int]:
+    """'orientation=4' -> ('orientation', 4)."""
     name, sep, k = text.partition("=")
-    try:
-        if not (sep and name):
-            raise ValueError
-        return name, int(k)
-    except ValueError:
-        raise ConfigError(f"--stride expects FACTOR=K (an integer K >= 1), got {text!r}") from None
+    if not (sep and name):
+        raise ValueError(text)
+    return name, int(k)
 
+
+RANGE = "FACTOR=CLASS or FACTOR=LO:HI"
+parse_filter = _parser("--filter", f"{RANGE} (class indices)", _factor_range)
+parse_exclude = _parser(
+    "--exclude",
+    f"{RANGE} joined by commas, e.g. posX=16:31,posY=16:31",
+    lambda text: dict(_factor_range(part) for part in text.split(",")),
+)
+parse_correlation = _parser(
+    "--correlation", "A,B=RHO (two factor names and a number)", _correlation
+)
+parse_stride = _parser("--stride", "FACTOR=K (an integer K >= 1)", _stride)
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -90,45 +99,27 @@ def _check(ok: bool, option: str, must: str) -> None:
     require(ok, option, must, ConfigError)
 
 
-def _positive_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value > 0
-
-
-def _is_class(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
-
-
 def _class_range(value: Any) -> bool:
     """True for an inclusive class range [lo, hi] with 0 <= lo <= hi."""
     return (
         isinstance(value, list | tuple)
         and len(value) == 2
-        and all(_is_class(v) for v in value)
+        and all(non_negative_int(v) for v in value)
         and value[0] <= value[1]
     )
 
 
 @dataclass
 class DataConfig:
-    """Which images to train on, built in this order by :func:`tcvae.training.build_dataset`.
+    """Which images to train on, built in this order by :func:`tcvae.training.build_dataset`
+    (each field's help says what it does; data without factor labels takes only ``subset``).
 
-    ``name``: a registered data set (``tcvae data list``), a path to an ``.npz`` file of the
-    user's own images and (optionally) factor classes (layout in :mod:`tcvae.data.arrays`), or a
-    path to a folder of PNG/JPEG images (:mod:`tcvae.data.folder`). Data without factor labels
-    takes ``subset`` but none of the selections by factor below.
-
-    ``stride`` maps a factor name to k: keep its classes 0, k, 2k, ..., a coarser factor grid
-    whose classes every later option (and a sweep's evaluation grid) counts in.
-    ``filters`` maps a factor name to an inclusive class range ``[lo, hi]`` to keep.
-    ``exclude`` lists factor combinations never shown: each rule ``{factor: [lo, hi] or c, ...}``
-    removes the images whose class of every named factor lies in its range.
-    ``correlation`` ``{"factors": [a, b], "rho": r}`` draws the training images i.i.d. (with
-    replacement) from a distribution over the remaining images in which factors a and b have
-    class correlation r (:mod:`tcvae.data.factor_sampling`); ``subset`` is then the number
-    drawn (default: as many as the stride and filters leave).
-    Without a correlation, ``subset`` keeps a uniformly random subset of that many images. Either
-    draw is seeded by ``subset_seed``, so the same config always gives the same images in the
-    same order.
+    ``stride`` maps a factor name to k (its classes 0, k, 2k, ... are kept), ``filters`` a factor
+    name to an inclusive class range ``[lo, hi]``; each ``exclude`` rule ``{factor: [lo, hi] or
+    c, ...}`` removes the images whose class of every named factor lies in its range;
+    ``correlation`` ``{"factors": [a, b], "rho": r}`` draws the images i.i.d. from a
+    distribution in which a and b have class correlation r (:mod:`tcvae.data.factor_sampling`).
+    Every draw is seeded by ``subset_seed``: the same config gives the same images in order.
     """
 
     name: str = option(
@@ -138,7 +129,7 @@ class DataConfig:
         help="data set: dsprites (default), faces, shapes3d, mpi3d_toy, mpi3d_realistic, "
         "mpi3d_real, a path to your own .npz, or a folder of PNG/JPEG images (any size: "
         "centre-cropped and resized to 64x64 with PIL, read once into a cache; see tcvae data "
-        "list, docs/datasets.md, docs/own-data.md)",
+        "list, docs/reference/datasets.md, docs/tutorials/own-data.md)",
     )
     source: str = option(
         "auto",
@@ -211,21 +202,12 @@ class DataConfig:
         counts are checked when the data is built)."""
         check_choices(self, ConfigError)
         _check(isinstance(self.name, str) and bool(self.name), "name", "must name a data set")
-        _check(
-            self.channels in (None, 1, 3),
-            "channels",
-            f"must be 1 (grey) or 3 (colour), got {self.channels!r}",
-        )
-        _check(
-            self.subset is None or positive_int(self.subset),
-            "subset",
-            f"must be a positive number of images, got {self.subset!r}",
-        )
-        _check(
-            _is_class(self.subset_seed),
-            "subset_seed",
-            f"must be an integer >= 0, got {self.subset_seed!r}",
-        )
+        rules = {
+            "channels": (lambda c: c in (None, 1, 3), "must be 1 (grey) or 3 (colour)"),
+            "subset": (unset_or(positive_int), "must be a positive number of images"),
+            "subset_seed": (non_negative_int, "must be an integer >= 0"),
+        }
+        check_fields(self, rules, ConfigError)
         _check(isinstance(self.filters, dict), "filters", "must map factor names to [lo, hi]")
         for name, rng in self.filters.items():
             _check(
@@ -247,7 +229,7 @@ class DataConfig:
         for i, rule in enumerate(self.exclude):
             for name, rng in rule.items():
                 _check(
-                    _is_class(rng) or _class_range(rng),
+                    non_negative_int(rng) or _class_range(rng),
                     f"exclude[{i}].{name}",
                     f"must be a class c or an inclusive range [lo, hi], got {rng!r}",
                 )
@@ -319,30 +301,19 @@ class OptimConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "epochs"):
-            value = getattr(self, name)
-            _check(positive_int(value), name, f"must be a positive integer, got {value!r}")
-        _check(_positive_number(self.lr), "lr", f"must be a positive number, got {self.lr!r}")
-        _check(
-            self.lr_warmup_steps == 0 or positive_int(self.lr_warmup_steps),
-            "lr_warmup_steps",
-            f"must be a non-negative integer, got {self.lr_warmup_steps!r}",
-        )
-        _check(
-            self.grad_clip_norm is None or _positive_number(self.grad_clip_norm),
-            "grad_clip_norm",
-            f"must be a positive number or unset, got {self.grad_clip_norm!r}",
-        )
-        _check(
-            self.max_steps is None or positive_int(self.max_steps),
-            "max_steps",
-            f"must be a positive integer or unset, got {self.max_steps!r}",
-        )
-        _check(
-            self.max_minutes is None or _positive_number(self.max_minutes),
-            "max_minutes",
-            f"must be a positive number of minutes or unset, got {self.max_minutes!r}",
-        )
+        rules = {
+            "batch_size": (positive_int, "must be a positive integer"),
+            "epochs": (positive_int, "must be a positive integer"),
+            "lr": (positive_number, "must be a positive number"),
+            "lr_warmup_steps": (non_negative_int, "must be a non-negative integer"),
+            "grad_clip_norm": (unset_or(positive_number), "must be a positive number or unset"),
+            "max_steps": (unset_or(positive_int), "must be a positive integer or unset"),
+            "max_minutes": (
+                unset_or(positive_number),
+                "must be a positive number of minutes or unset",
+            ),
+        }
+        check_fields(self, rules, ConfigError)
 
 
 @dataclass
@@ -357,7 +328,7 @@ class RunConfig:
 
     run_dir: str | None = option(
         None,
-        flag="--run-dir",
+        flag="--out",
         metavar="DIR",
         help="run directory to create (default runs/<time>-<method>-...)",
     )
@@ -407,20 +378,16 @@ class RunConfig:
 
     def __post_init__(self) -> None:
         check_choices(self, ConfigError)
-        _check(_is_class(self.seed), "seed", f"must be an integer >= 0, got {self.seed!r}")
-        _check(
-            self.device in DEVICES or str(self.device).startswith("cuda:"),
-            "device",
-            f"must be one of {DEVICES} (or cuda:N), got {self.device!r}",
-        )
-        _check(
-            self.threads is None or positive_int(self.threads),
-            "threads",
-            f"must be a positive integer or unset (automatic), got {self.threads!r}",
-        )
-        for name in ("checkpoint_every", "keep_checkpoints", "log_every"):
-            value = getattr(self, name)
-            _check(positive_int(value), name, f"must be a positive integer, got {value!r}")
+        cuda = f"must be one of {DEVICES} (or cuda:N)"
+        rules = {
+            "seed": (non_negative_int, "must be an integer >= 0"),
+            "device": (lambda d: d in DEVICES or str(d).startswith("cuda:"), cuda),
+            "threads": (unset_or(positive_int), "must be a positive integer or unset (automatic)"),
+            "checkpoint_every": (positive_int, "must be a positive integer"),
+            "keep_checkpoints": (positive_int, "must be a positive integer"),
+            "log_every": (positive_int, "must be a positive integer"),
+        }
+        check_fields(self, rules, ConfigError)
 
 
 @dataclass

@@ -17,6 +17,8 @@ sweep evaluates its cells on.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import Tensor
@@ -34,8 +36,13 @@ from tcvae.data.registry import is_folder_path, is_path
 from tcvae.training.config import ConfigError, DataConfig, option_name
 
 
-def _named(key: str, err: DataError) -> ConfigError:
-    return ConfigError(f"{option_name(key)}: {err}")
+@contextmanager
+def _naming(key: str, after: str = "") -> Iterator[None]:
+    """Report a :class:`DataError` raised inside as a :class:`ConfigError` naming option ``key``."""
+    try:
+        yield
+    except DataError as err:
+        raise ConfigError(f"{option_name(key)}: {err}{after}") from err
 
 
 def is_selecting(config: DataConfig) -> bool:
@@ -55,45 +62,34 @@ def select(classes: Tensor, grid: FactorGrid, config: DataConfig) -> Tensor:
     (repeated where a correlated draw picks a point more than once); errors name the option."""
     index = torch.arange(classes.shape[0])
     if config.filters:
-        try:
+        with _naming("data.filters"):
             index = factor_filter(classes, grid, config.filters)
-        except DataError as err:
-            raise _named("data.filters", err) from err
     kept = classes[index]
     if config.correlation is not None:
         corr = config.correlation
-        try:
-            weights, _ = grid_weights(
-                grid, tuple(corr["factors"]), corr["rho"], config.exclude, classes=kept
-            )
-        except DataError as err:
-            raise _named("data.correlation", err) from err
+        with _naming("data.correlation"):
+            factors = tuple(corr["factors"])
+            weights, _ = grid_weights(grid, factors, corr["rho"], config.exclude, classes=kept)
         generator = torch.Generator().manual_seed(config.subset_seed)
         size = config.subset or index.numel()
         return index[sample_grid_points(weights, size, generator)]
     if config.exclude:
-        try:
+        with _naming("data.exclude"):
             index = index[~exclusion_mask(grid, kept, config.exclude)]
-        except DataError as err:
-            raise _named("data.exclude", err) from err
         if index.numel() == 0:
             raise ConfigError(f"{option_name('data.exclude')} removes every image; relax it")
     if config.subset is None:
         return index
-    try:
+    with _naming("data.subset", " after filtering"):
         return random_subset(index, config.subset, config.subset_seed)
-    except DataError as err:
-        raise ConfigError(f"{option_name('data.subset')} {err} after filtering") from err
 
 
 def strided(data: GroundTruthData, stride: dict[str, int]) -> GroundTruthData:
     """The images of ``data`` on its coarser grid: those whose class of each strided factor is a
     multiple of its stride k, with that class divided by k."""
-    try:
+    with _naming("data.stride"):
         grid, _ = strided_grid(data.grid, stride)
         steps = stride_steps(data.grid, stride)
-    except DataError as err:
-        raise _named("data.stride", err) from err
     classes = data.classes
     rows = ((classes % steps) == 0).all(1).nonzero().squeeze(1)
     return GroundTruthData(
@@ -113,24 +109,17 @@ def grid_selection(config: DataConfig) -> tuple[FactorGrid, Tensor, Tensor] | No
             f"{option_name('data.name')} unknown data set {config.name!r}; known data sets: "
             f"{sorted(DATASETS)}, or a path to your own .npz or folder of images"
         )
-    try:
+    with _naming("data.stride"):
         grid, base_index = strided_grid(DATASETS[config.name].grid(), config.stride)
-    except DataError as err:
-        raise _named("data.stride", err) from err
     return grid, select(grid.all_classes(), grid, config), base_index
 
 
 def _unlabelled_selection(data: GroundTruthData, config: DataConfig) -> GroundTruthData:
     """``data`` without factor labels, with its ``subset``; a selection by factors is refused."""
     by_factors = [
-        key
-        for key, value in (
-            ("data.stride", config.stride),
-            ("data.filters", config.filters),
-            ("data.exclude", config.exclude),
-            ("data.correlation", config.correlation),
-        )
-        if value
+        f"data.{key}"
+        for key in ("stride", "filters", "exclude", "correlation")
+        if getattr(config, key)
     ]
     if by_factors:
         raise ConfigError(
@@ -139,12 +128,10 @@ def _unlabelled_selection(data: GroundTruthData, config: DataConfig) -> GroundTr
         )
     if config.subset is None:
         return data
-    try:
+    with _naming("data.subset"):
         return data.subset(
             random_subset(torch.arange(len(data)), config.subset, config.subset_seed)
         )
-    except DataError as err:
-        raise ConfigError(f"{option_name('data.subset')} {err}") from err
 
 
 def check_data(config: DataConfig) -> None:
@@ -162,7 +149,7 @@ def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData
             "not one (drop --channels)"
         )
     if is_path(config.name):
-        try:
+        with _naming("data.name"):
             data = load_dataset(
                 config.name,
                 source=config.source,
@@ -170,8 +157,6 @@ def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData
                 progress=progress,
                 channels=config.channels,
             )
-        except DataError as err:
-            raise _named("data.name", err) from err
         if not data.has_factors:
             return _unlabelled_selection(data, config)
     else:

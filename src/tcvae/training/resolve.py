@@ -16,6 +16,7 @@ beta unset: 6 is every method's default, and an explicit beta would be refused w
 from __future__ import annotations
 
 import copy
+import json
 import math
 import re
 import sys
@@ -100,16 +101,6 @@ def resolve_config(
 
 # TOML keys that need no quotes.
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-# The short escapes of TOML's basic strings; other control characters are written as \uXXXX.
-_ESCAPES = {
-    "\b": "\\b",
-    "\t": "\\t",
-    "\n": "\\n",
-    "\f": "\\f",
-    "\r": "\\r",
-    '"': '\\"',
-    "\\": "\\\\",
-}
 
 
 def _toml_key(key: str) -> str:
@@ -117,12 +108,8 @@ def _toml_key(key: str) -> str:
 
 
 def _toml_string(text: str) -> str:
-    def escape(c: str) -> str:
-        if c in _ESCAPES:
-            return _ESCAPES[c]
-        return f"\\u{ord(c):04x}" if ord(c) < 0x20 or ord(c) == 0x7F else c
-
-    return '"' + "".join(map(escape, text)) + '"'
+    """A TOML basic string: JSON's escapes are TOML's, and TOML also escapes DEL."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _toml_value(value: Any, where: str) -> str:

@@ -18,6 +18,7 @@ A run is resumed with the settings in its ``config.json``; only :data:`RESUMABLE
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass
@@ -105,35 +106,16 @@ def write_config(run_dir: str | Path, config: TrainConfig) -> Path:
 
 
 def write_status(
-    run_dir: str | Path,
-    status: str,
-    step: int,
-    epoch: float,
-    images_seen: int,
-    steps_this_invocation: int,
-    seconds: float,
-    model_step: int | None,
-    hardware: dict[str, Any] | None = None,
+    run_dir: str | Path, status: str, step: int, model_step: int | None, **facts: Any
 ) -> Path:
     """Record how training ended. ``step`` is the total so far: ``--max-steps step`` repeats the
     run exactly (useful after a stop by ``--max-minutes``). ``model_step``: the step of the
     weights in ``model.pt`` (None while there is none), which :func:`load_run` compares with the
-    newest checkpoint's. ``hardware``: what this invocation computed on
-    (:func:`tcvae.training.hardware.run_hardware`: device, precision, threads, CPU features)."""
-    return write_json_atomic(
-        Path(run_dir) / STATUS_FILE,
-        {
-            "status": status,
-            "step": step,
-            "model_step": model_step,
-            "epoch": epoch,
-            "images_seen": images_seen,
-            "steps_this_invocation": steps_this_invocation,
-            "train_seconds_this_invocation": round(seconds, 3),
-            "repeat_with": f"--max-steps {step}",
-            "hardware": hardware or {},
-        },
-    )
+    newest checkpoint's. ``facts``: epoch, images_seen, steps_this_invocation,
+    train_seconds_this_invocation and hardware (:func:`tcvae.training.hardware.run_hardware`)."""
+    status_facts = {"status": status, "step": step, "model_step": model_step, **facts}
+    status_facts["repeat_with"] = f"--max-steps {step}"
+    return write_json_atomic(Path(run_dir) / STATUS_FILE, status_facts)
 
 
 def read_status(run_dir: str | Path) -> dict[str, Any]:
@@ -165,14 +147,7 @@ def model_from_config(model: ModelConfig) -> torch.nn.Module:
     """Build the (untrained) network a run config describes."""
     if model.image_shape is None:
         raise RunDirError("model.image_shape is unset; it is filled in from the data at train time")
-    return build_model(
-        arch=model.arch,
-        image_shape=tuple(model.image_shape),
-        latent_dim=model.latent_dim,
-        posterior=model.posterior,
-        likelihood=model.likelihood,
-        hidden=model.hidden,
-    )
+    return build_model(**{**dataclasses.asdict(model), "image_shape": tuple(model.image_shape)})
 
 
 @dataclass
@@ -276,7 +251,7 @@ def load_run(
     else:
         weights, reason = _resolve_checkpoint(run_dir, checkpoint), "the checkpoint asked for"
     if weights == run_dir / MODEL_FILE:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
+        state = load_checkpoint(weights)  # a CheckpointError for a corrupt file
         step = status.get("model_step")
     else:
         ckpt = load_checkpoint(weights)
@@ -380,7 +355,7 @@ def _new_run_dir(config: TrainConfig) -> Path:
     if (run_dir / CONFIG_FILE).exists():
         raise RunDirError(
             f"{run_dir} already holds a run; continue it with --resume {run_dir} or choose another "
-            "--run-dir"
+            "--out"
         )
     return run_dir
 

@@ -1,9 +1,8 @@
 """How many CPU threads the trainer gives torch, on a machine that others may share.
 
-torch's intra-op threads meet at a barrier after every parallel operation. When other processes
-keep some cores busy, one of our threads is often descheduled and the others wait for it, so a
-step can become many times slower than on fewer threads. A run therefore uses as many threads as
-there are cores left free *when it starts*:
+torch's intra-op threads meet at a barrier after every parallel operation, so when other
+processes keep some cores busy a step can become many times slower than on fewer threads. A run
+therefore uses as many threads as there are cores left free *when it starts*:
 
     threads = clamp(round(cores - busy_elsewhere), 1, limit)
 
@@ -12,15 +11,11 @@ sample (the machine's busy time from /proc/stat minus this process's own CPU tim
 is torch's thread count when training started (so OMP_NUM_THREADS and torch.set_num_threads still
 cap it). Where /proc/stat is unavailable (not Linux), the policy keeps ``limit`` threads.
 
-The count is chosen once and recorded in the run's ``config.json`` (``run.threads``), and a
-resumed run keeps it whatever the load is then. This matters for exact resume: how a matrix
-product or a reduction is split over threads can change its rounding, and whether it does
-depends on the CPU's kernels (on CPUs with AMX, one and two threads give different weights after
-a few steps). A fixed count (``--threads N``) is recorded the same way.
-
-``--adaptive-threads`` revisits the count every ``interval`` seconds instead, following other
-processes as they come and go. That keeps each step fast under changing load but gives up
-bitwise repeatability: the run's results may then depend on the load it met.
+The count is chosen once and recorded in ``config.json`` (``run.threads``, as is a fixed
+``--threads N``), and a resumed run keeps it: how a product or reduction is split over threads
+can change its rounding (on CPUs with AMX, one and two threads give different weights after a
+few steps). ``--adaptive-threads`` revisits the count every ``interval`` seconds instead: faster
+under changing load, but the results may then depend on the load the run met.
 """
 
 from __future__ import annotations
@@ -102,15 +97,10 @@ def threads_at_start(stat: Path = PROC_STAT, seconds: float = FIRST_SAMPLE_SECON
 
 
 class ThreadPolicy:
-    """Holds torch's intra-op thread count at a run's count for a training loop; a context
-    manager that restores the caller's count on exit.
-
-    ``threads``: the run's count (None: torch's current count). With ``adaptive=True`` the count
-    is revisited every ``interval`` seconds from the load of other processes, giving up bitwise
-    repeatability; :meth:`update` is called once per step and costs a clock read otherwise.
-    ``enabled=False`` (training off the CPU, where torch's threads only feed the device) leaves
-    the thread count alone.
-    """
+    """A context manager holding torch's intra-op thread count at ``threads`` (None: torch's
+    current count) for a training loop, restoring the caller's count on exit. ``adaptive``:
+    :meth:`update` (once per step) revisits it every ``interval`` seconds. ``enabled=False``
+    (training off the CPU) leaves the thread count alone."""
 
     def __init__(
         self,

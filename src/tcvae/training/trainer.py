@@ -8,10 +8,8 @@ gather per batch (``GroundTruthData.batch``), never from a per-item loader.
 
 Every source of randomness is an explicit generator whose state goes into each checkpoint: the
 data order, the reparameterisation noise (one stream for the global batch) and the global torch /
-numpy / Python states. Seeds, signals, run directories and checkpoint state live in their own
-modules (seeding, signals, runs, checkpoint); this one holds the loop. Resuming restores them
-all, so on CPU a run resumed from any checkpoint ends bitwise equal to an uninterrupted run with
-the same seed.
+numpy / Python states. Resuming restores them all, so on CPU a run resumed from any checkpoint
+ends bitwise equal to an uninterrupted run with the same seed.
 """
 
 from __future__ import annotations
@@ -78,13 +76,10 @@ class DivergedError(TcvaeError):
     The rule, checked at every step before its update: a term is NaN or infinite
     (:class:`NonFiniteLossError`), or the loss or the ELBO estimate (per image, nats) exceeds
     ``DIVERGENCE_FACTOR`` x P log 2 in magnitude, P the number of pixel values of an image.
-    P log 2 is the negative ELBO of a model that has learnt nothing (each pixel an even coin
-    flip, each posterior the prior; the Gaussian likelihood's is about as large): a fresh network
-    starts near it and training lowers it, while the KL terms that objectives reweight are tens of
-    nats in a working model, so even beta in the hundreds stays far below the bound. A loss a
-    thousand times that of knowing nothing (2.8e6 nats for a 64x64 image) no longer models the
-    data, finite or not: ``--lr 1e4`` takes cpu-small there at its second step (2e36). The bound
-    depends on the image shape alone, so a resumed run applies exactly the same rule.
+    P log 2 is the negative ELBO of a model that has learnt nothing (each pixel a fair coin, each
+    posterior the prior), while the KL terms that objectives reweight are tens of nats, so even
+    beta in the hundreds stays far below the bound (2.8e6 nats for a 64x64 image). It depends on
+    the image shape alone, so a resumed run applies exactly the same rule.
     """
 
 
@@ -116,22 +111,18 @@ class Run:
 
 
 def _check_sizes(config: TrainConfig, n: int, info: D.DistInfo) -> None:
-    b = config.optim.batch_size
-    if b > n:
-        raise ConfigError(
-            f"{option_name('optim.batch_size')} {b} is larger than the training set ({n} images); "
-            "lower the batch size or use more data (--subset, --filter)"
-        )
-    if b % info.world_size:
-        raise ConfigError(
-            f"{option_name('optim.batch_size')} {b} must be divisible by the number of processes "
-            f"({info.world_size})"
-        )
-    if b // info.world_size < 2:
-        raise ConfigError(
-            f"{option_name('optim.batch_size')} {b} leaves fewer than 2 images per process; the "
-            "minibatch estimators need at least 2"
-        )
+    b, w = config.optim.batch_size, info.world_size
+    for wrong, why in (
+        (
+            b > n,
+            f"is larger than the training set ({n} images); lower the batch size or use more "
+            "data (--subset, --filter)",
+        ),
+        (b % w, f"must be divisible by the number of processes ({w})"),
+        (b // w < 2, "leaves fewer than 2 images per process; the minibatch estimators need 2"),
+    ):
+        if wrong:
+            raise ConfigError(f"{option_name('optim.batch_size')} {b} {why}")
 
 
 def warmup_lr(step: int, lr: float, warmup_steps: int) -> float:
@@ -236,9 +227,7 @@ def _train(
         forward = nn.parallel.DistributedDataParallel(model, device_ids=device_ids)
 
     b, spe = config.optim.batch_size, n // config.optim.batch_size
-    total = spe * config.optim.epochs
-    if config.optim.max_steps is not None:
-        total = min(total, config.optim.max_steps)
+    total = min(spe * config.optim.epochs, config.optim.max_steps or math.inf)
     # Binary pixels are exact in bf16 and fp16, and the encoder would cast them to amp_dtype
     # anyway: a batch made in that dtype saves its float32 copy (32 MiB at batch 2048).
     binary_amp = amp_dtype is not None and data.max_value == 1
@@ -291,16 +280,26 @@ def _train(
         order = data_gen.get_state() if step % spe == 0 else epoch_start
         return save_training_state(run_dir, step, spe, config, stateful, order, sample_gen, info)
 
-    def diverged(error: DivergedError) -> DivergedError:
-        """Record the stop in status.json; model.pt, if any, keeps its earlier step."""
-        if info.is_main:
-            model_step = read_status(run_dir).get("model_step")
-            seconds = time.perf_counter() - loop_start
-            done = step - start_step
-            write_status(
-                run_dir, "diverged", step, step / spe, step * b, done, seconds, model_step, hardware
-            )
-        return error
+    def finish(status: str) -> None:
+        """Record how this invocation ended in status.json, with model.pt unless it stopped by a
+        signal or diverged (model.pt, if any, then keeps its earlier step)."""
+        if not info.is_main:
+            return
+        model_step = read_status(run_dir).get("model_step")
+        if status not in ("interrupted", "diverged"):
+            atomic_save(model.state_dict(), run_dir / MODEL_FILE)
+            model_step = step
+        write_status(
+            run_dir,
+            status,
+            step,
+            model_step,
+            epoch=step / spe,
+            images_seen=step * b,
+            steps_this_invocation=step - start_step,
+            train_seconds_this_invocation=round(time.perf_counter() - loop_start, 3),
+            hardware=hardware,
+        )
 
     try:
         with StopSignals() as stop, threads:
@@ -360,10 +359,9 @@ def _train(
                 flagged = D.any_rank(flags, info).tolist()
                 bad, exploded, signalled, time_up = (bool(f) for f in flagged)
                 stopping = signalled or time_up
-                if bad:
-                    raise diverged(_non_finite(step, names, terms, run_dir))
-                if exploded:
-                    raise diverged(_exploded(step, names, terms, run_dir, pixels))
+                if bad or exploded:
+                    finish("diverged")
+                    raise _diverged(step, dict(zip(names, terms.tolist())), run_dir, pixels, bad)
 
                 # From here only the graph holds the step's batch and outputs, so backward frees
                 # each (the decoder's output: 32 MiB at batch 2048) once its last use is past,
@@ -419,16 +417,7 @@ def _train(
         if logger is not None:
             logger.close()
 
-    seconds = time.perf_counter() - loop_start
-    if info.is_main:
-        model_step = read_status(run_dir).get("model_step")
-        if status != "interrupted":
-            atomic_save(model.state_dict(), run_dir / MODEL_FILE)
-            model_step = step
-        done = step - start_step
-        write_status(
-            run_dir, status, step, step / spe, step * b, done, seconds, model_step, hardware
-        )
+    finish(status)
     if status == "max_minutes":
         log.info(
             "time budget of %g min reached at step %d; --max-steps %d repeats this run exactly",
@@ -455,27 +444,24 @@ def _postfix(epoch: float, rate: float, values: dict[str, float]) -> dict[str, s
     return {"epoch": f"{epoch:.2f}", "img/s": f"{rate:.0f}", **shown}
 
 
-def _non_finite(step: int, names: list[str], terms: torch.Tensor, run_dir: Path) -> Exception:
-    values = terms.tolist()
-    bad = [f"{k}={v}" for k, v in zip(names, values) if not math.isfinite(v)]
-    where = ", ".join(bad) if bad else "a term on another process"
-    last = latest_checkpoint(run_dir)
-    kept = f"the last good checkpoint is {last}" if last else "no checkpoint had been written yet"
-    return NonFiniteLossError(
-        f"non-finite loss at step {step}: {where}. Training stopped; {kept}. Try a lower --lr, "
-        "a beta warm-up (--beta-warmup-steps) or --precision fp32."
-    )
-
-
-def _exploded(
-    step: int, names: list[str], terms: torch.Tensor, run_dir: Path, pixels: int
+def _diverged(
+    step: int, values: dict[str, float], run_dir: Path, pixels: int, non_finite: bool
 ) -> DivergedError:
+    """The error of a step whose terms ``values`` are not all finite (``non_finite``) or exceed
+    the divergence bound (see :class:`DivergedError`)."""
     bound = DIVERGENCE_FACTOR * pixels * math.log(2.0)
-    values = dict(zip(names, terms.tolist()))
-    over = [f"{k}={values[k]:.4g}" for k in DIVERGENCE_TERMS if abs(values.get(k, 0.0)) > bound]
+    if non_finite:
+        over = [f"{k}={v}" for k, v in values.items() if not math.isfinite(v)]
+    else:
+        over = [f"{k}={values[k]:.4g}" for k in DIVERGENCE_TERMS if abs(values.get(k, 0)) > bound]
     where = ", ".join(over) if over else "a term on another process"
     last = latest_checkpoint(run_dir)
     kept = f"the newest checkpoint is {last}" if last else "no checkpoint had been written yet"
+    if non_finite:
+        return NonFiniteLossError(
+            f"non-finite loss at step {step}: {where}. Training stopped; {kept}. Try a lower --lr, "
+            "a beta warm-up (--beta-warmup-steps) or --precision fp32."
+        )
     return DivergedError(
         f"training diverged at step {step}: {where}, beyond the bound {bound:.4g} "
         f"({DIVERGENCE_FACTOR:g} x {pixels} pixel values x log 2 nats per image). Training "
