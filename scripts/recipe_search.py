@@ -222,7 +222,7 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def search(out: Path, names: list[str], images: int, seed: int) -> None:
+def search(out: Path, names: list[str], images: int, seed: int, threads: int | None) -> None:
     rows_path = out / "rows.jsonl"
     done = {(r["recipe"], r["seed"]) for r in read_rows(rows_path)}
     datasets: dict[Any, Any] = {}
@@ -232,6 +232,7 @@ def search(out: Path, names: list[str], images: int, seed: int) -> None:
             continue
         run_dir = out / "runs" / (name if seed == 0 else f"{name}-seed{seed}")
         config = recipe_config(name, run_dir, images, seed)
+        config.run.threads = threads
         key = config.data.subset
         if key not in datasets:
             datasets.clear()  # hold one data set at a time
@@ -436,6 +437,12 @@ def main() -> None:
         "at every seed, seed by seed)",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        help="torch threads of each run (default: the cores left free when it starts); two "
+        "one-thread searches side by side use two cores better than one two-thread search",
+    )
+    parser.add_argument(
         "--summary", action="store_true", help="print each recipe's MIG over seeds as Markdown"
     )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
@@ -472,7 +479,7 @@ def main() -> None:
         curve(args.out, args.curve, args.minutes, int(args.curve_every), args.seed, images)
     else:
         for seed in args.seeds or [args.seed]:
-            search(args.out, args.only or SEARCHED, int(args.images), seed)
+            search(args.out, args.only or SEARCHED, int(args.images), seed, args.threads)
 
 
 if __name__ == "__main__":
