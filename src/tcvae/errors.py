@@ -11,3 +11,10 @@ class TcvaeError(ValueError):
 
     A subclass of :class:`ValueError`, so code that caught ``ValueError`` keeps working.
     """
+
+
+class CorruptFileError(TcvaeError):
+    """A file a run wrote (its config, status or log) cannot be read back: truncated or corrupt.
+
+    A failure of the work rather than of the input, so the ``tcvae`` command exits 1 on it.
+    """

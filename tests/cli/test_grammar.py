@@ -8,7 +8,7 @@ import pytest
 from tcvae.cli.main import TRACEBACK_HINT, build_parser, main
 from tcvae.data.ground_truth import SOURCES
 from tcvae.experiments.spec import CELL_KEYS, SpecError, parse_spec
-from tcvae.training.config import ConfigError, from_dict, to_dict
+from tcvae.training.config import from_dict, to_dict
 
 TINY = ["--data-source", "builtin", "--subset", "128", "--hidden", "16", "--latent-dim", "3"]
 TINY += ["--batch-size", "32", "--device", "cpu", "--no-tensorboard", "-q", "--max-steps", "2"]
@@ -125,7 +125,10 @@ def test_what_argparse_refuses_exits_2(argv, capsys):
         (["compare", "{tmp}/missing"], "summary.json not found"),
         (["train", "--config", "{tmp}/missing.toml"], "does not exist"),
         (["train", "--resume", "{tmp}/missing"], "is not a run directory"),
-        (["evaluate", "{tmp}", "--device", "gpu"], "got 'gpu'"),  # checked as train checks it
+        (
+            ["evaluate", "{tmp}", "--device", "gpu"],
+            "--device must be one of",
+        ),  # checked as train checks it
         (["train", "--device", "gpu", "--print-config"], "got 'gpu'"),
         (["sweep"], "give a sweep spec file or --preset NAME"),
     ],
@@ -148,6 +151,10 @@ def test_a_corrupt_checkpoint_is_a_failure_of_the_work_exit_1(tmp_path, capsys):
     assert "model.pt cannot be read safely" in err and err.endswith(f" {TRACEBACK_HINT}\n")
     assert main(["evaluate", str(run), "--samples", "10", "-v"]) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+    (run / "config.json").write_text('{"data": {"name": "dspr')  # cut short by a full disk
+    assert main(["report", str(run), "-q"]) == 1
+    err = capsys.readouterr().err
+    assert "config.json is truncated or corrupt" in err and len(err.splitlines()) == 1
 
 
 def test_a_sweep_spec_takes_the_keys_of_the_train_toml():
@@ -167,6 +174,8 @@ def test_a_sweep_spec_takes_the_keys_of_the_train_toml():
     assert spec.train == train
     with pytest.raises(SpecError, match="no_such_key"):
         parse_spec({"grid": grid, "data": {"no_such_key": 1}})
-    # [train.SECTION] is read as a train config file is read, which refuses an unknown key
-    with pytest.raises(ConfigError, match="no_such_key"):
-        from_dict(parse_spec({"grid": grid, "train": {"model": {"no_such_key": 1}}}).train)
+    # [train.SECTION] takes the keys a train config file's [SECTION] takes, and no others
+    with pytest.raises(SpecError, match="no_such_key.*not an option of a training config"):
+        parse_spec({"grid": grid, "train": {"model": {"no_such_key": 1}}})
+    with pytest.raises(SpecError, match="no_such_key"):
+        parse_spec({"grid": grid, "train": {"beta-tcvae": {"optim": {"no_such_key": 1}}}})

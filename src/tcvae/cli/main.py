@@ -9,7 +9,7 @@ import sys
 import traceback
 
 from tcvae.cli.options import common_options
-from tcvae.errors import TcvaeError
+from tcvae.errors import CorruptFileError, TcvaeError
 from tcvae.training.checkpoint import CheckpointError
 from tcvae.training.trainer import DivergedError
 
@@ -24,6 +24,7 @@ EXIT_STATUS: tuple[tuple[type[BaseException] | tuple[type[BaseException], ...], 
     (KeyboardInterrupt, 130),  # Ctrl-C (a training run checkpoints first: 128 + the signal)
     (DivergedError, 1),  # training blew up
     (CheckpointError, 1),  # a checkpoint that cannot be read: truncated, corrupt, foreign
+    (CorruptFileError, 1),  # a run's config.json or status.json that cannot be read back
     (TcvaeError, 2),  # a flag's value, a setting, a missing run directory, a file's content
     ((FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError), 2),  # a path
     (OSError, 1),  # the system failed the work: a full disk, a lost connection

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tcvae.options import options_of
+from tcvae.options import OptionError, options_of
 from tcvae.training.config import DataConfig, RunConfig
 
 # The short spelling of a long flag, the same on every verb.
@@ -122,7 +122,11 @@ def device_of(args: argparse.Namespace) -> str:
     from tcvae.training.distributed import DistInfo
     from tcvae.training.hardware import resolve_device
 
-    return str(resolve_device(RunConfig(device=args.device).device, DistInfo()))
+    try:
+        device = RunConfig(device=args.device).device
+    except OptionError as err:
+        raise OptionError(f"--device{str(err).removeprefix('device')}", "device") from None
+    return str(resolve_device(device, DistInfo()))
 
 
 def add_data_source_option(p: argparse.ArgumentParser, **kwargs: Any) -> None:

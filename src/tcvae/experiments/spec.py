@@ -53,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 from tcvae.errors import TcvaeError
-from tcvae.training.config import ConfigError, DataConfig, from_dict
+from tcvae.training.config import ConfigError, DataConfig, TrainConfig, from_dict
 from tcvae.training.resolve import bundled_presets
 
 if sys.version_info >= (3, 11):
@@ -82,6 +82,10 @@ METHOD_LABELS: dict[str, tuple[str, str | None]] = {
 # Training sections a spec may set under [train]; [train.data] is replaced by the spec's [data].
 TRAIN_SECTIONS = ("model", "objective", "optim", "run")
 # Options the sweep itself sets per cell, so a spec may not fix or sweep them.
+_SECTION_KEYS = {
+    s: [f.name for f in dataclasses.fields(TrainConfig.__dataclass_fields__[s].default_factory)]
+    for s in TRAIN_SECTIONS
+}
 CELL_KEYS = ("objective.method", "objective.beta", "run.seed", "run.run_dir")
 _TOP_KEYS = ("name", "description", "grid", "data", "train", "evaluation")
 _GRID_KEYS = ("methods", "betas", "seeds", "options")
@@ -176,6 +180,9 @@ def _check_option_key(key: str, where: str) -> None:
         )
     if key in CELL_KEYS:
         raise _fail(where, f"sets {key}, which the sweep sets per cell from [grid]")
+    known = _SECTION_KEYS[section]
+    if name not in known:
+        raise _fail(where, f"is not an option of a training config's [{section}]: one of {known}")
 
 
 def _parse_data(data: Any) -> DataConfig:

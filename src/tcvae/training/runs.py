@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from tcvae.data.ground_truth import GroundTruthData
-from tcvae.errors import TcvaeError
+from tcvae.errors import CorruptFileError, TcvaeError
 from tcvae.files import write_json_atomic
 from tcvae.markup import esc, figure, key_value_table, paragraph, table
 from tcvae.models import build_model
@@ -131,7 +131,13 @@ def read_config(run_dir: str | Path) -> TrainConfig:
             f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (give the directory "
             "that `tcvae train` created, e.g. runs/<name>)"
         )
-    tree = json.loads(path.read_text())
+    try:
+        tree = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(
+            f"{path} is truncated or corrupt ({err}); the run's settings are lost with it: "
+            "train again, or restore the file from a backup"
+        ) from None
     # Runs written before a method's unused objective options were refused record them all (a
     # VAE's beta too); they had no effect on the run, so they are dropped.
     objective = tree.get("objective", {})
