@@ -108,6 +108,15 @@ def test_warmups():
     assert ObjectiveConfig(alpha=0.5, gamma=2.0).weights() == (0.5, 6.0, 2.0)
 
 
+def test_a_beta_ramp_from_above_decays_linearly_to_beta():
+    """beta_t = beta_start + (beta - beta_start) min(1, t / beta_warmup_steps)."""
+    config = ObjectiveConfig("beta-tcvae", beta=6.0, beta_start=30.0, beta_warmup_steps=100)
+    assert [config.weights(t)[1] for t in (0, 25, 100, 5_000)] == [30.0, 24.0, 6.0, 6.0]
+    assert config.weights(25)[0] == config.weights(25)[2] == 1.0  # MI and dwkl weights untouched
+    ramp = ObjectiveConfig("factor-vae", beta=10.0, beta_start=2.0, beta_warmup_steps=4)
+    assert ramp.weights(2) == (1, 6, 1)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [
@@ -131,6 +140,7 @@ def test_bad_config(kwargs, match):
     [
         (dict(method="vae", beta=4.0), "beta", "--method beta-vae"),
         (dict(method="vae", beta_warmup_steps=10), "beta_warmup_steps", "no beta to warm up"),
+        (dict(method="beta-tcvae", beta_start=30.0), "beta_start", "set --beta-warmup-steps"),
         (dict(method="factor-vae", gamma=10.0), "gamma", "TC weight (its paper's gamma) is --beta"),
         (dict(method="factor-vae", alpha=1.0), "alpha", "--beta times the discriminator's TC"),
         (dict(method="annealed-vae", gamma=9.0), "gamma", "(its paper's gamma) is --beta"),

@@ -18,7 +18,9 @@ one's own can be trained with them and :func:`~tcvae.objectives.decomposition.el
 the terms the trainer logs.
 Optional warm-ups from the reference code (REFERENCE.md section 8), both off by default:
 
-    beta_t   = beta * min(1, t / beta_warmup_steps)
+    beta_t   = beta_start + (beta - beta_start) * min(1, t / beta_warmup_steps)
+
+(beta_start defaults to 0, a warm-up; above beta it makes the weight decay to beta instead.)
     lambda_t = max(0, lambda0 * (1 - t / lambda_warmup_steps))
     dimension-wise KL weight: gamma * (1 - lambda_t)
 """
@@ -147,7 +149,17 @@ class ObjectiveConfig:
         "mss (stratified, unbiased)",
     )
     beta_warmup_steps: int = option(
-        0, flag="--beta-warmup-steps", metavar="STEPS", help="ramp beta up from 0 over N steps"
+        0,
+        flag="--beta-warmup-steps",
+        metavar="STEPS",
+        help="ramp beta linearly from --beta-start to --beta over N steps",
+    )
+    beta_start: float | None = option(
+        None,
+        flag="--beta-start",
+        metavar="B",
+        help="beta at step 0 of the --beta-warmup-steps ramp (default 0, a warm-up; above --beta, "
+        "a strong penalty early that decays to --beta)",
     )
     lambda_warmup_steps: int = option(
         0,
@@ -200,6 +212,7 @@ class ObjectiveConfig:
             "alpha": (unset_or(non_negative_number), "must be a non-negative number"),
             "gamma": (unset_or(non_negative_number), "must be a non-negative number"),
             "beta_warmup_steps": (non_negative_int, f"{steps} (0 turns the warm-up off)"),
+            "beta_start": (unset_or(non_negative_number), "must be a non-negative number"),
             "lambda_warmup_steps": (non_negative_int, f"{steps} (0 turns the warm-up off)"),
             "lambda0": (unset_or(lambda v: 0 <= v <= 1), "must lie in [0, 1]"),
             "dip_lambda_d": (unset_or(non_negative_number), "must be >= 0"),
@@ -257,7 +270,8 @@ class ObjectiveConfig:
         """(alpha, beta, gamma) at training step ``step``, warm-ups applied (for the baselines,
         beta is their main weight and alpha = gamma = 1 are only logged)."""
         ramp = 1.0 if self.beta_warmup_steps == 0 else min(1.0, step / self.beta_warmup_steps)
-        beta = 1.0 if self.method == "vae" else self.beta * ramp
+        start = self.beta_start or 0.0
+        beta = 1.0 if self.method == "vae" else start + (self.beta - start) * ramp
         if self.method in BASELINES:
             return 1.0, beta, 1.0
         preset = beta if self.method == "beta-vae" else 1.0
@@ -284,6 +298,10 @@ def unused_options(values: dict[str, Any]) -> dict[str, str]:
         )
     if m == "vae" and is_set("beta_warmup_steps"):
         unused["beta_warmup_steps"] = "its objective is the ELBO and has no beta to warm up"
+    if m == "vae" and is_set("beta_start"):
+        unused["beta_start"] = "its objective is the ELBO and has no beta to ramp"
+    if is_set("beta_start") and not is_set("beta_warmup_steps"):
+        unused["beta_start"] = "it is the start of the beta ramp; set --beta-warmup-steps"
     if m in BASELINES:
         for name in ("alpha", "gamma"):
             if is_set(name):
