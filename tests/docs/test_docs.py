@@ -280,6 +280,37 @@ def test_every_lab_note_section_names_its_date_and_machine():
     assert not failures, "lab-note sections without a date and a machine:\n" + "\n".join(failures)
 
 
+# Benchmark output, or a figure dated on a named machine: lab-note material.
+BENCHMARK = re.compile(r"\d[\d,.]* images/s|\bpeak RSS\b|ru_maxrss|mallinfo")
+
+
+def test_tutorials_and_reference_leave_measurements_to_the_lab_notes():
+    failures = []
+    for kind in ("tutorials", "reference"):
+        for page in sorted((ROOT / "docs" / kind).glob("*.md")):
+            for paragraph in re.split(r"\n\s*\n", prose(page)):
+                dated_on_a_machine = DATE.search(paragraph) and MACHINE.search(paragraph)
+                if BENCHMARK.search(paragraph) or dated_on_a_machine:
+                    failures.append(f"{rel(page)}: {paragraph.strip()[:100]}")
+    assert not failures, "measurements belong in docs/lab-notes (dated, with the machine):\n" + (
+        "\n".join(failures)
+    )
+
+
+def test_the_docs_index_lists_every_page():
+    index = ROOT / "docs" / "README.md"
+    linked = [
+        (index.parent / target).resolve()
+        for target in re.findall(r"\]\(([^)\s#]+\.md)(?:#[^)]*)?\)", prose(index))
+    ]
+    pages = [p for p in DOCS if p != index]
+    missing = [rel(p) for p in pages if p not in linked]
+    assert not missing, f"docs/README.md does not list {missing}"
+    kinds = ("tutorials", "reference", "lab-notes")
+    outside = [rel(p) for p in pages if p.parent.name not in kinds]
+    assert not outside, f"pages outside the three kinds {kinds}: {outside}"
+
+
 def test_the_sweep_spec_reference_lists_every_method():
     text = (ROOT / "docs" / "reference" / "sweep-spec.md").read_text()
     missing = [m for m in METHOD_LABELS if f"`{m}`" not in text]

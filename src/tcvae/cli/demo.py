@@ -42,8 +42,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     source += "file (file), or the file if cached (auto)"
     add_data_source_option(p, default="builtin", help=source)
     precision = "precision of the networks: auto (default) trains in bf16 where the CPU or GPU "
-    precision += "computes it natively, else fp32; fp32 is the arithmetic the demo's recipe was "
-    precision += "measured in (docs/lab-notes/demo.md)"
+    precision += "computes it natively, else fp32 (results over seeds per precision: "
+    precision += "docs/lab-notes/demo.md)"
     p.add_argument("--precision", choices=PRECISIONS, default="auto", help=precision)
     p.add_argument("--seed", type=int, default=0, help="seed of the data subset and training")
     p.add_argument("--force", action="store_true", help="replace an earlier demo run in --out")

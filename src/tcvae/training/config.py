@@ -156,7 +156,7 @@ class DataConfig:
         repeat=True,
         default_factory=dict,
         help="keep classes 0, K, 2K, ... of a factor (a coarser grid, whose classes --filter and "
-        "the config file's exclude rules then count in); repeat for several factors",
+        "--exclude then count in); repeat for several factors",
     )
     subset: int | None = option(
         None,
@@ -344,7 +344,7 @@ class RunConfig:
         flag="--precision",
         choices=PRECISIONS,
         help="precision of the networks: fp32 (default without a preset); bf16 autocast (CPU or "
-        "CUDA; about 1.6x fp32 for the paper's MLP on CPUs with AVX512-BF16); fp16 autocast "
+        "CUDA; faster where the hardware computes bf16 natively); fp16 autocast "
         "(CUDA only); auto (the presets' default) picks bf16 where the device computes it "
         "natively, else fp32. Posterior parameters, z, the estimators and the loss stay in fp32",
     )

@@ -123,7 +123,8 @@ def _unlabelled_selection(data: GroundTruthData, config: DataConfig) -> GroundTr
     ]
     if by_factors:
         raise ConfigError(
-            f"{', '.join(map(option_name, by_factors))} select images by their factor classes, "
+            f"{', '.join(map(option_name, by_factors))} "
+            f"select{'s' if len(by_factors) == 1 else ''} images by their factor classes, "
             f"but {config.name} has no factor labels; drop them (--subset still works)"
         )
     if config.subset is None:
