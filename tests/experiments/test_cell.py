@@ -39,7 +39,10 @@ def test_cell_config_layers_spec_options_and_cell():
 
 def test_bad_training_or_evaluation_options_fail_before_training():
     bad = {**TREE, "train": {"optim": {"batch_sise": 3}}}
-    with pytest.raises(ConfigError, match="batch_sise"):
+    with pytest.raises(SpecError, match="batch_sise is not an option"):  # refused as it is read
+        parse_spec(bad)
+    bad = {**TREE, "train": {"optim": {"batch_size": 0}}}
+    with pytest.raises(ConfigError, match="batch_size"):  # a bad value, when the cells are made
         check_cells(parse_spec(bad))
     with pytest.raises(SpecError, match="allowed keys"):
         check_cells(parse_spec({**TREE, "evaluation": {"sample": 3}}))
