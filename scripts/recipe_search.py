@@ -295,7 +295,7 @@ def curve(
         print(json.dumps(row))
 
 
-def probes(out: Path) -> None:
+def probes(out: Path, until: float | None = None) -> None:
     """Score every kept checkpoint of every run under OUT/runs (MIG with labels, the full-data
     decomposition without): OUT/probes.jsonl, one row per (run, step), so that a label-free
     criterion at an early step can be set against the final MIG (--rank)."""
@@ -309,6 +309,8 @@ def probes(out: Path) -> None:
         for ckpt in list_checkpoints(run_dir):
             step = int(load_checkpoint(ckpt)["step"])
             if (run_dir.name, step) in done:
+                continue
+            if until is not None and step * config.optim.batch_size > until:
                 continue
             if key != (config.data.subset, config.data.subset_seed):
                 key, data = (config.data.subset, config.data.subset_seed), None
@@ -466,6 +468,12 @@ def main() -> None:
         help="score every kept checkpoint of every run (MIG and full-data decomposition)",
     )
     parser.add_argument(
+        "--probes-until",
+        type=float,
+        metavar="IMAGES",
+        help="--probes: only the checkpoints up to this many images seen",
+    )
+    parser.add_argument(
         "--rank",
         type=float,
         metavar="IMAGES",
@@ -480,7 +488,7 @@ def main() -> None:
     elif args.table:
         table(args.out)
     elif args.probes:
-        probes(args.out)
+        probes(args.out, args.probes_until)
     elif args.rank:
         rank(args.out, args.rank)
     elif args.summary:
