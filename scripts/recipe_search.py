@@ -329,27 +329,32 @@ def probes(out: Path, until: float | None = None) -> None:
 
 def rank(out: Path, probe_images: float) -> None:
     """Spearman rank correlation, over runs, of the full-data TC at the checkpoint nearest
-    ``probe_images`` with the MIG at each run's last checkpoint (a good criterion: strongly
-    negative)."""
+    ``probe_images`` (OUT/probes.jsonl) with the run's final MIG (OUT/rows.jsonl); a criterion
+    that ranks runs as their final MIG does is strongly negative."""
     from scipy.stats import spearmanr
 
+    final = {
+        r["recipe"] if r["seed"] == 0 else f"{r['recipe']}-seed{r['seed']}": r
+        for r in read_rows(out / "rows.jsonl")
+    }
     by_run: dict[str, list[dict[str, Any]]] = {}
     for r in read_rows(out / "probes.jsonl"):
         by_run.setdefault(r["run"], []).append(r)
     tcs, migs = [], []
     print("| run | full-data TC at probe (nats) | probe images | final MIG | final images |")
     print("|---|---|---|---|---|")
-    for name, rows in sorted(by_run.items()):
-        rows.sort(key=lambda r: r["step"])
+    for name, rows in sorted(
+        by_run.items(), key=lambda item: final.get(item[0], {}).get("seed", 0)
+    ):
         probe = min(rows, key=lambda r: abs(r["images_seen"] - probe_images))
-        final = rows[-1]
-        if final is probe:
-            continue
+        end = final.get(name)
+        if end is None or abs(probe["images_seen"] - probe_images) > 0.25 * probe_images:
+            continue  # not finished, or no checkpoint near the probe
         tcs.append(probe["full_data"]["tc"])
-        migs.append(final["mig"])
+        migs.append(end["mig"])
         print(
             f"| {name} | {tcs[-1]:.3f} | {probe['images_seen'] / 1e6:.2f} M | {migs[-1]:.3f} | "
-            f"{final['images_seen'] / 1e6:.2f} M |"
+            f"{end['images_seen'] / 1e6:.2f} M |"
         )
     if len(tcs) >= 3:
         rho, p = spearmanr(tcs, migs)
