@@ -151,10 +151,15 @@ def test_a_corrupt_checkpoint_is_a_failure_of_the_work_exit_1(tmp_path, capsys):
     assert "model.pt cannot be read safely" in err and err.endswith(f" {TRACEBACK_HINT}\n")
     assert main(["evaluate", str(run), "--samples", "10", "-v"]) == 1
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+    config = (run / "config.json").read_text()
     (run / "config.json").write_text('{"data": {"name": "dspr')  # cut short by a full disk
     assert main(["report", str(run), "-q"]) == 1
     err = capsys.readouterr().err
     assert "config.json is truncated or corrupt" in err and len(err.splitlines()) == 1
+    (run / "config.json").write_text(config)
+    (run / "status.json").write_text('{"status": "compl')
+    assert main(["report", str(run), "-q"]) == 1
+    assert "status.json is truncated or corrupt" in capsys.readouterr().err
 
 
 def test_a_sweep_spec_takes_the_keys_of_the_train_toml():

@@ -118,10 +118,22 @@ def write_status(
     return write_json_atomic(Path(run_dir) / STATUS_FILE, status_facts)
 
 
+def read_run_json(path: Path) -> Any:
+    """A JSON file the run wrote (config, status, metrics); :class:`CorruptFileError` when it
+    cannot be read back."""
+    try:
+        return json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFileError(
+            f"{path} is truncated or corrupt ({err}): restore it from a backup, or recreate it "
+            "(train again for config.json, evaluate again for metrics.json)"
+        ) from None
+
+
 def read_status(run_dir: str | Path) -> dict[str, Any]:
     """The run's ``status.json`` ({} before an invocation has ended)."""
     path = Path(run_dir) / STATUS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return read_run_json(path) if path.is_file() else {}
 
 
 def read_config(run_dir: str | Path) -> TrainConfig:
@@ -131,13 +143,7 @@ def read_config(run_dir: str | Path) -> TrainConfig:
             f"{run_dir} is not a run directory: {CONFIG_FILE} is missing (give the directory "
             "that `tcvae train` created, e.g. runs/<name>)"
         )
-    try:
-        tree = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise CorruptFileError(
-            f"{path} is truncated or corrupt ({err}); the run's settings are lost with it: "
-            "train again, or restore the file from a backup"
-        ) from None
+    tree = read_run_json(path)
     # Runs written before a method's unused objective options were refused record them all (a
     # VAE's beta too); they had no effect on the run, so they are dropped.
     objective = tree.get("objective", {})
@@ -224,7 +230,7 @@ def _metrics_html(path: Path) -> str:
     if not path.is_file():
         return paragraph(f"Not evaluated yet: tcvae evaluate {path.parent}", "note")
     rows = []
-    for name, section in json.loads(path.read_text()).items():
+    for name, section in read_run_json(path).items():
         if not isinstance(section, dict):
             continue
         for key, value in section.items():
