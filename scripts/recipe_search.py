@@ -52,10 +52,10 @@ from tcvae.training import (
     TrainConfig,
     build_dataset,
     load_run,
-    train,
 )
+from tcvae.experiments.screening import screening_started, train
 from tcvae.training.checkpoint import list_checkpoints, load_checkpoint
-from tcvae.training.runs import CONFIG_FILE, STATUS_FILE
+from tcvae.training.runs import CONFIG_FILE, SCREENING_FILE, STATUS_FILE, read_run_json
 
 BASE: dict[str, Any] = {
     "subset": 60_000,
@@ -69,6 +69,8 @@ BASE: dict[str, Any] = {
     "beta_start": None,
     "lr_warmup_steps": 0,
     "grad_clip_norm": None,
+    "screen": 1,
+    "screen_images": 500_000,
 }
 # name -> changes to BASE. One or two settings at a time, so each row says what a change does.
 # (The paper's conv networks train at about 1,100 images/s on two cores in bf16, too slow for a
@@ -126,7 +128,9 @@ SEARCHED = [name for name in RECIPES if name != "paper"]
 FACTORS = PAPER_FACTORS["dsprites"]
 
 
-def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> TrainConfig:
+def recipe_config(
+    name: str, run_dir: Path, images: int | None, seed: int, keep_every: int = 500_000
+) -> TrainConfig:
     r = {**BASE, **RECIPES[name]}
     steps = None if images is None else max(1, images // r["batch_size"])
     return TrainConfig(
@@ -146,15 +150,17 @@ def recipe_config(name: str, run_dir: Path, images: int | None, seed: int) -> Tr
             batch_size=r["batch_size"],
             epochs=10**6,
             max_steps=steps,
+            screen=r["screen"],
+            screen_images=r["screen_images"],
         ),
         run=RunConfig(
             run_dir=str(run_dir),
             seed=seed,
             device="cpu",
             precision=r["precision"],
-            # every 0.5 M images, all kept: an interrupted search resumes with little lost, and
-            # --probes scores the model as it was along the way
-            checkpoint_every=max(1, 500_000 // r["batch_size"]),
+            # every keep_every images, all kept: an interrupted search resumes with little lost,
+            # and --probes scores the model as it was along the way
+            checkpoint_every=max(1, keep_every // r["batch_size"]),
             keep_checkpoints=10**6,
             log_every=50,
             tensorboard=False,
@@ -173,10 +179,30 @@ def train_or_resume(config: TrainConfig, data) -> float:
             status["status"] == "max_steps" and (wanted is None or status["step"] >= wanted)
         ):
             return 0.0  # done; a larger --curve-images continues a run stopped at max_steps
-    resume = run_dir if (run_dir / CONFIG_FILE).exists() else None
+    started = (run_dir / CONFIG_FILE).exists() or screening_started(run_dir)
+    resume = run_dir if started else None
     if train(config, resume=resume, progress=True).status == "interrupted":
         raise SystemExit(f"interrupted; run the same command again to continue {run_dir}")
     return time.perf_counter() - start
+
+
+def screening_summary(run_dir: Path) -> dict[str, Any]:
+    """The kept seed, every candidate's full-data TC and all images trained, of a screened run."""
+    if not screening_started(run_dir):
+        return {}
+    record = read_run_json(run_dir / SCREENING_FILE)
+    candidates = record["candidates"]
+    kept = candidates[record["kept"]]
+    status = json.loads((run_dir / STATUS_FILE).read_text())
+    others = sum(c["images_seen"] for c in candidates if c is not kept)
+    return {
+        "screening": {
+            "kept_seed": kept["seed"],
+            "tc": {c["seed"]: round(c["total_correlation"], 4) for c in candidates},
+            "images_with_screening": status["images_seen"] + others,
+            "seconds": record.get("seconds"),
+        }
+    }
 
 
 def score(run_dir: Path, data, checkpoint: int | None = None) -> dict[str, Any]:
@@ -233,7 +259,14 @@ def append_row(path: Path, row: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def search(out: Path, names: list[str], images: int, seed: int, threads: int | None) -> None:
+def search(
+    out: Path,
+    names: list[str],
+    images: int,
+    seed: int,
+    threads: int | None,
+    keep_every: int = 500_000,
+) -> None:
     rows_path = out / "rows.jsonl"
     done = {(r["recipe"], r["seed"]) for r in read_rows(rows_path)}
     datasets: dict[Any, Any] = {}
@@ -242,7 +275,7 @@ def search(out: Path, names: list[str], images: int, seed: int, threads: int | N
             print(f"{name} (seed {seed}): already in {rows_path}")
             continue
         run_dir = out / "runs" / (name if seed == 0 else f"{name}-seed{seed}")
-        config = recipe_config(name, run_dir, images, seed)
+        config = recipe_config(name, run_dir, images, seed, keep_every)
         config.run.threads = threads
         key = config.data.subset
         if key not in datasets:
@@ -265,6 +298,7 @@ def search(out: Path, names: list[str], images: int, seed: int, threads: int | N
             "precision": load_run(run_dir).config.run.precision,
             **scores,
             "logged_last_100_steps": logged_means(run_dir),
+            **screening_summary(run_dir),
         }
         append_row(rows_path, row)
         print(json.dumps(row))
@@ -461,6 +495,13 @@ def main() -> None:
         "one-thread searches side by side use two cores better than one two-thread search",
     )
     parser.add_argument(
+        "--keep-every",
+        type=float,
+        default=5e5,
+        metavar="IMAGES",
+        help="images between the kept checkpoints that --probes scores (default 5e5)",
+    )
+    parser.add_argument(
         "--summary", action="store_true", help="print each recipe's MIG over seeds as Markdown"
     )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
@@ -503,7 +544,14 @@ def main() -> None:
         curve(args.out, args.curve, args.minutes, int(args.curve_every), args.seed, images)
     else:
         for seed in args.seeds or [args.seed]:
-            search(args.out, args.only or SEARCHED, int(args.images), seed, args.threads)
+            search(
+                args.out,
+                args.only or SEARCHED,
+                int(args.images),
+                seed,
+                args.threads,
+                int(args.keep_every),
+            )
 
 
 if __name__ == "__main__":

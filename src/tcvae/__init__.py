@@ -5,6 +5,8 @@ score it and decompose its ELBO. Everything else lives in the sub-packages (``tc
 ``tcvae.models``, ``tcvae.objectives``, ``tcvae.training``, ``tcvae.evaluation``, ...).
 """
 
+from importlib.metadata import version
+
 from tcvae.data import load_dataset
 from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete
 from tcvae.objectives import (
@@ -14,9 +16,10 @@ from tcvae.objectives import (
     index_code_mi,
     total_correlation,
 )
-from tcvae.training import Run, build_dataset, load_run, resolve_config, train
+from tcvae.experiments.screening import train
+from tcvae.training import Run, build_dataset, load_run, resolve_config
 
-__version__ = "0.1.0"
+__version__ = version("tcvae")  # declared once, in pyproject.toml
 
 __all__ = [
     "Run",

@@ -73,6 +73,8 @@ def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
         lr=1e-3,
         lr_warmup_steps=3,
         estimator="mss",
+        screen=1,
+        screen_images=1,
         eval_samples=2,
     )
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")

@@ -77,9 +77,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from tcvae.experiments.screening import saved_config, train
     from tcvae.training.hardware import describe_hardware
-    from tcvae.training.runs import read_config
-    from tcvae.training.trainer import train
 
     overrides = overrides_from_args(args)
     if args.resume:
@@ -87,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError(
                 "--resume takes its settings from RUN_DIR/config.json; drop --preset and --config"
             )
-        config = from_dict(merge(to_dict(read_config(args.resume)), overrides))
+        config = from_dict(merge(to_dict(saved_config(args.resume)), overrides))
     else:
         config = resolve_config(args.preset, args.config, overrides)
     if args.print_config:

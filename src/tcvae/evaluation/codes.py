@@ -156,7 +156,8 @@ def encode_run(
 ) -> Codes:
     """Posterior means and log-variances of every image of the run's data set (or of ``data``),
     with its factor classes and names when it has them, and the run's provenance."""
-    from tcvae import __version__
+    from importlib.metadata import version
+
     from tcvae.training.config import to_dict
     from tcvae.training.runs import load_run
 
@@ -171,7 +172,7 @@ def encode_run(
         "step": run.step,
         "data": data.name,
         "points": len(data),
-        "tcvae_version": __version__,
+        "tcvae_version": version("tcvae"),
     }
     return Codes(
         mean.numpy(),

@@ -108,11 +108,11 @@ def check_cells(spec: SweepSpec) -> None:
 
 def train_cell(spec: SweepSpec, cell: Cell, run_dir: Path):
     """Train (or resume) the cell's model in ``run_dir``; return the trainer's Run."""
-    from tcvae.training import train
+    from tcvae.experiments.screening import screening_started, train
     from tcvae.training.checkpoint import latest_checkpoint
 
     config = cell_config(spec, cell, run_dir)
-    if latest_checkpoint(run_dir) is not None:
+    if latest_checkpoint(run_dir) is not None or screening_started(run_dir):
         log.info("resuming cell %s from %s", cell.cell_id, latest_checkpoint(run_dir))
         run = train(config, resume=run_dir)
     else:

@@ -19,6 +19,7 @@ from tcvae.data.ground_truth import GroundTruthData
 from tcvae.errors import TcvaeError
 from tcvae.evaluation import encode_dataset, mig
 from tcvae.evaluation.run import evaluate_run
+from tcvae.experiments.screening import train
 from tcvae.objectives import ObjectiveConfig
 from tcvae.reports.run_report import section, write_report
 from tcvae.training import (
@@ -28,7 +29,6 @@ from tcvae.training import (
     RunConfig,
     TrainConfig,
     build_dataset,
-    train,
 )
 from tcvae.training.runs import CONFIG_FILE, model_from_config
 from tcvae.training.seeding import seed_everything
@@ -60,6 +60,8 @@ class DemoBudget:
     lr: float
     lr_warmup_steps: int  # linear learning-rate warm-up (the trainer's optim.lr_warmup_steps)
     estimator: str  # minibatch estimator of log q(z): "mws" or "mss" (objectives.estimators)
+    screen: int  # restart screening's candidates (the trainer's optim.screen; 1: none)
+    screen_images: int  # images each candidate trains on before it is scored
     eval_samples: int  # Monte Carlo samples of the decomposition (the paper uses 10,000)
 
 
@@ -75,6 +77,8 @@ DEFAULT_BUDGET = DemoBudget(
     lr=3e-3,
     lr_warmup_steps=0,
     estimator="mws",
+    screen=4,
+    screen_images=500_000,
     eval_samples=10_000,
 )
 # Seconds on a CPU, for tests only: it runs every step but learns little.
@@ -87,6 +91,8 @@ TINY_BUDGET = DemoBudget(
     lr=1e-3,
     lr_warmup_steps=0,
     estimator="mws",
+    screen=2,
+    screen_images=1_000,
     eval_samples=200,
 )
 BETA = 6.0
@@ -130,6 +136,8 @@ def demo_config(
             batch_size=budget.batch_size,
             epochs=epochs or budget.epochs,
             max_minutes=None if epochs else budget.train_minutes,
+            screen=budget.screen,
+            screen_images=budget.screen_images,
         ),
         run=RunConfig(
             run_dir=str(run_dir),

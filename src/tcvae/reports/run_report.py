@@ -30,7 +30,14 @@ from tcvae.reports.explain import explain_mig
 from tcvae.reports.html import page
 from tcvae.training.config import flatten, to_dict
 from tcvae.training.hardware import describe_hardware
-from tcvae.training.runs import FIGURE_DIR, REPORT_FILE, LoadedRun, load_run
+from tcvae.training.runs import (
+    FIGURE_DIR,
+    REPORT_FILE,
+    SCREENING_FILE,
+    LoadedRun,
+    load_run,
+    read_run_json,
+)
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +270,7 @@ def report_page(
     summary += "".join(paragraph(sentence) for sentence in explain_mig(metrics))
     sections = [
         ("Summary", summary),
+        ("Restart screening", _screening_section(run.run_dir)),
         ("Metrics", _metrics_section(metrics) if data.has_factors else ""),
         ("ELBO decomposition", _decomposition_section(metrics) + fig("decomposition")),
         ("Factors and latents", fig("mutual_information") + fig("latent_vs_factors")),
@@ -286,6 +294,41 @@ def _trained_on(run: LoadedRun) -> str:
     if hardware:
         return f"Trained on {describe_hardware(hardware)}."
     return f"Trained in {run.config.run.precision}."
+
+
+def _screening_section(run_dir: Path) -> str:
+    """Every screened candidate and why one was kept, from ``screening.json`` ('' without one)."""
+    path = run_dir / SCREENING_FILE
+    if not path.is_file():
+        return ""
+    record = read_run_json(path)
+    candidates, kept = record["candidates"], record.get("kept")
+    rows = [
+        (
+            c["seed"],
+            f"{c['images_seen']:,}",
+            c["index_code_mi"],
+            f"{c['total_correlation']:.4f} +- {c['total_correlation_stderr']:.2g}",
+            c["dimwise_kl"],
+            "kept" if c["index"] == kept else "",
+        )
+        for c in candidates
+    ]
+    chosen = next((c for c in candidates if c["index"] == kept), None)
+    why = (
+        f"Seed {chosen['seed']} had the lowest and was trained on in this directory."
+        if chosen
+        else "No candidate has been kept yet."
+    )
+    text = paragraph(
+        f"{len(candidates)} candidate runs (seeds {record['config']['run']['seed']}, +1000, ...) "
+        f"trained on the same images, then were scored by their {record['criterion']}, lowest "
+        "kept. This uses no factor labels: it is the term beta-TCVAE penalises, measured without "
+        f"minibatch bias. "
+        f"{why}"
+    )
+    header = ("seed", "images", "index-code MI", "total correlation", "dimension-wise KL", "")
+    return text + table(rows, header=header)
 
 
 def _metrics_section(metrics: Mapping[str, Any]) -> str:

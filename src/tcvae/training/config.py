@@ -299,6 +299,21 @@ class OptimConfig:
         "RUN_DIR/status.json records the step reached, and --max-steps of that step repeats the "
         "run exactly",
     )
+    screen: int = option(
+        1,
+        flag="--screen",
+        metavar="K",
+        help="restart screening: train K candidate runs (seeds SEED, SEED+1000, ...) on the same "
+        "images for --screen-images each, keep the one whose total correlation over the whole "
+        "training set is lowest (no labels are used) and train it on; RUN_DIR/screening.json "
+        "records every candidate (default 1: no screening)",
+    )
+    screen_images: int = option(
+        500_000,
+        flag="--screen-images",
+        metavar="N",
+        help="images each --screen candidate trains on before it is scored (default 500000)",
+    )
 
     def __post_init__(self) -> None:
         rules = {
@@ -306,6 +321,8 @@ class OptimConfig:
             "epochs": (positive_int, "must be a positive integer"),
             "lr": (positive_number, "must be a positive number"),
             "lr_warmup_steps": (non_negative_int, "must be a non-negative integer"),
+            "screen": (positive_int, "must be a positive integer (1: no screening)"),
+            "screen_images": (positive_int, "must be a positive number of images"),
             "grad_clip_norm": (unset_or(positive_number), "must be a positive number or unset"),
             "max_steps": (unset_or(positive_int), "must be a positive integer or unset"),
             "max_minutes": (

@@ -60,6 +60,7 @@ DEFAULT_RUNS_ROOT = "runs"
 CONFIG_FILE = "config.json"
 STATUS_FILE = "status.json"
 MODEL_FILE = "model.pt"
+SCREENING_FILE = "screening.json"  # restart screening's record (tcvae.experiments.screening)
 METRICS_FILE = "metrics.json"
 REPORT_FILE = "report.html"
 FIGURE_DIR = "report"

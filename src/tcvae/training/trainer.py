@@ -159,6 +159,12 @@ def train(
     """
     info = D.info_from_env()
     config = prepare_config(config, resume)
+    if config.optim.screen > 1:
+        raise ConfigError(
+            f"{option_name('optim.screen')} is {config.optim.screen}: screening trains and scores "
+            "candidate runs first, so call tcvae.train (or `tcvae train`); tcvae.training.train "
+            "trains one run"
+        )
     device = resolve_device(config.run.device, info)
     config.run.precision = resolve_precision(config.run.precision, device)
     D.init_process_group(info, device)
