@@ -6,7 +6,7 @@ import pytest
 
 from tcvae.cli.main import main
 from tcvae.objectives.loss import METHODS
-from tcvae.training import trainer
+from tcvae.experiments import screening
 from tcvae.training.config import to_dict
 from tcvae.training.resolve import PRESETS, config_toml, resolve_config
 
@@ -42,7 +42,7 @@ def config_of(monkeypatch, tmp_path):
     def refuse(config, **kwargs):
         raise Trained(config)
 
-    monkeypatch.setattr(trainer, "train", refuse)
+    monkeypatch.setattr(screening, "train", refuse)
 
     def run(argv):
         with pytest.raises(Trained) as caught:
