@@ -9,6 +9,7 @@ from importlib.metadata import version
 
 from tcvae.data import load_dataset
 from tcvae.evaluation import decompose_elbo, encode_dataset, mig, mig_discrete
+from tcvae.experiments.screening import train
 from tcvae.objectives import (
     compute_loss,
     dimwise_kl,
@@ -16,7 +17,6 @@ from tcvae.objectives import (
     index_code_mi,
     total_correlation,
 )
-from tcvae.experiments.screening import train
 from tcvae.training import Run, build_dataset, load_run, resolve_config
 
 __version__ = version("tcvae")  # declared once, in pyproject.toml

@@ -59,8 +59,8 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
         "epochs": 2,
         "max_steps": None,
         "max_minutes": None,
-        "screen": 1,
-        "screen_images": 500_000,
+        "screen": None,
+        "screen_images": None,
     }
     assert saved["objective"]["beta"] == 3.0
     assert saved["data"]["filters"] == {"shape": [1, 1], "posX": [0, 15]}

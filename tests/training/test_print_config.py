@@ -5,8 +5,8 @@ import math
 import pytest
 
 from tcvae.cli.main import main
-from tcvae.objectives.loss import METHODS
 from tcvae.experiments import screening
+from tcvae.objectives.loss import METHODS
 from tcvae.training.config import to_dict
 from tcvae.training.resolve import PRESETS, config_toml, resolve_config
 

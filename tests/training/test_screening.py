@@ -1,5 +1,5 @@
-"""Restart screening (--screen K): every candidate is scored by its full-data total correlation,
-the lowest is kept, and the kept run is exactly the plain run of its seed."""
+"""Restart screening (--screen): every candidate is scored by its full-data total correlation,
+the lowest go on round by round, and the kept run is exactly the plain run of its seed."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from tcvae.experiments import screening
 from tcvae.reports.run_report import _screening_section
 from tcvae.training import load_run
 from tcvae.training import train as train_one
-from tcvae.training.config import ConfigError
+from tcvae.training.config import ConfigError, OptimConfig
 from tcvae.training.runs import SCREENING_FILE, read_config, read_run_json
 
-# 3 candidates of 2 steps each (batch 64), the kept one trained on to 6 steps.
-SCREEN = {"screen": 3, "screen_images": 100, "max_steps": 6}
+# Batch 64: 4 candidates scored after 2 steps, the best 2 again after 4, the lower trained to 6.
+SCREEN = {"screen": [4, 2], "screen_images": [100, 200], "max_steps": 6}
 
 
 def weights(run_dir):
@@ -37,21 +37,26 @@ def screened(tmp_path_factory):
         return screening.train(config)
 
 
-def test_the_lowest_full_data_tc_is_kept_from_every_candidate(screened):
+def test_each_round_keeps_the_lowest_full_data_tc(screened):
     record = read_run_json(screened.run_dir / SCREENING_FILE)
     candidates = record["candidates"]
-    assert [c["seed"] for c in candidates] == [0, 1000, 2000]
-    assert all(c["steps"] == 2 and c["images_seen"] == 128 for c in candidates)
-    # Each recorded TC is the candidate model's, recomputed here from its own weights and data.
+    assert [c["seed"] for c in candidates] == [0, 1000, 2000, 3000]
+    first = {c["index"]: c["scores"][0]["total_correlation"] for c in candidates}
+    assert all(c["scores"][0]["steps"] == 2 for c in candidates)
+    # The two lowest of round 1 (and only they) were trained on to 4 steps and scored again.
+    went_on = sorted(first, key=lambda k: (first[k], k))[:2]
+    assert sorted(c["index"] for c in candidates if len(c["scores"]) == 2) == sorted(went_on)
+    second = {c["index"]: c["scores"][1] for c in candidates if len(c["scores"]) == 2}
+    assert all(s["steps"] == 4 and s["images_seen"] == 256 for s in second.values())
+    assert record["kept"] == min(second, key=lambda k: (second[k]["total_correlation"], k))
+    # Each recorded TC is the candidate's, recomputed here from its own final weights and data.
     for c in candidates:
         run = load_run(screened.run_dir / c["run_dir"])
         terms = screening.full_data_terms(run.model, run.dataset(), "normal")
-        assert c["total_correlation"] == terms.total_correlation
-    tcs = [c["total_correlation"] for c in candidates]
-    assert record["kept"] == tcs.index(min(tcs))
+        assert c["scores"][-1]["total_correlation"] == terms.total_correlation
     kept_seed = candidates[record["kept"]]["seed"]
     assert screened.config.run.seed == kept_seed and screened.step == 6
-    assert read_config(screened.run_dir).optim.screen == 1
+    assert read_config(screened.run_dir).optim.screen is None
 
 
 def test_the_kept_run_equals_the_plain_run_of_its_seed(screened, make_config):
@@ -69,32 +74,51 @@ def test_an_interrupted_screening_resumes_to_the_same_run(screened, make_config,
     calls = []
     score = screening.full_data_terms
 
-    def crash_on_second(*args, **kwargs):
+    def crash_on_fifth(*args, **kwargs):  # in round 2, after its first candidate trained on
         calls.append(1)
-        if len(calls) == 2:
+        if len(calls) == 5:
             raise KeyboardInterrupt
         return score(*args, **kwargs)
 
-    monkeypatch.setattr(screening, "full_data_terms", crash_on_second)
+    monkeypatch.setattr(screening, "full_data_terms", crash_on_fifth)
     config = make_config("crashed", **SCREEN)
     with pytest.raises(KeyboardInterrupt):
         screening.train(config)
     run_dir = Path(config.run.run_dir)
-    assert len(read_run_json(run_dir / SCREENING_FILE)["candidates"]) == 1
+    scores = [len(c["scores"]) for c in read_run_json(run_dir / SCREENING_FILE)["candidates"]]
+    assert sorted(scores) == [1, 1, 1, 1]
     monkeypatch.setattr(screening, "full_data_terms", score)
     assert main(["train", "--resume", str(run_dir), "-q"]) == 0  # the CLI reads screening.json
     assert same(weights(run_dir), weights(screened.run_dir))
-    again = read_run_json(run_dir / SCREENING_FILE)
-    assert again["kept"] == read_run_json(screened.run_dir / SCREENING_FILE)["kept"]
+    assert read_run_json(run_dir / SCREENING_FILE) | {"seconds": 0, "config": 0} == read_run_json(
+        screened.run_dir / SCREENING_FILE
+    ) | {"seconds": 0, "config": 0}
 
 
 def test_the_report_lists_every_candidate_and_the_kept_one(screened):
     html = _screening_section(screened.run_dir)
-    assert all(f"<td class=\"num\">{seed}</td>" in html for seed in (0, 1000, 2000))
+    assert all(f'<td class="num">{seed}</td>' in html for seed in (0, 1000, 2000, 3000))
     assert html.count(">kept<") == 1 and "no factor labels" in html
+    assert "4 at 100 images, then 2 at 200 images" in html
     assert _screening_section(screened.run_dir / "candidates" / "seed-0") == ""
 
 
 def test_the_one_run_trainer_refuses_to_screen(make_config):
-    with pytest.raises(ConfigError, match=r"--screen\) is 3: .* call tcvae.train"):
+    with pytest.raises(ConfigError, match=r"--screen\) is set: .* call tcvae.train"):
         train_one(make_config(**SCREEN))
+
+
+@pytest.mark.parametrize(
+    ("screen", "images", "message"),
+    [
+        ([1], [100], "the first >= 2"),
+        ([4, 4], [100, 200], "each smaller than the one before"),
+        ([4, 2], [200, 100], "2 increasing image count"),
+        ([4, 2], [100], "2 increasing image count"),
+        ([4], None, "1 increasing image count"),
+        (None, [100], "set without --screen"),
+    ],
+)
+def test_bad_screening_settings_are_refused_by_name(screen, images, message):
+    with pytest.raises(ConfigError, match=message):
+        OptimConfig(screen=screen, screen_images=images)

@@ -71,16 +71,15 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _screening_line(run_dir) -> str:
-    """'  kept seed 1000 of 4 screened (full-data TC 0.18 nats; 0.18-0.41)' from screening.json."""
+    """'  restart screening: kept seed 1000 of 6 candidates (full-data TC 0.18 nats)'."""
     from tcvae.training.runs import SCREENING_FILE, read_run_json
 
     path = run_dir / SCREENING_FILE
     if not path.is_file():
         return ""
     record = read_run_json(path)
-    tcs = [c["total_correlation"] for c in record["candidates"]]
-    kept = record["candidates"][record["kept"]]
+    kept = next(c for c in record["candidates"] if c["index"] == record["kept"])
     return (
-        f"  restart screening: kept seed {kept['seed']} of {len(tcs)} candidates (full-data TC "
-        f"{kept['total_correlation']:.3f} nats; all {min(tcs):.3f}-{max(tcs):.3f})\n"
+        f"  restart screening: kept seed {kept['seed']} of {len(record['candidates'])} candidates "
+        f"(full-data TC {kept['scores'][-1]['total_correlation']:.3f} nats; see the report)\n"
     )

@@ -60,8 +60,8 @@ class DemoBudget:
     lr: float
     lr_warmup_steps: int  # linear learning-rate warm-up (the trainer's optim.lr_warmup_steps)
     estimator: str  # minibatch estimator of log q(z): "mws" or "mss" (objectives.estimators)
-    screen: int  # restart screening's candidates (the trainer's optim.screen; 1: none)
-    screen_images: int  # images each candidate trains on before it is scored
+    screen: list[int] | None  # restart screening's candidates per round (optim.screen)
+    screen_images: list[int] | None  # images the candidates have trained when each round scores
     eval_samples: int  # Monte Carlo samples of the decomposition (the paper uses 10,000)
 
 
@@ -77,8 +77,8 @@ DEFAULT_BUDGET = DemoBudget(
     lr=3e-3,
     lr_warmup_steps=0,
     estimator="mws",
-    screen=4,
-    screen_images=500_000,
+    screen=[6, 2],
+    screen_images=[250_000, 1_000_000],
     eval_samples=10_000,
 )
 # Seconds on a CPU, for tests only: it runs every step but learns little.
@@ -91,8 +91,8 @@ TINY_BUDGET = DemoBudget(
     lr=1e-3,
     lr_warmup_steps=0,
     estimator="mws",
-    screen=2,
-    screen_images=1_000,
+    screen=[3, 2],
+    screen_images=[128, 256],
     eval_samples=200,
 )
 BETA = 6.0

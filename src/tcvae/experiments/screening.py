@@ -2,21 +2,26 @@
 
 Whether a run of beta-TCVAE separates the factors is decided early and depends on the seed; the
 objective prefers the factorised code (lower total correlation, the paper's claim) but a run can
-settle into a rotated or mixed one. With ``optim.screen = K > 1`` (``--screen K``) :func:`train`
+settle into a rotated or mixed one. With ``optim.screen = [K]`` (``--screen K``) :func:`train`
 
 1. trains K candidates, ordinary runs with seeds ``seed + 1000 k`` (k = 0 .. K-1) on the same
-   images, for ``optim.screen_images`` images each, in ``RUN_DIR/candidates/seed-S``;
+   images, for ``optim.screen_images[0]`` images each, in ``RUN_DIR/candidates/seed-S``;
 2. scores each with the label-free criterion, the total correlation KL(q(z) || prod_j q(z_j)) of
    its posteriors over the whole training set (the exact-aggregate decomposition,
    :func:`tcvae.evaluation.decompose_elbo`, 10,000 samples): no factor labels are read;
 3. keeps the candidate with the lowest and trains it on in ``RUN_DIR`` from its last checkpoint.
 
-``RUN_DIR`` then holds an ordinary run of the kept seed (its ``config.json`` names that seed with
-``screen = 1``, and training that config from scratch gives the same weights, bit for bit on CPU),
-and ``screening.json`` records the request, every candidate's scores and which was kept.
-``optim.max_minutes`` counts the screening's time in the same invocation too. An interrupted screening resumes with
-``tcvae train --resume RUN_DIR``: finished candidates are kept, an interrupted one resumes from
-its checkpoint. docs/lab-notes/demo.md measures how well the criterion ranks runs.
+With several rounds (``--screen 6,2 --screen-images 250000,1000000``: successive halving) the
+K2 lowest of the first round train on to the second count and are scored again, and so on; the
+lowest of the last round is kept. Candidates are ranked by TC, ties by index.
+
+``RUN_DIR`` then holds an ordinary run of the kept seed (its ``config.json`` names that seed
+without screening, and training that config from scratch gives the same weights, bit for bit on
+CPU), and ``screening.json`` records the request, every candidate's scores and which was kept.
+``optim.max_minutes`` counts the screening's time in the same invocation too. An interrupted
+screening resumes with ``tcvae train --resume RUN_DIR``: scored rounds are kept, an interrupted
+candidate resumes from its checkpoint. docs/lab-notes/demo.md measures how well the criterion
+ranks runs.
 """
 
 from __future__ import annotations
@@ -76,7 +81,7 @@ def full_data_terms(
 
 
 def screening_started(run_dir: str | Path) -> bool:
-    """Whether ``run_dir`` holds a screening (finished or not) that ``train(resume=...)`` goes on with."""
+    """Whether ``run_dir`` holds a screening (finished or not) for ``train(resume=...)``."""
     return (Path(run_dir) / SCREENING_FILE).is_file()
 
 
@@ -114,7 +119,7 @@ def train(
     if resume is not None:
         return trainer.train(config, resume=resume, progress=progress)
     config = prepare_config(config, None)
-    if config.optim.screen == 1:
+    if config.optim.screen is None:
         return trainer.train(config, progress=progress)
     info = D.info_from_env()
     D.init_process_group(info, resolve_device(config.run.device, info))
@@ -132,71 +137,94 @@ def train(
     return _screen(config, record, progress)
 
 
-def candidate_config(config: TrainConfig, k: int) -> TrainConfig:
+def candidate_config(config: TrainConfig, k: int, images: int) -> TrainConfig:
     """Candidate ``k``'s config: ``config`` with seed + 1000 k, no screening, no time budget, in
-    RUN_DIR/candidates/seed-S, stopping after ``screen_images`` images (or ``max_steps``)."""
+    RUN_DIR/candidates/seed-S, stopping after ``images`` images (or ``max_steps``)."""
     c = from_dict(to_dict(config))
     c.run.seed = config.run.seed + SEED_STRIDE * k
     c.run.run_dir = str(Path(config.run.run_dir) / CANDIDATES_DIR / f"seed-{c.run.seed}")
-    steps = math.ceil(config.optim.screen_images / config.optim.batch_size)
+    steps = math.ceil(images / config.optim.batch_size)
     c.optim.max_steps = min(steps, config.optim.max_steps or steps)
     c.optim.max_minutes = None
-    c.optim.screen = 1
+    c.optim.screen = c.optim.screen_images = None
     c.run.keep_checkpoints = 1
     return c
 
 
+def ranked(candidates: list[dict[str, Any]], round_: int) -> list[int]:
+    """Indices of the candidates scored in round ``round_``, lowest total correlation first."""
+    scored = [
+        (c["scores"][round_]["total_correlation"], c["index"])
+        for c in candidates
+        if len(c["scores"]) > round_
+    ]
+    return [index for _, index in sorted(scored)]
+
+
 def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trainer.Run:
-    """Train and score the candidates ``record`` does not hold yet, keep one, train it on."""
+    """Train and score what ``record`` does not hold yet, round by round; keep one, train it on."""
     info = D.info_from_env()
     run_dir = Path(config.run.run_dir)
     device = resolve_device(config.run.device, info)
     start = time.perf_counter()
     spent = float(record.get("seconds", 0.0))
-    scored = {c["index"]: c for c in record["candidates"]}
+    counts, images = config.optim.screen, config.optim.screen_images
+    by_index = {c["index"]: c for c in record["candidates"]}
     data = None
-    for k in range(config.optim.screen):
-        if k in scored:
-            continue
-        cand = candidate_config(config, k)
-        log.info("screening candidate %d of %d (seed %d)", k + 1, config.optim.screen, cand.run.seed)
-        cand_dir = Path(cand.run.run_dir)
-        if (cand_dir / CONFIG_FILE).is_file():
-            run = trainer.train(cand, resume=cand_dir, progress=progress)
+    for round_, n_images in enumerate(images):
+        if round_ == 0:
+            entrants = list(range(counts[0]))
         else:
-            run = trainer.train(cand, progress=progress)
-        if run.status == "interrupted":
+            entrants = ranked(list(by_index.values()), round_ - 1)[: counts[round_]]
+        for k in entrants:
+            entry = by_index.setdefault(k, {"index": k, "scores": []})
+            if len(entry["scores"]) > round_:
+                continue
+            cand = candidate_config(config, k, n_images)
+            log.info(
+                "screening round %d of %d: candidate seed %d to %d images",
+                round_ + 1,
+                len(images),
+                cand.run.seed,
+                n_images,
+            )
+            cand_dir = Path(cand.run.run_dir)
+            resume = cand_dir if (cand_dir / CONFIG_FILE).is_file() else None
+            run = trainer.train(cand, resume=resume, progress=progress)
+            if run.status == "interrupted":
+                record["seconds"] = round(spent + time.perf_counter() - start, 3)
+                if info.is_main:
+                    write_json_atomic(run_dir / SCREENING_FILE, record)
+                return dataclasses.replace(run, run_dir=run_dir)  # resume the screening
+            terms = None
+            if info.is_main:
+                data = data or build_dataset(config.data)
+                t = full_data_terms(run.model, data, config.model.posterior, device)
+                terms = (
+                    t.index_code_mi,
+                    t.total_correlation,
+                    t.total_correlation_stderr,
+                    t.dimwise_kl,
+                )
+            mi, tc, tc_se, dwkl = D.broadcast(terms, info)
+            entry.update(seed=cand.run.seed, run_dir=str(cand_dir.relative_to(run_dir)))
+            entry["scores"].append(
+                {
+                    "steps": run.step,
+                    "images_seen": run.step * config.optim.batch_size,
+                    "index_code_mi": mi,
+                    "total_correlation": tc,
+                    "total_correlation_stderr": tc_se,
+                    "dimwise_kl": dwkl,
+                }
+            )
+            log.info("candidate seed %d: total correlation %.4f nats", cand.run.seed, tc)
+            record["candidates"] = [by_index[i] for i in sorted(by_index)]
             record["seconds"] = round(spent + time.perf_counter() - start, 3)
             if info.is_main:
                 write_json_atomic(run_dir / SCREENING_FILE, record)
-            return dataclasses.replace(run, run_dir=run_dir)  # resume the screening, not the candidate
-        terms = None
-        if info.is_main:
-            data = data or build_dataset(config.data)
-            terms = full_data_terms(run.model, data, config.model.posterior, device)
-        terms = D.broadcast(
-            None if terms is None else (terms.index_code_mi, terms.total_correlation,
-                                        terms.total_correlation_stderr, terms.dimwise_kl),
-            info,
-        )
-        mi, tc, tc_se, dwkl = terms
-        scored[k] = {
-            "index": k,
-            "seed": cand.run.seed,
-            "run_dir": str(cand_dir.relative_to(run_dir)),
-            "steps": run.step,
-            "images_seen": run.step * config.optim.batch_size,
-            "index_code_mi": mi,
-            "total_correlation": tc,
-            "total_correlation_stderr": tc_se,
-            "dimwise_kl": dwkl,
-        }
-        log.info("candidate seed %d: total correlation %.4f nats", cand.run.seed, tc)
-        record["candidates"] = [scored[i] for i in sorted(scored)]
-        record["seconds"] = round(spent + time.perf_counter() - start, 3)
-        if info.is_main:
-            write_json_atomic(run_dir / SCREENING_FILE, record)
-    kept = min(scored.values(), key=lambda c: (c["total_correlation"], c["index"]))
+    candidates = [by_index[i] for i in sorted(by_index)]
+    kept = by_index[ranked(candidates, len(images) - 1)[0]]
     record["kept"] = kept["index"]
     config = _kept_config(config, kept["index"], time.perf_counter() - start)
     if info.is_main:
@@ -210,10 +238,10 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
         write_json_atomic(run_dir / SCREENING_FILE, record)
     D.barrier(info)
     log.info(
-        "kept candidate seed %d (total correlation %.4f nats, the lowest of %d); training it on",
+        "kept candidate seed %d (total correlation %.4f nats, the lowest of its round); "
+        "training it on",
         kept["seed"],
-        kept["total_correlation"],
-        len(scored),
+        kept["scores"][-1]["total_correlation"],
     )
     return trainer.train(config, resume=run_dir, progress=progress)
 
@@ -221,7 +249,7 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
 def _kept_config(config: TrainConfig, k: int, seconds: float) -> TrainConfig:
     """The run directory's own config once candidate ``k`` is kept: the candidate's, with the
     requested length and checkpointing, and what is left of ``max_minutes``."""
-    kept = candidate_config(config, k)
+    kept = candidate_config(config, k, config.optim.screen_images[-1])
     kept.run.run_dir = config.run.run_dir
     kept.optim.max_steps = config.optim.max_steps
     kept.run.keep_checkpoints = config.run.keep_checkpoints

@@ -297,37 +297,43 @@ def _trained_on(run: LoadedRun) -> str:
 
 
 def _screening_section(run_dir: Path) -> str:
-    """Every screened candidate and why one was kept, from ``screening.json`` ('' without one)."""
+    """Every screened candidate's scores round by round and why one was kept, from
+    ``screening.json`` ('' without one)."""
     path = run_dir / SCREENING_FILE
     if not path.is_file():
         return ""
     record = read_run_json(path)
+    optim = record["config"]["optim"]
+    rounds = optim["screen_images"]
     candidates, kept = record["candidates"], record.get("kept")
+
+    def cell(c: dict[str, Any], r: int) -> str:
+        if len(c["scores"]) <= r:
+            return ""
+        s = c["scores"][r]
+        return f"{s['total_correlation']:.4f} +- {s['total_correlation_stderr']:.2g}"
+
     rows = [
-        (
-            c["seed"],
-            f"{c['images_seen']:,}",
-            c["index_code_mi"],
-            f"{c['total_correlation']:.4f} +- {c['total_correlation_stderr']:.2g}",
-            c["dimwise_kl"],
-            "kept" if c["index"] == kept else "",
-        )
+        (c["seed"], *(cell(c, r) for r in range(len(rounds))), "kept" if c["index"] == kept else "")
         for c in candidates
     ]
     chosen = next((c for c in candidates if c["index"] == kept), None)
     why = (
-        f"Seed {chosen['seed']} had the lowest and was trained on in this directory."
+        f"Seed {chosen['seed']} had the lowest in the last round and was trained on in this "
+        "directory."
         if chosen
         else "No candidate has been kept yet."
     )
-    text = paragraph(
-        f"{len(candidates)} candidate runs (seeds {record['config']['run']['seed']}, +1000, ...) "
-        f"trained on the same images, then were scored by their {record['criterion']}, lowest "
-        "kept. This uses no factor labels: it is the term beta-TCVAE penalises, measured without "
-        f"minibatch bias. "
-        f"{why}"
+    plan = ", then ".join(
+        f"{k} at {n:,} images" for k, n in zip(optim["screen"], rounds, strict=True)
     )
-    header = ("seed", "images", "index-code MI", "total correlation", "dimension-wise KL", "")
+    text = paragraph(
+        f"Candidate runs (seeds {record['config']['run']['seed']}, +1000, ...) trained on the same "
+        f"images and were scored by their {record['criterion']}: {plan}, the lowest going on. "
+        "This uses no factor labels: it is the term beta-TCVAE penalises, measured without "
+        f"minibatch bias. {why}"
+    )
+    header = ("seed", *(f"TC at {n:,} images (nats)" for n in rounds), "")
     return text + table(rows, header=header)
 
 

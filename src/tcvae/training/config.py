@@ -90,6 +90,16 @@ parse_correlation = _parser(
     "--correlation", "A,B=RHO (two factor names and a number)", _correlation
 )
 parse_stride = _parser("--stride", "FACTOR=K (an integer K >= 1)", _stride)
+parse_screen = _parser(
+    "--screen",
+    "candidate counts K[,K2,...] such as 4 or 6,2",
+    lambda t: [int(v) for v in t.split(",")],
+)
+parse_screen_images = _parser(
+    "--screen-images",
+    "image counts N[,N2,...] such as 500000 or 250000,1000000",
+    lambda t: [int(float(v)) for v in t.split(",")],
+)
 
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
@@ -299,20 +309,24 @@ class OptimConfig:
         "RUN_DIR/status.json records the step reached, and --max-steps of that step repeats the "
         "run exactly",
     )
-    screen: int = option(
-        1,
+    screen: list[int] | None = option(
+        None,
         flag="--screen",
-        metavar="K",
+        metavar="K[,K2,...]",
+        parse=parse_screen,
         help="restart screening: train K candidate runs (seeds SEED, SEED+1000, ...) on the same "
-        "images for --screen-images each, keep the one whose total correlation over the whole "
-        "training set is lowest (no labels are used) and train it on; RUN_DIR/screening.json "
-        "records every candidate (default 1: no screening)",
+        "images to the first --screen-images count, score each by its total correlation over "
+        "the whole training set (no labels), and keep the lowest; with K,K2,... the best K2 go "
+        "on to the next count, and so on, until one is kept and trained on. RUN_DIR/"
+        "screening.json records every candidate (default: no screening)",
     )
-    screen_images: int = option(
-        500_000,
+    screen_images: list[int] | None = option(
+        None,
         flag="--screen-images",
-        metavar="N",
-        help="images each --screen candidate trains on before it is scored (default 500000)",
+        metavar="N[,N2,...]",
+        parse=parse_screen_images,
+        help="images the --screen candidates have trained when they are scored, one count per "
+        "--screen round, increasing (e.g. --screen 6,2 --screen-images 250000,1000000)",
     )
 
     def __post_init__(self) -> None:
@@ -321,8 +335,6 @@ class OptimConfig:
             "epochs": (positive_int, "must be a positive integer"),
             "lr": (positive_number, "must be a positive number"),
             "lr_warmup_steps": (non_negative_int, "must be a non-negative integer"),
-            "screen": (positive_int, "must be a positive integer (1: no screening)"),
-            "screen_images": (positive_int, "must be a positive number of images"),
             "grad_clip_norm": (unset_or(positive_number), "must be a positive number or unset"),
             "max_steps": (unset_or(positive_int), "must be a positive integer or unset"),
             "max_minutes": (
@@ -331,6 +343,36 @@ class OptimConfig:
             ),
         }
         check_fields(self, rules, ConfigError)
+        self._check_screening()
+
+    def _check_screening(self) -> None:
+        k, n = self.screen, self.screen_images
+        if k is None:
+            require(
+                n is None, "screen_images", "is set without --screen; add --screen K", ConfigError
+            )
+            return
+        require(
+            _ints(k) and k[0] >= 2 and all(a > b >= 1 for a, b in zip(k, k[1:])),
+            "screen",
+            f"must be candidate counts K[,K2,...], the first >= 2, each smaller than the one "
+            f"before, got {k!r}",
+            ConfigError,
+        )
+        require(
+            n is not None
+            and _ints(n)
+            and len(n) == len(k)
+            and all(a < b for a, b in zip(n, n[1:])),
+            "screen_images",
+            f"must be {len(k)} increasing image count(s), one per --screen round, got {n!r}",
+            ConfigError,
+        )
+
+
+def _ints(values: Any) -> bool:
+    """A non-empty list of positive ints."""
+    return isinstance(values, list) and bool(values) and all(map(positive_int, values))
 
 
 @dataclass

@@ -159,9 +159,9 @@ def train(
     """
     info = D.info_from_env()
     config = prepare_config(config, resume)
-    if config.optim.screen > 1:
+    if config.optim.screen is not None:
         raise ConfigError(
-            f"{option_name('optim.screen')} is {config.optim.screen}: screening trains and scores "
+            f"{option_name('optim.screen')} is set: screening trains and scores "
             "candidate runs first, so call tcvae.train (or `tcvae train`); tcvae.training.train "
             "trains one run"
         )
