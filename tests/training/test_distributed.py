@@ -128,3 +128,18 @@ def test_baselines_on_two_processes_are_the_one_process_objective(
     discriminator = load_checkpoint(last)["auxiliary"]
     for k, v in discriminator.items():  # Adam turns rounding into up to lr (1e-4) per step
         torch.testing.assert_close(r0["discriminator"][k], v, rtol=0, atol=8e-4, msg=k)
+
+
+def test_screening_on_two_processes_scores_once_and_every_rank_keeps_the_same_run(tmp_path):
+    from tcvae.training.runs import SCREENING_FILE, load_run, read_run_json
+
+    torchrun("ddp_screening_worker.py", str(tmp_path))
+    r0, r1 = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in (0, 1))
+    record = read_run_json(tmp_path / "run" / SCREENING_FILE)
+    kept = record["candidates"][record["kept"]]
+    assert r0["seed"] == r1["seed"] == kept["seed"] and r0["step"] == r1["step"] == 6
+    assert [len(c["scores"]) for c in record["candidates"]].count(2) == 2
+    for k in r0["model"]:
+        assert torch.equal(r0["model"][k], r1["model"][k]), f"ranks disagree on {k}"
+    weights = load_run(tmp_path / "run").model.state_dict()
+    assert all(torch.equal(weights[k], r0["model"][k]) for k in weights)

@@ -124,7 +124,8 @@ def train(
     info = D.info_from_env()
     D.init_process_group(info, resolve_device(config.run.device, info))
     run_dir = agree_on_new_run_dir(config, info)
-    if screening_started(run_dir):
+    # Rank 0 looks (and then writes): every rank gets its answer, so none races its write.
+    if D.broadcast(info.is_main and screening_started(run_dir), info):
         raise RunDirError(
             f"{run_dir} already holds a screening; continue it with --resume {run_dir} or "
             "choose another --out"
