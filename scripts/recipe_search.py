@@ -280,6 +280,7 @@ def search(
     seed: int,
     threads: int | None,
     keep_every: int = 500_000,
+    device: str = "cpu",
 ) -> None:
     rows_path = out / "rows.jsonl"
     done = {(r["recipe"], r["seed"]) for r in read_rows(rows_path)}
@@ -291,6 +292,7 @@ def search(
         run_dir = out / "runs" / (name if seed == 0 else f"{name}-seed{seed}")
         config = recipe_config(name, run_dir, images, seed, keep_every)
         config.run.threads = threads
+        config.run.device = device
         key = config.data.subset
         if key not in datasets:
             datasets.clear()  # hold one data set at a time
@@ -442,6 +444,30 @@ def table(out: Path) -> None:
         )
 
 
+def screen_table(out: Path) -> None:
+    """Screened runs as Markdown: the kept seed, every candidate's full-data TC by round, and the
+    kept run's MIG, gaps, active latents, images and time (screening included)."""
+    print(
+        "| recipe | seed | kept seed | candidates' TC by round (nats) | MIG | gaps (scale, "
+        "orient., posX, posY) | active latents | images (kept run / all) | train s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for r in read_rows(out / "rows.jsonl"):
+        if "screening" not in r:
+            continue
+        sc, g = r["screening"], r["gaps"]
+        tcs = "; ".join(
+            f"{seed}: " + " → ".join(f"{t:.3f}" for t in values)
+            for seed, values in sc["tc"].items()
+        )
+        print(
+            f"| {r['recipe']} | {r['seed']} | {sc['kept_seed']} | {tcs} | {r['mig']:.3f} | "
+            f"{g['scale']:.2f}, {g['orientation']:.2f}, {g['posX']:.2f}, {g['posY']:.2f} | "
+            f"{r['active_latents']} | {r['images_seen'] / 1e6:.2f} M / "
+            f"{sc['images_with_screening'] / 1e6:.2f} M | {r['train_seconds']:.0f} |"
+        )
+
+
 def summary(out: Path, goal: float = 0.30) -> None:
     """Each recipe's MIG at every seed it ran, with the median and how many reach ``goal``."""
     by_recipe: dict[str, dict[int, dict[str, Any]]] = {}
@@ -509,6 +535,9 @@ def main() -> None:
         "one-thread searches side by side use two cores better than one two-thread search",
     )
     parser.add_argument(
+        "--device", default="cpu", help="device of the search's training runs (default cpu)"
+    )
+    parser.add_argument(
         "--keep-every",
         type=float,
         default=5e5,
@@ -519,6 +548,9 @@ def main() -> None:
         "--summary", action="store_true", help="print each recipe's MIG over seeds as Markdown"
     )
     parser.add_argument("--table", action="store_true", help="print rows.jsonl as Markdown")
+    parser.add_argument(
+        "--screen-table", action="store_true", help="print the screened runs as Markdown"
+    )
     parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
     parser.add_argument(
         "--probes",
@@ -545,6 +577,8 @@ def main() -> None:
         blowups(args.out, args.only[0], args.blowups, args.seeds or [0])
     elif args.table:
         table(args.out)
+    elif args.screen_table:
+        screen_table(args.out)
     elif args.probes:
         probes(args.out, args.probes_until)
     elif args.rank:
@@ -565,6 +599,7 @@ def main() -> None:
                 seed,
                 args.threads,
                 int(args.keep_every),
+                args.device,
             )
 
 
