@@ -227,7 +227,8 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
     candidates = [by_index[i] for i in sorted(by_index)]
     kept = by_index[ranked(candidates, len(images) - 1)[0]]
     record["kept"] = kept["index"]
-    config = _kept_config(config, kept["index"], time.perf_counter() - start)
+    saved = read_config(run_dir / kept["run_dir"])
+    config = _kept_config(config, saved, time.perf_counter() - start)
     if info.is_main:
         source = run_dir / kept["run_dir"]
         (run_dir / CHECKPOINT_DIR).mkdir(parents=True, exist_ok=True)
@@ -247,10 +248,11 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
     return trainer.train(config, resume=run_dir, progress=progress)
 
 
-def _kept_config(config: TrainConfig, k: int, seconds: float) -> TrainConfig:
-    """The run directory's own config once candidate ``k`` is kept: the candidate's, with the
-    requested length and checkpointing, and what is left of ``max_minutes``."""
-    kept = candidate_config(config, k, config.optim.screen_images[-1])
+def _kept_config(config: TrainConfig, saved: TrainConfig, seconds: float) -> TrainConfig:
+    """The run directory's own config once the candidate whose config is ``saved`` is kept: its
+    own (seed, resolved precision and threads), with the requested length and checkpointing, and
+    what is left of ``max_minutes``."""
+    kept = from_dict(to_dict(saved))
     kept.run.run_dir = config.run.run_dir
     kept.optim.max_steps = config.optim.max_steps
     kept.run.keep_checkpoints = config.run.keep_checkpoints
