@@ -64,8 +64,11 @@ log = logging.getLogger(__name__)
 
 CANDIDATES_DIR = "candidates"
 SEED_STRIDE = 1000  # candidate k trains with seed + SEED_STRIDE * k
-CRITERION = "total correlation over the training set (exact aggregate posterior, 10,000 samples)"
 CRITERION_SAMPLES = 10_000
+CRITERION = (
+    f"total correlation over the training set (exact aggregate posterior, {CRITERION_SAMPLES:,} "
+    "samples)"
+)
 
 
 def full_data_terms(
@@ -100,7 +103,7 @@ def train(
     resume: str | Path | None = None,
     progress: bool = False,
 ) -> trainer.Run:
-    """:func:`tcvae.training.train`, with restart screening when ``config.optim.screen`` > 1.
+    """:func:`tcvae.training.train`, with restart screening when ``config.optim.screen`` is set.
 
     Without screening this is the trainer itself. With it, the candidates train and are scored
     first (see the module docstring), and the returned Run is the kept candidate's, trained on in
