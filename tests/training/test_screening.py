@@ -111,7 +111,7 @@ def test_the_one_run_trainer_refuses_to_screen(make_config):
 @pytest.mark.parametrize(
     ("screen", "images", "message"),
     [
-        ([1], [100], "the first >= 2"),
+        ([0], [100], "the first >= 2"),
         ([4, 4], [100, 200], "each smaller than the one before"),
         ([4, 2], [200, 100], "2 increasing image count"),
         ([4, 2], [100], "2 increasing image count"),
@@ -120,5 +120,7 @@ def test_the_one_run_trainer_refuses_to_screen(make_config):
     ],
 )
 def test_bad_screening_settings_are_refused_by_name(screen, images, message):
+    """(And one candidate is no screening, so --screen 1 turns a preset's off.)"""
+    assert OptimConfig(screen=[1], screen_images=[100]).screen_images is None
     with pytest.raises(ConfigError, match=message):
         OptimConfig(screen=screen, screen_images=images)

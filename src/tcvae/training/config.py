@@ -318,7 +318,7 @@ class OptimConfig:
         "images to the first --screen-images count, score each by its total correlation over "
         "the whole training set (no labels), and keep the lowest; with K,K2,... the best K2 go "
         "on to the next count, and so on, until one is kept and trained on. RUN_DIR/"
-        "screening.json records every candidate (default: no screening)",
+        "screening.json records every candidate (default: no screening; 1 turns a preset's off)",
     )
     screen_images: list[int] | None = option(
         None,
@@ -347,6 +347,8 @@ class OptimConfig:
 
     def _check_screening(self) -> None:
         k, n = self.screen, self.screen_images
+        if k == [1]:  # one candidate: no screening (turns a preset's off)
+            self.screen = self.screen_images = k = n = None
         if k is None:
             require(
                 n is None, "screen_images", "is set without --screen; add --screen K", ConfigError
