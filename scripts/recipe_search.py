@@ -131,7 +131,7 @@ RECIPES["paper-screen"] = {
     "screen_images": [1_000_000, 4_000_000],
 }
 # the demo as shipped: its recipe with restart screening (successive halving by full-data TC)
-SCREEN = {"screen": [6, 2], "screen_images": [250_000, 1_000_000]}
+SCREEN = {"screen": [8, 2], "screen_images": [250_000, 1_000_000]}
 RECIPES["mws-batch512-lr3e-3-screen"] = {**RECIPES["mws-batch512-lr3e-3"], **SCREEN}
 RECIPES["mws-batch512-lr3e-3-fp32-screen"] = {**RECIPES["mws-batch512-lr3e-3-fp32"], **SCREEN}
 SEARCHED = [name for name in RECIPES if not name.startswith("paper")]

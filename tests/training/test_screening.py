@@ -3,6 +3,10 @@ the lowest go on round by round, and the kept run is exactly the plain run of it
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -126,3 +130,64 @@ def test_bad_screening_settings_are_refused_by_name(screen, images, message):
     assert OptimConfig(screen=[1], screen_images=[100]).screen_images is None
     with pytest.raises(ConfigError, match=message):
         OptimConfig(screen=screen, screen_images=images)
+
+
+@pytest.fixture(scope="module")
+def side_by_side(tmp_path_factory):
+    """The screening of ``screened`` on two threads: candidates train two at a time, one thread
+    each, in their own processes; the kept run trains on with both threads."""
+    from tests.training.conftest import tiny_config
+
+    config = tiny_config(tmp_path_factory.mktemp("side-by-side") / "run", **SCREEN)
+    config.run.threads = 2
+    return screening.train(config)
+
+
+def test_candidates_trained_side_by_side_are_the_plain_runs_of_their_seeds(
+    side_by_side, screened, make_config
+):
+    """Two at a time, one thread each: each candidate is exactly its seed's one-thread run, so
+    the same candidates go on and the same one is kept as when they train one after another."""
+    record = read_run_json(side_by_side.run_dir / SCREENING_FILE)
+    serial = read_run_json(screened.run_dir / SCREENING_FILE)
+    assert record["kept"] == serial["kept"]
+    assert all(s["side_by_side"] == 2 for c in record["candidates"] for s in c["scores"])
+    for c in record["candidates"]:
+        plain = make_config(f"plain-{c['seed']}", max_steps=c["scores"][-1]["steps"])
+        plain.run.seed, plain.run.threads = c["seed"], 1
+        run = train_one(plain)
+        assert same(weights(side_by_side.run_dir / c["run_dir"]), weights(run.run_dir))
+    # The kept run trains on with every thread: it is its seed's run, resumed on two threads.
+    kept = record["candidates"][record["kept"]]
+    assert side_by_side.config.run.threads == 2 and side_by_side.step == 6
+    assert read_config(side_by_side.run_dir).run.threads == 2
+    plain = make_config("plain-kept", max_steps=4)
+    plain.run.seed, plain.run.threads = kept["seed"], 1
+    train_one(plain)
+    plain.run.threads, plain.optim.max_steps = 2, 6
+    resumed = train_one(plain, resume=plain.run.run_dir)
+    assert same(weights(side_by_side.run_dir), weights(resumed.run_dir))
+
+
+def test_a_stop_signal_reaches_candidates_side_by_side_and_resume_finishes(
+    side_by_side, make_config
+):
+    """SIGTERM to the screening process stops the candidates training in their own processes
+    (they checkpoint), starts no more, and --resume ends where the uninterrupted screening did."""
+    config = make_config("stopped", **SCREEN)
+    config.run.threads = 2
+    candidates = Path(config.run.run_dir) / "candidates"
+
+    def stop_once_a_candidate_trains():
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not any(candidates.glob("*/config.json")):
+            time.sleep(0.01)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=stop_once_a_candidate_trains, daemon=True).start()
+    run = screening.train(config)
+    assert run.status == "interrupted" and run.signal == signal.SIGTERM
+    record = read_run_json(Path(config.run.run_dir) / SCREENING_FILE)
+    assert record["kept"] is None
+    assert main(["train", "--resume", config.run.run_dir, "-q"]) == 0
+    assert same(weights(config.run.run_dir), weights(side_by_side.run_dir))
