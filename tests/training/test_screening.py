@@ -191,3 +191,18 @@ def test_a_stop_signal_reaches_candidates_side_by_side_and_resume_finishes(
     assert record["kept"] is None
     assert main(["train", "--resume", config.run.run_dir, "-q"]) == 0
     assert same(weights(config.run.run_dir), weights(side_by_side.run_dir))
+
+
+def test_a_round_starts_only_while_the_time_budget_lasts(screened, make_config):
+    """Out of time after round 1, the screening keeps round 1's lowest (and says so) rather than
+    run past the budget; the candidates it trained are those of the full screening."""
+    config = make_config("hurried", **SCREEN, max_minutes=1e-6)
+    config.run.threads = 1
+    run = screening.train(config)
+    record = read_run_json(run.run_dir / SCREENING_FILE)
+    full = read_run_json(screened.run_dir / SCREENING_FILE)
+    first = [c["scores"][0] for c in full["candidates"]]
+    assert [c["scores"] for c in record["candidates"]] == [[f] for f in first]
+    assert record["rounds_scored"] == 1
+    assert record["kept"] == min(range(4), key=lambda k: (first[k]["total_correlation"], k))
+    assert "ran out after round 1" in _screening_section(run.run_dir)

@@ -18,7 +18,9 @@ lowest of the last round is kept. Candidates are ranked by TC, ties by index.
 ``RUN_DIR`` then holds an ordinary run of the kept seed (its ``config.json`` names that seed
 without screening, and training that config from scratch gives the same weights, bit for bit on
 CPU), and ``screening.json`` records the request, every candidate's scores and which was kept.
-``optim.max_minutes`` counts the screening's time in the same invocation too. An interrupted
+``optim.max_minutes`` counts the screening's time too: candidates train to their image counts
+whatever the clock (so that a round compares like with like), but a round starts only while the
+budget lasts, else the lowest of the last scored round is kept. An interrupted
 screening resumes with ``tcvae train --resume RUN_DIR``: scored rounds are kept, an interrupted
 candidate resumes from its checkpoint. docs/lab-notes/demo.md measures how well the criterion
 ranks runs.
@@ -189,11 +191,29 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
     spent = float(record.get("seconds", 0.0))
     counts, images = config.optim.screen, config.optim.screen_images
     by_index = {c["index"]: c for c in record["candidates"]}
+    budget = config.optim.max_minutes
+    last = len(images) - 1
     for round_, n_images in enumerate(images):
         if round_ == 0:
             entrants = list(range(counts[0]))
         else:
             entrants = ranked(list(by_index.values()), round_ - 1)[: counts[round_]]
+        out_of_time = budget is not None and spent + time.perf_counter() - start >= 60 * budget
+        if (
+            round_ > 0
+            and out_of_time
+            and not any(len(by_index[k]["scores"]) > round_ for k in entrants)
+        ):
+            last = round_ - 1
+            record["rounds_scored"] = round_
+            log.warning(
+                "the %g-minute time budget ran out after screening round %d of %d: keeping the "
+                "lowest of that round",
+                budget,
+                round_,
+                len(images),
+            )
+            break
         todo = [
             k
             for k in entrants
@@ -251,7 +271,7 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
                 signal=stopped["signal"],
             )
     candidates = [by_index[i] for i in sorted(by_index)]
-    kept = by_index[ranked(candidates, len(images) - 1)[0]]
+    kept = by_index[ranked(candidates, last)[0]]
     record["kept"] = kept["index"]
     saved = read_config(run_dir / kept["run_dir"])
     alone = kept["scores"][-1].get("side_by_side", 1) == 1

@@ -324,6 +324,11 @@ def _screening_section(run_dir: Path) -> str:
         if chosen
         else "No candidate has been kept yet."
     )
+    if "rounds_scored" in record:
+        why = (
+            f"The time budget ran out after round {record['rounds_scored']}, so later rounds "
+            f"did not run. {why}"
+        )
     plan = ", then ".join(
         f"{k} at {n:,} images" for k, n in zip(optim["screen"], rounds, strict=True)
     )
