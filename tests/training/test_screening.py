@@ -189,6 +189,7 @@ def test_a_stop_signal_reaches_candidates_side_by_side_and_resume_finishes(
     assert run.status == "interrupted" and run.signal == signal.SIGTERM
     record = read_run_json(Path(config.run.run_dir) / SCREENING_FILE)
     assert record["kept"] is None
+    assert all(c["seed"] == 1000 * c["index"] and c["scores"] for c in record["candidates"])
     assert main(["train", "--resume", config.run.run_dir, "-q"]) == 0
     assert same(weights(config.run.run_dir), weights(side_by_side.run_dir))
 

@@ -198,12 +198,9 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
             entrants = list(range(counts[0]))
         else:
             entrants = ranked(list(by_index.values()), round_ - 1)[: counts[round_]]
+        todo = [k for k in entrants if len(by_index.get(k, {"scores": []})["scores"]) <= round_]
         out_of_time = budget is not None and spent + time.perf_counter() - start >= 60 * budget
-        if (
-            round_ > 0
-            and out_of_time
-            and not any(len(by_index[k]["scores"]) > round_ for k in entrants)
-        ):
+        if round_ > 0 and out_of_time and len(todo) == len(entrants):  # none of it scored yet
             last = round_ - 1
             record["rounds_scored"] = round_
             log.warning(
@@ -214,11 +211,6 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
                 len(images),
             )
             break
-        todo = [
-            k
-            for k in entrants
-            if len(by_index.setdefault(k, {"index": k, "scores": []})["scores"]) <= round_
-        ]
         processes, threads = side_by_side(config, device, info, len(todo))
         log.info(
             "screening round %d of %d: %d candidate(s) to %d images, %d at a time",
@@ -238,7 +230,8 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
             if outcome["status"] == "interrupted":
                 stopped = stopped or outcome
                 continue
-            entry, cand_dir = by_index[k], Path(jobs[k]["run"]["run_dir"])
+            entry = by_index.setdefault(k, {"index": k, "scores": []})
+            cand_dir = Path(jobs[k]["run"]["run_dir"])
             entry.update(seed=jobs[k]["run"]["seed"], run_dir=str(cand_dir.relative_to(run_dir)))
             mi, tc, tc_se, dwkl = outcome["terms"]
             entry["scores"].append(
