@@ -207,3 +207,12 @@ def test_a_round_starts_only_while_the_time_budget_lasts(screened, make_config):
     assert record["rounds_scored"] == 1
     assert record["kept"] == min(range(4), key=lambda k: (first[k]["total_correlation"], k))
     assert "ran out after round 1" in _screening_section(run.run_dir)
+
+
+def test_an_error_in_a_side_by_side_candidate_is_reported_by_name(make_config):
+    """A candidate that fails in its own process (here: a batch larger than the training set)
+    stops the screening with the candidate's own message, as it would one after another."""
+    config = make_config("too-big", screen=[2], screen_images=[1024], batch_size=512)
+    config.run.threads = 2
+    with pytest.raises(screening.ScreeningError, match=r"seed (0|1000): .*larger than the training set"):
+        screening.train(config)

@@ -317,39 +317,59 @@ def _train_candidates(
             if outcome["status"] == "interrupted":
                 return
         return
-    queue, running, signalled = list(jobs.items()), {}, set()
+    queue, running = list(jobs.items()), {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         StopSignals() as stop,
         tqdm(total=len(jobs), desc="candidates", unit="run", disable=not progress) as bar,
     ):
-        while queue or running:
-            if stop.signum is not None:  # queued candidates never start; running ones stop
-                for k, _ in queue:
-                    yield k, {"status": "interrupted", "step": 0, "signal": stop.signum}
-                queue.clear()
-                for k in running.keys() - signalled:
-                    signalled.add(k)
-                    running[k][0].send_signal(stop.signum)
-            while queue and len(running) < processes:
-                k, tree = queue.pop(0)
-                job = Path(tmp) / f"candidate-{k}.json"
-                job.write_text(json.dumps(tree))
-                running[k] = subprocess.Popen([sys.executable, "-c", WORKER, str(job)]), job
-            for k, (worker, job) in list(running.items()):
-                if worker.poll() is None:
-                    continue
-                del running[k]
-                bar.update()
-                out = job.with_suffix(".out")
-                outcome = json.loads(out.read_text()) if out.is_file() else None
-                if outcome is None and k in signalled:  # stopped before it could say so
-                    outcome = {"status": "interrupted", "step": 0, "signal": stop.signum}
-                if outcome is None or "error" in outcome:
-                    why = outcome["error"] if outcome else f"exit status {worker.returncode}"
-                    raise ScreeningError(f"candidate seed {jobs[k]['run']['seed']}: {why}")
-                yield k, outcome
-            time.sleep(0.1)
+        try:
+            yield from _supervise(queue, running, processes, Path(tmp), stop, bar)
+        finally:  # an error, or the caller stopped listening: no worker outlives the screening
+            for worker, _ in running.values():
+                worker.terminate()
+                worker.wait()
+
+
+def _supervise(
+    queue: list[tuple[int, dict[str, Any]]],
+    running: dict[int, tuple[subprocess.Popen, Path]],
+    processes: int,
+    tmp: Path,
+    stop: StopSignals,
+    bar: tqdm,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """:func:`_train_candidates`' loop: start workers while there is room, pass a stop signal on
+    to those running, and yield each outcome as its worker exits."""
+    signalled = set()
+    while queue or running:
+        if stop.signum is not None:  # queued candidates never start; running ones stop
+            for k, _ in queue:
+                yield k, {"status": "interrupted", "step": 0, "signal": stop.signum}
+            queue.clear()
+            for k in running.keys() - signalled:
+                signalled.add(k)
+                running[k][0].send_signal(stop.signum)
+        while queue and len(running) < processes:
+            k, tree = queue.pop(0)
+            job = tmp / f"candidate-{k}.json"
+            job.write_text(json.dumps(tree))
+            running[k] = subprocess.Popen([sys.executable, "-c", WORKER, str(job)]), job
+        for k, (worker, job) in list(running.items()):
+            if worker.poll() is None:
+                continue
+            del running[k]
+            bar.update()
+            out = job.with_suffix(".out")
+            outcome = json.loads(out.read_text()) if out.is_file() else None
+            if outcome is None and k in signalled:  # stopped before it could say so
+                outcome = {"status": "interrupted", "step": 0, "signal": stop.signum}
+            if outcome is None or "error" in outcome:
+                why = outcome["error"] if outcome else f"exit status {worker.returncode}"
+                seed = json.loads(job.read_text())["run"]["seed"]
+                raise ScreeningError(f"candidate seed {seed}: {why}")
+            yield k, outcome
+        time.sleep(0.1)
 
 
 WORKER = "from tcvae.experiments.screening import candidate_worker; candidate_worker()"
