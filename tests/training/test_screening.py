@@ -214,5 +214,7 @@ def test_an_error_in_a_side_by_side_candidate_is_reported_by_name(make_config):
     stops the screening with the candidate's own message, as it would one after another."""
     config = make_config("too-big", screen=[2], screen_images=[1024], batch_size=512)
     config.run.threads = 2
-    with pytest.raises(screening.ScreeningError, match=r"seed (0|1000): .*larger than the training set"):
+    with pytest.raises(
+        screening.ScreeningError, match=r"seed (0|1000): .*larger than the training set"
+    ):
         screening.train(config)
