@@ -15,11 +15,11 @@ from tcvae.training.config import PRECISIONS
 
 DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
-(beta = 6, MWS estimator, MLP encoder/decoder) with a CPU-sized budget, keeping the best of six
-restarts by their total correlation over the data (no labels; --seed S screens S, S+1000, ...,
-S+5000), evaluate it (ELBO
-decomposition, MIG with the paper's protocol and the discretised one), score an untrained copy of
-the network with the same MIG protocol, and write OUT/run/report.html. About 10 minutes or less
+(beta = 6, MWS estimator, MLP encoder/decoder) with a CPU-sized budget, keeping the best of
+eight restarts by their total correlation over the data (no labels; --seed S screens S, S+1000,
+..., S+7000, side by side on a multi-core CPU), evaluate it (ELBO decomposition, MIG with the
+paper's protocol and the discretised one), score an untrained copy of the network with the same
+MIG protocol, and write OUT/run/report.html. About 10 minutes or less
 on two CPU cores; see docs/lab-notes/demo.md for how the budget was chosen. Scale it up with
 --epochs, --subset 0 (the whole grid), --device cuda and --data-source file (the official dSprites
 file, fetched with `tcvae data download dsprites`)."""
