@@ -90,3 +90,26 @@ def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
     assert config.optim.max_minutes is None  # --epochs asks for whole epochs, not minutes
     run = train(config)
     assert run.step == 2 * (256 // 32) and run.status == "completed"
+
+    # --minutes replaces the budget's clock, with or without --epochs
+    assert demo.demo_config(tmp_path / "c", budget, minutes=20.0).optim.max_minutes == 20.0
+    both = demo.demo_config(tmp_path / "d", budget, epochs=2, minutes=1e-9)
+    assert both.optim.max_minutes == 1e-9 and both.optim.epochs == 2
+    assert train(both).status == "max_minutes"
+
+
+def test_demo_minutes_reach_the_screening_and_bad_values_are_refused(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert (
+        main(["demo", "--tiny", "--minutes", "30", "--out", str(out), "--device", "cpu", "-q"]) == 0
+    )
+    requested = json.loads((out / "run" / "screening.json").read_text())["config"]
+    assert requested["optim"]["max_minutes"] == 30.0  # the clock covers the screening too
+    # what is left of it after screening is the kept run's
+    assert 29.0 < read_config(out / "run").optim.max_minutes < 30.0
+    for bad in ("0", "-1", "abc"):
+        with pytest.raises(SystemExit):
+            main(["demo", "--tiny", "--minutes", bad, "--out", str(tmp_path / "x")])
+        assert "--minutes must be a positive number" in capsys.readouterr().err
+    with pytest.raises(demo.DemoError, match="positive"):
+        demo.run_demo(tmp_path / "y", tiny=True, minutes=0.0, progress=False)

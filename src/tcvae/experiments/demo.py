@@ -123,12 +123,19 @@ def demo_config(
     budget: DemoBudget,
     *,
     epochs: int | None = None,
+    minutes: float | None = None,
     device: str = "auto",
     precision: str = "auto",
     data_source: str = "builtin",
     seed: int = 0,
 ) -> TrainConfig:
-    """The training config of the demo: beta-TCVAE, beta = 6, an MLP of ``budget.hidden``."""
+    """The training config of the demo: beta-TCVAE, beta = 6, an MLP of ``budget.hidden``.
+
+    Training stops at ``minutes`` (screening included) or at the budget's epochs; without
+    ``minutes``, at the budget's clock, or with ``epochs`` at whole epochs only.
+    """
+    if minutes is None:
+        minutes = None if epochs else budget.train_minutes
     return TrainConfig(
         data=DataConfig(
             name="dsprites", source=data_source, subset=budget.subset, subset_seed=seed
@@ -140,7 +147,7 @@ def demo_config(
             lr_warmup_steps=budget.lr_warmup_steps,
             batch_size=budget.batch_size,
             epochs=epochs or budget.epochs,
-            max_minutes=None if epochs else budget.train_minutes,
+            max_minutes=minutes,
             screen=budget.screen,
             screen_images=budget.screen_images,
         ),
@@ -170,6 +177,7 @@ def run_demo(
     *,
     tiny: bool = False,
     epochs: int | None = None,
+    minutes: float | None = None,
     subset: int | None | str = "default",
     device: str = "auto",
     precision: str = "auto",
@@ -181,6 +189,7 @@ def run_demo(
     """Train, evaluate and report; returns where everything went and the headline numbers.
 
     ``subset``: "default" keeps the budget's subset, None trains on the whole grid.
+    ``minutes``: the training clock, screening included, in place of the budget's.
     ``precision``: the trainer's ``run.precision`` ("auto": bf16 where the device computes it
     natively). ``force`` replaces an earlier demo run in ``out``.
     """
@@ -190,12 +199,15 @@ def run_demo(
         budget = DemoBudget(**{**budget.__dict__, "subset": subset})
     if epochs is not None and epochs < 1:
         raise DemoError(f"--epochs must be a positive integer, got {epochs}")
+    if minutes is not None and not minutes > 0:
+        raise DemoError(f"--minutes must be a positive number of minutes, got {minutes}")
     run_dir = Path(out) / RUN_NAME
     _clear_earlier_demo(run_dir, force)
     config = demo_config(
         run_dir,
         budget,
         epochs=epochs,
+        minutes=minutes,
         device=device,
         precision=precision,
         data_source=data_source,
@@ -203,7 +215,7 @@ def run_demo(
     )
     log.info("rendering %s dSprites images", budget.subset or "all")
     data = build_dataset(config.data, progress=progress)
-    run = train(config, progress=progress)
+    run = train(config, progress=progress, data=data)
     if run.status == "interrupted":
         raise DemoError(
             f"training stopped by signal {run.signal}; continue it with "

@@ -119,28 +119,30 @@ def train(
     *,
     resume: str | Path | None = None,
     progress: bool = False,
+    data: GroundTruthData | None = None,
 ) -> trainer.Run:
     """:func:`tcvae.training.train`, with restart screening when ``config.optim.screen`` is set.
 
     Without screening this is the trainer itself. With it, the candidates train and are scored
     first (see the module docstring), and the returned Run is the kept candidate's, trained on in
     the run directory. ``resume`` continues a run, screened or not, wherever it stopped.
+    ``data``: the training set, where the caller has built it already (as the trainer's).
     """
     if resume is not None and screening_started(resume):
         record = read_run_json(Path(resume) / SCREENING_FILE)
         if record.get("kept") is not None and (Path(resume) / CONFIG_FILE).is_file():
-            return trainer.train(config, resume=resume, progress=progress)
+            return trainer.train(config, resume=resume, progress=progress, data=data)
         saved = from_dict(record["config"])
         saved.run.run_dir = str(resume)
         requested = None if config is None else prepare_config(config, None)
         if requested is not None:
             requested.run.run_dir = saved.run.run_dir
-        return _screen(resumed_config(saved, requested), record, progress)
+        return _screen(resumed_config(saved, requested), record, progress, data)
     if resume is not None:
-        return trainer.train(config, resume=resume, progress=progress)
+        return trainer.train(config, resume=resume, progress=progress, data=data)
     config = prepare_config(config, None)
     if config.optim.screen is None:
-        return trainer.train(config, progress=progress)
+        return trainer.train(config, progress=progress, data=data)
     info = D.info_from_env()
     D.init_process_group(info, resolve_device(config.run.device, info))
     run_dir = agree_on_new_run_dir(config, info)
@@ -155,7 +157,7 @@ def train(
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_json_atomic(run_dir / SCREENING_FILE, record)
-    return _screen(config, record, progress)
+    return _screen(config, record, progress, data)
 
 
 def candidate_config(config: TrainConfig, k: int, images: int) -> TrainConfig:
@@ -182,8 +184,12 @@ def ranked(candidates: list[dict[str, Any]], round_: int) -> list[int]:
     return [index for _, index in sorted(scored)]
 
 
-def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trainer.Run:
+def _screen(
+    config: TrainConfig, record: dict[str, Any], progress: bool, data: GroundTruthData | None
+) -> trainer.Run:
     """Train and score what ``record`` does not hold yet, round by round; keep one, train it on."""
+    # Every candidate trains on the request's data set: built once in this process.
+    datasets = {} if data is None else {data_key(config): data}
     info = D.info_from_env()
     run_dir = Path(config.run.run_dir)
     device = resolve_device(config.run.device, info)
@@ -226,7 +232,7 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
             cand.run.threads = threads or cand.run.threads
             jobs[k] = to_dict(cand)
         stopped = None
-        for k, outcome in _train_candidates(jobs, processes, progress):
+        for k, outcome in _train_candidates(jobs, processes, progress, datasets):
             if outcome["status"] == "interrupted":
                 stopped = stopped or outcome
                 continue
@@ -285,7 +291,8 @@ def _screen(config: TrainConfig, record: dict[str, Any], progress: bool) -> trai
         kept["seed"],
         kept["scores"][-1]["total_correlation"],
     )
-    return trainer.train(config, resume=run_dir, progress=progress)
+    data = datasets.get(data_key(config))
+    return trainer.train(config, resume=run_dir, progress=progress, data=data)
 
 
 def side_by_side(
@@ -306,43 +313,56 @@ def side_by_side(
 
 
 def _train_candidates(
-    jobs: dict[int, dict[str, Any]], processes: int, progress: bool
+    jobs: dict[int, dict[str, Any]],
+    processes: int,
+    progress: bool,
+    datasets: dict[str, GroundTruthData],
 ) -> Iterator[tuple[int, dict[str, Any]]]:
     """Train and score each candidate of ``jobs`` (index -> config tree), ``processes`` at a
     time, and yield (index, :func:`train_candidate`'s outcome) as each finishes. After a stop
-    signal no candidate starts, and those training checkpoint and report 'interrupted'."""
+    signal no candidate starts, and those training checkpoint and report 'interrupted'.
+    One after another they train in this process (building the data set once, in
+    ``datasets``); side by side, each of ``processes`` workers trains one candidate after
+    another, importing torch and building the data set once."""
     if processes == 1:
         for k, tree in jobs.items():
-            outcome = train_candidate(tree, progress)
+            outcome = train_candidate(tree, progress, datasets)
             yield k, outcome
             if outcome["status"] == "interrupted":
                 return
         return
-    queue, running = list(jobs.items()), {}
+    queue, running, workers = list(jobs.items()), {}, []
     with (
         tempfile.TemporaryDirectory() as tmp,
         StopSignals() as stop,
         tqdm(total=len(jobs), desc="candidates", unit="run", disable=not progress) as bar,
     ):
         try:
-            yield from _supervise(queue, running, processes, Path(tmp), stop, bar)
-        finally:  # an error, or the caller stopped listening: no worker outlives the screening
-            for worker, _ in running.values():
-                worker.terminate()
+            yield from _supervise(queue, running, workers, processes, Path(tmp), stop, bar)
+        finally:  # done, an error, or the caller stopped listening: no worker outlives it
+            busy = [worker for worker, _ in running.values()]
+            for worker in workers:
+                if worker in busy:
+                    worker.terminate()
+                else:
+                    worker.stdin.close()  # an idle worker exits at the end of its input
+            for worker in workers:
                 worker.wait()
 
 
 def _supervise(
     queue: list[tuple[int, dict[str, Any]]],
     running: dict[int, tuple[subprocess.Popen, Path]],
+    workers: list[subprocess.Popen],
     processes: int,
     tmp: Path,
     stop: StopSignals,
     bar: tqdm,
 ) -> Iterator[tuple[int, dict[str, Any]]]:
-    """:func:`_train_candidates`' loop: start workers while there is room, pass a stop signal on
-    to those running, and yield each outcome as its worker exits."""
-    signalled = set()
+    """:func:`_train_candidates`' loop: hand candidates to workers (idle ones first, new ones
+    while there are fewer than ``processes``; ``workers`` lists all started), pass a stop signal
+    on to those training, and yield each outcome as its worker writes it."""
+    signalled, idle = set(), []
     while queue or running:
         if stop.signum is not None:  # queued candidates never start; running ones stop
             for k, _ in queue:
@@ -351,24 +371,35 @@ def _supervise(
             for k in running.keys() - signalled:
                 signalled.add(k)
                 running[k][0].send_signal(stop.signum)
-        while queue and len(running) < processes:
+        while queue and (idle or len(workers) < processes):
             k, tree = queue.pop(0)
             job = tmp / f"candidate-{k}.json"
             job.write_text(json.dumps(tree))
-            running[k] = subprocess.Popen([sys.executable, "-c", WORKER, str(job)]), job
+            if not idle:
+                workers.append(_start_worker())
+                idle.append(workers[-1])
+            worker = idle.pop()
+            worker.stdin.write(f"{job}\n")
+            worker.stdin.flush()
+            running[k] = worker, job
         for k, (worker, job) in list(running.items()):
-            if worker.poll() is None:
+            out = job.with_suffix(".out")
+            if out.is_file():
+                outcome = json.loads(out.read_text())
+            elif worker.poll() is not None:  # it exited without an outcome
+                outcome = None
+            else:
                 continue
             del running[k]
             bar.update()
-            out = job.with_suffix(".out")
-            outcome = json.loads(out.read_text()) if out.is_file() else None
             if outcome is None and k in signalled:  # stopped before it could say so
                 outcome = {"status": "interrupted", "step": 0, "signal": stop.signum}
             if outcome is None or "error" in outcome:
                 why = outcome["error"] if outcome else f"exit status {worker.returncode}"
                 seed = json.loads(job.read_text())["run"]["seed"]
                 raise ScreeningError(f"candidate seed {seed}: {why}")
+            if outcome["status"] != "interrupted":
+                idle.append(worker)
             yield k, outcome
         time.sleep(0.1)
 
@@ -376,36 +407,62 @@ def _supervise(
 WORKER = "from tcvae.experiments.screening import candidate_worker; candidate_worker()"
 
 
+def _start_worker() -> subprocess.Popen:
+    """A side-by-side worker process, reading candidates' job files from its input."""
+    return subprocess.Popen([sys.executable, "-c", WORKER], stdin=subprocess.PIPE, text=True)
+
+
 def candidate_worker() -> None:
-    """A side-by-side worker: train and score the candidate whose config tree is in the JSON file
-    ``sys.argv[1]``, and write the outcome (or the error that stopped it) beside it (.out)."""
-    job = Path(sys.argv[1])
+    """A side-by-side worker: for each line of its input, the path of a JSON file holding a
+    candidate's config tree, train and score that candidate and write the outcome (or the error
+    that stopped it) beside the file (.out). It stops at the end of its input, after an error,
+    or once stopped by a signal."""
     # Until training takes over the stop signals (and after it), SIGTERM stops as Ctrl-C does.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    datasets: dict[str, GroundTruthData] = {}
     try:
-        outcome = train_candidate(json.loads(job.read_text()), progress=False)
-    except TcvaeError as err:
-        outcome = {"error": str(err)}
-    except KeyboardInterrupt:
-        outcome = {"status": "interrupted", "step": 0, "signal": signal.SIGINT}
-    job.with_suffix(".out").write_text(json.dumps(outcome))
+        for line in sys.stdin:
+            job = Path(line.strip())
+            try:
+                outcome = train_candidate(json.loads(job.read_text()), False, datasets)
+            except TcvaeError as err:
+                outcome = {"error": str(err)}
+            except KeyboardInterrupt:
+                outcome = {"status": "interrupted", "step": 0, "signal": signal.SIGINT}
+            write_json_atomic(job.with_suffix(".out"), outcome)
+            if "error" in outcome or outcome["status"] == "interrupted":
+                return
+    except KeyboardInterrupt:  # stopped while waiting for a candidate
+        return
 
 
-def train_candidate(tree: dict[str, Any], progress: bool) -> dict[str, Any]:
+def data_key(config: TrainConfig) -> str:
+    """What identifies a config's training set: its data section."""
+    return json.dumps(to_dict(config)["data"], sort_keys=True)
+
+
+def train_candidate(
+    tree: dict[str, Any], progress: bool, datasets: dict[str, GroundTruthData]
+) -> dict[str, Any]:
     """Train the candidate whose config tree is ``tree`` (resuming it where it stopped) and score
     it: {'status', 'step', 'terms': (MI, TC, TC standard error, dimension-wise KL)}, or
-    {'status': 'interrupted', 'step', 'signal'}. Runs in this process or a side-by-side worker."""
+    {'status': 'interrupted', 'step', 'signal'}. Runs in this process or a side-by-side worker;
+    ``datasets`` holds the data sets built so far (by :func:`data_key`), and gains this one's."""
     cand = from_dict(tree)
+    key = data_key(cand)
+    if key not in datasets:
+        datasets[key] = build_dataset(cand.data)
+    data = datasets[key]
     cand_dir = Path(cand.run.run_dir)
     resume = cand_dir if (cand_dir / CONFIG_FILE).is_file() else None
-    run = trainer.train(cand, resume=resume, progress=progress)
+    run = trainer.train(cand, resume=resume, progress=progress, data=data)
     if run.status == "interrupted":
         return {"status": run.status, "step": run.step, "signal": run.signal}
     info = D.info_from_env()
     terms = None
     if info.is_main:
         device = resolve_device(cand.run.device, info)
-        t = full_data_terms(run.model, build_dataset(cand.data), cand.model.posterior, device)
+        t = full_data_terms(run.model, data, cand.model.posterior, device)
         terms = (t.index_code_mi, t.total_correlation, t.total_correlation_stderr, t.dimwise_kl)
     return {"status": run.status, "step": run.step, "terms": D.broadcast(terms, info)}
 

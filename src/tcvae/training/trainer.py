@@ -147,12 +147,15 @@ def train(
     *,
     resume: str | Path | None = None,
     progress: bool = False,
+    data: GroundTruthData | None = None,
 ) -> Run:
     """Train a VAE as ``config`` says, in a new run directory, or continue the run in ``resume``.
 
     The training set is the one ``config.data`` describes (:func:`build_dataset`), so the run's
-    ``config.json`` rebuilds it. With ``resume``, the run's ``config.json`` is used; ``config``
-    may change only the settings in :data:`tcvae.training.runs.RESUMABLE_KEYS`. Under
+    ``config.json`` rebuilds it; ``data`` saves building it again where the caller has already
+    built that set (it must be ``build_dataset(config.data)``). With ``resume``, the run's
+    ``config.json`` is used; ``config`` may change only the settings in
+    :data:`tcvae.training.runs.RESUMABLE_KEYS`. Under
     ``torchrun`` the same call trains with DistributedDataParallel. Raises :class:`ConfigError`
     (bad settings, before training starts) and :class:`DivergedError` (a loss that is not
     finite, :class:`NonFiniteLossError`, or past the divergence bound).
@@ -170,7 +173,7 @@ def train(
     D.init_process_group(info, device)
     if device.type == "cpu" and config.run.threads is None:  # chosen once, kept on resume
         config.run.threads = D.broadcast(threads_at_start(), info)
-    return _train(config, resume is not None, progress, info, device)
+    return _train(config, resume is not None, progress, info, device, data)
 
 
 def _train(
@@ -179,8 +182,9 @@ def _train(
     progress: bool,
     info: D.DistInfo,
     device: torch.device,
+    data: GroundTruthData | None,
 ) -> Run:
-    data = build_dataset(config.data)
+    data = build_dataset(config.data) if data is None else data
     n = len(data)
     _check_sizes(config, n, info)
     config.model.image_shape = list(data.image_shape)
