@@ -485,6 +485,35 @@ def summary(out: Path, goal: float = 0.30) -> None:
         )
 
 
+def separated(row: dict[str, Any], mig: float = 0.25, gap: float = 0.2) -> bool:
+    """The demo's bar: MIG >= 0.25 with a latent of its own (gap >= 0.2) for scale, posX, posY."""
+    return row["mig"] >= mig and all(row["gaps"][f] >= gap for f in ("scale", "posX", "posY"))
+
+
+def probes_table(out: Path, every: float) -> None:
+    """OUT/probes.jsonl as Markdown: each run's MIG (and scale gap) at every multiple of
+    ``every`` images, in bold where it meets the demo's bar, and how many runs meet it there."""
+    rows = [
+        r for r in read_rows(out / "probes.jsonl") if abs(r["images_seen"] / every % 1 - 0.5) > 0.49
+    ]
+    counts = sorted({round(r["images_seen"] / every) * every for r in rows})
+    runs = sorted({r["run"] for r in rows}, key=lambda name: (len(name), name))
+    at = {(r["run"], round(r["images_seen"] / every) * every): r for r in rows}
+    print("| run | kept seed | " + " | ".join(f"{c / 1e6:g} M" for c in counts) + " |")
+    print("|---|---|" + "---|" * len(counts))
+    for name in runs:
+        cells = []
+        for c in counts:
+            r = at.get((name, c))
+            text = "" if r is None else f"{r['mig']:.3f} ({r['gaps']['scale']:.2f})"
+            cells.append(f"**{text}**" if r is not None and separated(r) else text)
+        seed = next(r["seed"] for r in rows if r["run"] == name)
+        print(f"| {name} | {seed} | " + " | ".join(cells) + " |")
+    met = [sum(separated(at[(n, c)]) for n in runs if (n, c) in at) for c in counts]
+    have = [sum((n, c) in at for n in runs) for c in counts]
+    print("| meeting the bar | | " + " | ".join(f"{m} of {h}" for m, h in zip(met, have)) + " |")
+
+
 def curve_table(out: Path, name: str) -> None:
     print(
         "| images seen | MIG | gaps (scale, orient., posX, posY) | active latents | TC (logged) "
@@ -553,6 +582,13 @@ def main() -> None:
     )
     parser.add_argument("--curve-table", choices=sorted(RECIPES), help="print a curve as Markdown")
     parser.add_argument(
+        "--probes-table",
+        type=float,
+        metavar="IMAGES",
+        help="print --probes' MIG (scale gap) of each run at every multiple of IMAGES, bold "
+        "where MIG >= 0.25 with a latent of its own for scale, posX and posY",
+    )
+    parser.add_argument(
         "--probes",
         action="store_true",
         help="score every kept checkpoint of every run (MIG and full-data decomposition)",
@@ -585,6 +621,8 @@ def main() -> None:
         rank(args.out, args.rank)
     elif args.summary:
         summary(args.out)
+    elif args.probes_table:
+        probes_table(args.out, args.probes_table)
     elif args.curve_table:
         curve_table(args.out, args.curve_table)
     elif args.curve:

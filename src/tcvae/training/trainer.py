@@ -155,10 +155,10 @@ def train(
     ``config.json`` rebuilds it; ``data`` saves building it again where the caller has already
     built that set (it must be ``build_dataset(config.data)``). With ``resume``, the run's
     ``config.json`` is used; ``config`` may change only the settings in
-    :data:`tcvae.training.runs.RESUMABLE_KEYS`. Under
-    ``torchrun`` the same call trains with DistributedDataParallel. Raises :class:`ConfigError`
-    (bad settings, before training starts) and :class:`DivergedError` (a loss that is not
-    finite, :class:`NonFiniteLossError`, or past the divergence bound).
+    :data:`tcvae.training.runs.RESUMABLE_KEYS`. Under ``torchrun`` the same call trains with
+    DistributedDataParallel. Raises :class:`ConfigError` (bad settings, before training starts)
+    and :class:`DivergedError` (a loss that is not finite, :class:`NonFiniteLossError`, or past
+    the divergence bound).
     """
     info = D.info_from_env()
     config = prepare_config(config, resume)
