@@ -4,6 +4,7 @@ the lowest go on round by round, and the kept run is exactly the plain run of it
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import threading
 import time
@@ -99,6 +100,23 @@ def test_an_interrupted_screening_resumes_to_the_same_run(screened, make_config,
     assert read_run_json(run_dir / SCREENING_FILE) | {"seconds": 0, "config": 0} == read_run_json(
         screened.run_dir / SCREENING_FILE
     ) | {"seconds": 0, "config": 0}
+
+
+def test_a_finished_screening_trains_on_when_resumed_with_its_request(screened, make_config):
+    """The request a screening was started with, given again with resume and a longer run,
+    trains the kept run on (it is that seed's run); changing a setting a resume may not change
+    is refused by name."""
+    config = make_config("continued", **SCREEN)
+    shutil.copytree(screened.run_dir, config.run.run_dir)
+    config.run.threads, config.optim.max_steps = 1, 8
+    run = screening.train(config, resume=config.run.run_dir)
+    assert run.step == 8 and run.config.run.seed == screened.config.run.seed
+    plain = make_config("plain-8", max_steps=8)
+    plain.run.seed, plain.run.threads = screened.config.run.seed, 1
+    assert same(weights(run.run_dir), weights(train_one(plain).run_dir))
+    config.optim.lr *= 2
+    with pytest.raises(ConfigError, match=r"optim.lr \(--lr\) 0.001 -> 0.002"):
+        screening.train(config, resume=config.run.run_dir)
 
 
 def test_the_report_lists_every_candidate_and_the_kept_one(screened):

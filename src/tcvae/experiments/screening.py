@@ -53,7 +53,7 @@ from tcvae.files import write_json_atomic
 from tcvae.training import distributed as D
 from tcvae.training import trainer
 from tcvae.training.checkpoint import CHECKPOINT_DIR, latest_checkpoint
-from tcvae.training.config import TrainConfig, from_dict, to_dict
+from tcvae.training.config import TrainConfig, flatten, from_dict, to_dict
 from tcvae.training.datasets import build_dataset
 from tcvae.training.hardware import resolve_device
 from tcvae.training.metrics_log import LOG_FILE
@@ -130,14 +130,17 @@ def train(
     """
     if resume is not None and screening_started(resume):
         record = read_run_json(Path(resume) / SCREENING_FILE)
-        if record.get("kept") is not None and (Path(resume) / CONFIG_FILE).is_file():
-            return trainer.train(config, resume=resume, progress=progress, data=data)
-        saved = from_dict(record["config"])
-        saved.run.run_dir = str(resume)
+        request = from_dict(record["config"])
+        request.run.run_dir = str(resume)
         requested = None if config is None else prepare_config(config, None)
         if requested is not None:
-            requested.run.run_dir = saved.run.run_dir
-        return _screen(resumed_config(saved, requested), record, progress, data)
+            requested.run.run_dir = request.run.run_dir
+        # ``config`` is the screening's request, changed only where a resume may change it
+        resumed = resumed_config(request, requested)
+        if record.get("kept") is not None and (Path(resume) / CONFIG_FILE).is_file():
+            kept = _with_changes(read_config(resume), request, resumed)
+            return trainer.train(kept, resume=resume, progress=progress, data=data)
+        return _screen(resumed, record, progress, data)
     if resume is not None:
         return trainer.train(config, resume=resume, progress=progress, data=data)
     config = prepare_config(config, None)
@@ -465,6 +468,16 @@ def train_candidate(
         t = full_data_terms(run.model, data, cand.model.posterior, device)
         terms = (t.index_code_mi, t.total_correlation, t.total_correlation_stderr, t.dimwise_kl)
     return {"status": run.status, "step": run.step, "terms": D.broadcast(terms, info)}
+
+
+def _with_changes(kept: TrainConfig, before: TrainConfig, after: TrainConfig) -> TrainConfig:
+    """The kept run's config with the settings that differ from ``before`` to ``after`` (a
+    resume's changes to the screening's request) changed alike."""
+    old, new, tree = flatten(to_dict(before)), flatten(to_dict(after)), to_dict(kept)
+    for key in (k for k in new if new[k] != old[k]):
+        section, name = key.split(".")
+        tree[section][name] = new[key]
+    return from_dict(tree)
 
 
 def _kept_config(
