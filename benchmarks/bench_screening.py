@@ -3,8 +3,8 @@
 Screens ``--candidates`` candidates of the demo's recipe (``tcvae demo``'s network, data and
 batch) to ``--images`` images each, on ``--threads`` threads, once each way in alternation:
 
-* side by side: what ``tcvae train --screen`` does on a CPU with threads to spare (one process
-  per thread, each candidate on one thread);
+* side by side: what ``tcvae train --screen`` does on a CPU with threads to spare (one worker
+  process per thread, each training one candidate after another on one thread);
 * one after another: each candidate on all the threads, as on a GPU or with ``--threads 1``.
 
 Each figure is the screening's wall time (training, scoring and process start-up) and the

@@ -303,11 +303,11 @@ def side_by_side(
 ) -> tuple[int, int | None]:
     """How to train ``n`` candidates: (processes at a time, CPU threads each; None: as the
     config says). On a CPU with several threads to spare and one process, candidates train side
-    by side, one process per thread (or a share of them): each thread then works for itself,
-    where one run on all of them waits at a barrier after every operation (on two cores, four
-    demo candidates of 0.2 M images each screen 1.16x as fast, process start-up and scoring
-    included: benchmarks/bench_screening.py). On a GPU or under torchrun they train one at a
-    time."""
+    by side, one worker process per thread (or a share of them): each thread then works for
+    itself, where one run on all of them waits at a barrier after every operation (on two idle
+    cores of an AMD EPYC, four demo candidates of 0.2 M images each screen 1.23x as fast, worker
+    start-up and scoring included: benchmarks/bench_screening.py). On a GPU or under torchrun
+    they train one at a time."""
     if device.type != "cpu" or info.enabled or n < 2:
         return 1, None
     total = config.run.threads or threads_at_start()
