@@ -50,8 +50,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--epochs", type=int, help="training epochs (default: the demo budget's)")
     minutes = "training clock in minutes, screening included (default 9, so that the demo ends "
     minutes += "within 10 minutes on two CPU cores; with --epochs, none unless given). In fp32 "
-    minutes += "(a CPU without native bf16) 9 minutes leave too few images to separate scale: "
-    minutes += "see docs/lab-notes/demo.md for what a longer clock gives"
+    minutes += "(a CPU without native bf16) 9 minutes on two cores leave the kept run about 2 M "
+    minutes += "images, too few to separate scale; docs/lab-notes/demo.md measures what a longer "
+    minutes += "clock gives"
     p.add_argument("--minutes", type=_minutes, metavar="M", help=minutes)
     subset = "train on N random grid points (default: the demo budget's; 0: all 737,280)"
     p.add_argument("--subset", type=_subset, metavar="N", help=subset)
