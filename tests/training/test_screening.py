@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -236,3 +238,36 @@ def test_an_error_in_a_side_by_side_candidate_is_reported_by_name(make_config):
         screening.ScreeningError, match=r"seed (0|1000): .*larger than the training set"
     ):
         screening.train(config)
+
+
+# A stand-in worker: it answers one candidate with a made-up score, then exits.
+ONE_SHOT = """
+import json, os, sys
+from pathlib import Path
+job = Path(sys.stdin.readline().strip())
+out = job.with_suffix(".tmp")
+out.write_text(json.dumps({"status": "max_steps", "step": 2, "terms": [1.0, 0.5, 0.01, 0.2]}))
+os.replace(out, job.with_suffix(".out"))
+"""
+
+
+def test_a_worker_that_dies_between_candidates_is_reported_by_name(monkeypatch):
+    """Workers train one candidate after another; one gone before its next candidate stops the
+    screening with a ScreeningError naming that candidate, not a broken pipe."""
+    started = []
+
+    def one_shot_worker():
+        started.append(
+            subprocess.Popen([sys.executable, "-c", ONE_SHOT], stdin=subprocess.PIPE, text=True)
+        )
+        return started[-1]
+
+    monkeypatch.setattr(screening, "_start_worker", one_shot_worker)
+    jobs = {k: {"run": {"seed": 1000 * k}} for k in range(3)}
+    outcomes = []
+    with pytest.raises(screening.ScreeningError, match=r"candidate seed 2000: .*exit"):
+        for k, outcome in screening._train_candidates(jobs, 2, False, {}):
+            outcomes.append((k, outcome["terms"][1]))
+    assert sorted(outcomes) == [(0, 0.5), (1, 0.5)]
+    assert len(started) == 2  # the third candidate went to a worker that had trained one
+    assert all(worker.poll() is not None for worker in started)  # none outlives the screening

@@ -28,6 +28,7 @@ ranks runs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -347,8 +348,9 @@ def _train_candidates(
             for worker in workers:
                 if worker in busy:
                     worker.terminate()
-                else:
-                    worker.stdin.close()  # an idle worker exits at the end of its input
+                else:  # an idle worker exits at the end of its input
+                    with contextlib.suppress(BrokenPipeError):
+                        worker.stdin.close()
             for worker in workers:
                 worker.wait()
 
@@ -382,8 +384,14 @@ def _supervise(
                 workers.append(_start_worker())
                 idle.append(workers[-1])
             worker = idle.pop()
-            worker.stdin.write(f"{job}\n")
-            worker.stdin.flush()
+            try:
+                worker.stdin.write(f"{job}\n")
+                worker.stdin.flush()
+            except BrokenPipeError:  # it died while idle
+                raise ScreeningError(
+                    f"candidate seed {tree['run']['seed']}: its worker process had exited "
+                    f"(status {worker.wait()})"
+                ) from None
             running[k] = worker, job
         for k, (worker, job) in list(running.items()):
             out = job.with_suffix(".out")
