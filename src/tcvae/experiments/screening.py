@@ -67,6 +67,7 @@ from tcvae.training.runs import (
     read_config,
     read_run_json,
     resumed_config,
+    with_settings,
     write_config,
 )
 from tcvae.training.signals import StopSignals
@@ -139,7 +140,9 @@ def train(
         # ``config`` is the screening's request, changed only where a resume may change it
         resumed = resumed_config(request, requested)
         if record.get("kept") is not None and (Path(resume) / CONFIG_FILE).is_file():
-            kept = _with_changes(read_config(resume), request, resumed)
+            old, new = flatten(to_dict(request)), flatten(to_dict(resumed))
+            changes = {key: value for key, value in new.items() if value != old[key]}
+            kept = with_settings(read_config(resume), changes)  # the same changes to the kept run
             return trainer.train(kept, resume=resume, progress=progress, data=data)
         return _screen(resumed, record, progress, data)
     if resume is not None:
@@ -476,16 +479,6 @@ def train_candidate(
         t = full_data_terms(run.model, data, cand.model.posterior, device)
         terms = (t.index_code_mi, t.total_correlation, t.total_correlation_stderr, t.dimwise_kl)
     return {"status": run.status, "step": run.step, "terms": D.broadcast(terms, info)}
-
-
-def _with_changes(kept: TrainConfig, before: TrainConfig, after: TrainConfig) -> TrainConfig:
-    """The kept run's config with the settings that differ from ``before`` to ``after`` (a
-    resume's changes to the screening's request) changed alike."""
-    old, new, tree = flatten(to_dict(before)), flatten(to_dict(after)), to_dict(kept)
-    for key in (k for k in new if new[k] != old[k]):
-        section, name = key.split(".")
-        tree[section][name] = new[key]
-    return from_dict(tree)
 
 
 def _kept_config(

@@ -350,10 +350,15 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainCo
             + ", ".join(f"{option_name(k)} {old[k]!r} -> {new[k]!r}" for k in frozen)
             + f". Only {sorted(RESUMABLE_KEYS)} may change on resume; start a new run otherwise."
         )
-    tree = to_dict(saved)
-    for key in changed:
+    return with_settings(saved, {key: new[key] for key in changed})
+
+
+def with_settings(config: TrainConfig, settings: dict[str, Any]) -> TrainConfig:
+    """A copy of ``config`` with the flattened ``settings`` (``{"optim.max_steps": 8}``) set."""
+    tree = to_dict(config)
+    for key, value in settings.items():
         section, name = key.split(".")
-        tree[section][name] = new[key]
+        tree[section][name] = value
     return from_dict(tree)
 
 
