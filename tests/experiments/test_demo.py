@@ -77,6 +77,7 @@ def test_demo_config_trains_within_the_budget_or_the_epochs(tmp_path):
         estimator="mss",
         screen=None,
         screen_images=None,
+        screen_tc_max=None,
         eval_samples=2,
     )
     config = demo.demo_config(tmp_path / "a", budget, device="cpu")

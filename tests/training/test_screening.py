@@ -99,9 +99,9 @@ def test_an_interrupted_screening_resumes_to_the_same_run(screened, make_config,
     monkeypatch.setattr(screening, "full_data_terms", score)
     assert main(["train", "--resume", str(run_dir), "-q"]) == 0  # the CLI reads screening.json
     assert same(weights(run_dir), weights(screened.run_dir))
-    assert read_run_json(run_dir / SCREENING_FILE) | {"seconds": 0, "config": 0} == read_run_json(
-        screened.run_dir / SCREENING_FILE
-    ) | {"seconds": 0, "config": 0}
+    timings = {"seconds": 0, "round_seconds": 0, "config": 0}
+    resumed = read_run_json(run_dir / SCREENING_FILE) | timings
+    assert resumed == read_run_json(screened.run_dir / SCREENING_FILE) | timings
 
 
 def test_a_finished_screening_trains_on_when_resumed_with_its_request(screened, make_config):
@@ -150,6 +150,53 @@ def test_bad_screening_settings_are_refused_by_name(screen, images, message):
     assert OptimConfig(screen=[1], screen_images=[100]).screen_images is None
     with pytest.raises(ConfigError, match=message):
         OptimConfig(screen=screen, screen_images=images)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"screen": [4], "screen_images": [100], "screen_tc_max": 0.2}, "two or more"),
+        ({"screen": [4, 2], "screen_images": [100, 200], "screen_tc_max": -0.1}, "nats"),
+        ({"screen_tc_max": 0.2}, "set without --screen"),
+    ],
+)
+def test_bad_widening_settings_are_refused_by_name(settings, message):
+    with pytest.raises(ConfigError, match=message):
+        OptimConfig(**settings)
+
+
+def test_a_last_round_widens_only_above_the_threshold_with_candidates_and_time_left():
+    assert screening.widen(0.3, 0.2, 2, 8, None, 100.0)
+    assert screening.widen(0.3, 0.2, 2, 8, 100.0, 100.0)
+    assert not screening.widen(0.2, 0.2, 2, 8, None, 100.0)  # at the threshold: kept
+    assert not screening.widen(0.3, 0.2, 8, 8, None, 100.0)  # none left in the round before
+    assert not screening.widen(0.3, 0.2, 2, 8, 99.0, 100.0)  # the clock would run out
+
+
+def test_a_last_round_above_the_threshold_takes_in_the_next_ranked(screened, make_config):
+    """With every round-2 TC above the threshold, the two candidates ranked 3rd and 4th in
+    round 1 train to round 2's count as well (the same runs as in the plain screening), and
+    the lowest of all four at round 2 is kept."""
+    full = read_run_json(screened.run_dir / SCREENING_FILE)
+    second = [
+        c["scores"][1]["total_correlation"] for c in full["candidates"] if len(c["scores"]) > 1
+    ]
+    assert min(second) > 0  # so a threshold of 0 widens
+    config = make_config("widened", **SCREEN, screen_tc_max=0.0)
+    config.run.threads = 1
+    run = screening.train(config)
+    record = read_run_json(run.run_dir / SCREENING_FILE)
+    assert [c["scores"][0] for c in record["candidates"]] == [
+        c["scores"][0] for c in full["candidates"]
+    ]
+    assert all(len(c["scores"]) == 2 and c["scores"][1]["steps"] == 4 for c in record["candidates"])
+    for c, f in zip(record["candidates"], full["candidates"]):
+        if len(f["scores"]) == 2:  # the plain screening's round 2, unchanged
+            assert c["scores"][1] == f["scores"][1]
+    tc = {c["index"]: c["scores"][1]["total_correlation"] for c in record["candidates"]}
+    assert record["kept"] == min(tc, key=lambda k: (tc[k], k))
+    assert len(record["round_seconds"]) == 3  # round 1, round 2, its widening
+    assert run.config.run.seed == record["candidates"][record["kept"]]["seed"] and run.step == 6
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,11 @@ settle into a rotated or mixed one. With ``optim.screen = [K]`` (``--screen K``)
 
 With several rounds (``--screen 6,2 --screen-images 250000,1000000``: successive halving) the
 K2 lowest of the first round train on to the second count and are scored again, and so on; the
-lowest of the last round is kept. Candidates are ranked by TC, ties by index.
+lowest of the last round is kept. Candidates are ranked by TC, ties by index. With
+``optim.screen_tc_max = T`` (``--screen-tc-max T``) a last round whose lowest TC is above T is
+widened: the next-ranked candidates of the round before train to the last count too, as many at a
+time as that round had, until one scores at or below T, none is left, or the clock does not leave
+as long as the round took (:func:`widen`); the lowest of all is kept.
 
 ``RUN_DIR`` then holds an ordinary run of the kept seed (its ``config.json`` names that seed
 without screening, and training that config from scratch gives the same weights, bit for bit on
@@ -176,7 +180,7 @@ def candidate_config(config: TrainConfig, k: int, images: int) -> TrainConfig:
     steps = math.ceil(images / config.optim.batch_size)
     c.optim.max_steps = min(steps, config.optim.max_steps or steps)
     c.optim.max_minutes = None
-    c.optim.screen = c.optim.screen_images = None
+    c.optim.screen = c.optim.screen_images = c.optim.screen_tc_max = None
     c.run.keep_checkpoints = 1
     return c
 
@@ -206,11 +210,13 @@ def _screen(
     by_index = {c["index"]: c for c in record["candidates"]}
     budget = config.optim.max_minutes
     last = len(images) - 1
-    for round_, n_images in enumerate(images):
+    width, round_ = counts[0], 0
+    while round_ < len(images):
+        n_images = images[round_]
         if round_ == 0:
-            entrants = list(range(counts[0]))
+            entrants = list(range(width))
         else:
-            entrants = ranked(list(by_index.values()), round_ - 1)[: counts[round_]]
+            entrants = ranked(list(by_index.values()), round_ - 1)[:width]
         todo = [k for k in entrants if len(by_index.get(k, {"scores": []})["scores"]) <= round_]
         out_of_time = budget is not None and spent + time.perf_counter() - start >= 60 * budget
         if round_ > 0 and out_of_time and len(todo) == len(entrants):  # none of it scored yet
@@ -238,7 +244,7 @@ def _screen(
             cand = candidate_config(config, k, n_images)
             cand.run.threads = threads or cand.run.threads
             jobs[k] = to_dict(cand)
-        stopped = None
+        stopped, began = None, time.perf_counter()
         for k, outcome in _train_candidates(jobs, processes, progress, datasets):
             if outcome["status"] == "interrupted":
                 stopped = stopped or outcome
@@ -276,6 +282,31 @@ def _screen(
                 None,
                 signal=stopped["signal"],
             )
+        if todo:
+            record["round_seconds"] = record.get("round_seconds", []) + [
+                round(time.perf_counter() - began, 3)
+            ]
+        tc_max = config.optim.screen_tc_max
+        if round_ == len(images) - 1 and tc_max is not None:
+            lowest = by_index[ranked(list(by_index.values()), round_)[0]]
+            tc = lowest["scores"][round_]["total_correlation"]
+            left = None if budget is None else 60 * budget - spent - time.perf_counter() + start
+            pool = len(ranked(list(by_index.values()), round_ - 1))
+            took = (record.get("round_seconds") or [0.0])[-1]
+            if widen(tc, tc_max, width, pool, left, took):
+                log.info(
+                    "the lowest total correlation of round %d, %.4f nats, is above "
+                    "--screen-tc-max %g: %d more candidate(s) of round %d train on",
+                    round_ + 1,
+                    tc,
+                    tc_max,
+                    min(counts[round_], pool - width),
+                    round_,
+                )
+                width += counts[round_]
+                continue
+        round_ += 1
+        width = counts[round_] if round_ < len(images) else width
     candidates = [by_index[i] for i in sorted(by_index)]
     kept = by_index[ranked(candidates, last)[0]]
     record["kept"] = kept["index"]
@@ -300,6 +331,17 @@ def _screen(
     )
     data = datasets.get(data_key(config))
     return trainer.train(config, resume=run_dir, progress=progress, data=data)
+
+
+def widen(
+    tc: float, tc_max: float, width: int, pool: int, seconds_left: float | None, seconds: float
+) -> bool:
+    """Whether a last round of ``width`` candidates, whose lowest total correlation is ``tc``,
+    takes in more of the ``pool`` scored in the round before: ``tc`` is above ``tc_max``, some are
+    left, and the clock (``seconds_left``, None without one) leaves the ``seconds`` the round
+    took."""
+    fits = seconds_left is None or seconds_left >= seconds
+    return tc > tc_max and width < pool and fits
 
 
 def side_by_side(

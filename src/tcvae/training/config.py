@@ -27,6 +27,7 @@ from tcvae.options import (
     check_choices,
     check_fields,
     non_negative_int,
+    non_negative_number,
     option,
     options_of,
     positive_int,
@@ -328,6 +329,15 @@ class OptimConfig:
         help="images the --screen candidates have trained when they are scored, one count per "
         "--screen round, increasing (e.g. --screen 6,2 --screen-images 250000,1000000)",
     )
+    screen_tc_max: float | None = option(
+        None,
+        flag="--screen-tc-max",
+        metavar="NATS",
+        help="with two or more --screen rounds: while the last round's lowest total correlation "
+        "is above NATS, the next-ranked candidates of the round before train to the last count "
+        "too (as many at a time as the last round has), if the clock leaves as long as the "
+        "round took; the lowest of all is kept (default: unset, no widening)",
+    )
 
     def __post_init__(self) -> None:
         rules = {
@@ -353,6 +363,12 @@ class OptimConfig:
             require(
                 n is None, "screen_images", "is set without --screen; add --screen K", ConfigError
             )
+            require(
+                self.screen_tc_max is None,
+                "screen_tc_max",
+                "is set without --screen; add --screen K,K2",
+                ConfigError,
+            )
             return
         require(
             _ints(k) and k[0] >= 2 and all(a > b >= 1 for a, b in zip(k, k[1:])),
@@ -368,6 +384,14 @@ class OptimConfig:
             and all(a < b for a, b in zip(n, n[1:])),
             "screen_images",
             f"must be {len(k)} increasing image count(s), one per --screen round, got {n!r}",
+            ConfigError,
+        )
+        tc_max = self.screen_tc_max
+        require(
+            tc_max is None or (non_negative_number(tc_max) and len(k) >= 2),
+            "screen_tc_max",
+            f"must be a number of nats, with two or more --screen rounds (it widens the last "
+            f"round from the round before), got {tc_max!r} with --screen {k!r}",
             ConfigError,
         )
 
