@@ -8,7 +8,11 @@ OUT/probes.jsonl, from one or more search folders) and the final MIG of the same
 2. for each screening design ``K1@I1 -> K2@I2 -> ...`` (``--designs``), the share of all draws of
    K1 distinct seeds from those measured in which the design keeps a run whose final MIG is at
    least ``--goal``, and the median final MIG it keeps, with its screening cost in images beyond
-   the kept run's own.
+   the kept run's own;
+3. with ``--tc-max T``, the same for each design whose last round is widened as ``--screen-tc-max
+   T`` does (the next-ranked of the round before join it while its lowest TC is above T), with the
+   share of draws that widened; and, at each probe budget, the largest TC of a run that reached
+   the goal against the smallest of one that did not (a threshold between them separates them).
 
 The draws reuse the measured seeds, so the shares estimate a design's success on this recipe and
 CPU; a design chosen on them still has to be measured on fresh seeds.
@@ -37,15 +41,24 @@ def parse_design(text: str) -> list[tuple[int, float]]:
     return [(int(k), float(n)) for k, n in (part.split("@") for part in text.split(","))]
 
 
-def pick(seeds: tuple[int, ...], design: list[tuple[int, float]], tc) -> int:
-    """The seed a design keeps: each round ranks its entrants by TC at its images (ties by
-    seed) and sends the next round's count on; the last round's lowest is kept."""
-    entrants = list(seeds)
-    for r, (_, images) in enumerate(design):
-        entrants.sort(key=lambda s: (tc(s, images), s))
-        if r + 1 < len(design):
-            entrants = entrants[: design[r + 1][0]]
-    return entrants[0]
+def pick(
+    seeds: tuple[int, ...], design: list[tuple[int, float]], tc, tc_max: float | None = None
+) -> tuple[int, int]:
+    """The seed a design keeps, and how many times its last round widened: each round ranks its
+    entrants by TC at its images (ties by seed) and sends the next round's count on; while the
+    last round's lowest is above ``tc_max``, the next-ranked of the round before join it; the
+    last round's lowest is kept."""
+    ranking, widened = list(seeds), 0
+    for r, (width, images) in enumerate(design):
+        last = r + 1 == len(design)
+        while True:
+            entrants = sorted(ranking[:width], key=lambda s: (tc(s, images), s))
+            more = last and r > 0 and tc_max is not None and width < len(ranking)
+            if not (more and tc(entrants[0], images) > tc_max):
+                break
+            width, widened = width + design[r][0], widened + 1
+        ranking = entrants + ranking[width:]
+    return ranking[0], widened
 
 
 def main() -> None:
@@ -54,6 +67,9 @@ def main() -> None:
     parser.add_argument("--final", type=Path, required=True, help="search folder of final MIGs")
     parser.add_argument("--designs", nargs="+", default=["4@5e5", "6@2.5e5,2@1e6"])
     parser.add_argument("--goal", type=float, default=0.25, help="final MIG counted a success")
+    parser.add_argument(
+        "--tc-max", type=float, default=None, help="also widen each design's last round above this"
+    )
     args = parser.parse_args()
 
     final = {r["seed"]: r["mig"] for r in read_jsonl(args.final / "rows.jsonl")}
@@ -79,18 +95,32 @@ def main() -> None:
     for n in budgets:
         rho, p = spearmanr([early[s][n] for s in seeds], [final[s] for s in seeds])
         print(f"| {n / 1e6:.3g} M | {rho:.2f} | {p:.3f} |")
+    if args.tc_max is not None:
+        print(f"\n| probe images | largest TC reaching MIG {args.goal} | smallest TC not |")
+        print("|---|---|---|")
+        for n in budgets:
+            good = [early[s][n] for s in seeds if final[s] >= args.goal]
+            bad = [early[s][n] for s in seeds if final[s] < args.goal]
+            print(f"| {n / 1e6:.3g} M | {max(good):.3f} | {min(bad):.3f} |")
     print(
         f"\n| design | screening images beyond the kept run | kept MIG >= {args.goal} | "
-        "median kept MIG |"
+        "median kept MIG | draws widened |"
     )
-    print("|---|---|---|---|")
+    print("|---|---|---|---|---|")
     for text in args.designs:
         design = parse_design(text)
-        kept = [final[pick(d, design, tc)] for d in itertools.combinations(seeds, design[0][0])]
         counts = [k for k, _ in design] + [1]
         extra = sum((counts[r] - counts[r + 1]) * n for r, (_, n) in enumerate(design))
-        share = sum(m >= args.goal for m in kept) / len(kept)
-        print(f"| {text} | {extra / 1e6:.2f} M | {share:.2f} | {statistics.median(kept):.3f} |")
+        for tc_max in [None] + ([args.tc_max] if args.tc_max is not None else []):
+            picks = [pick(d, design, tc, tc_max) for d in itertools.combinations(seeds, counts[0])]
+            kept = [final[seed] for seed, _ in picks]
+            share = sum(m >= args.goal for m in kept) / len(kept)
+            widened = sum(w > 0 for _, w in picks) / len(picks)
+            name = text if tc_max is None else f"{text}, widened above {tc_max:g}"
+            print(
+                f"| {name} | {extra / 1e6:.2f} M | {share:.2f} | {statistics.median(kept):.3f} "
+                f"| {widened:.2f} |"
+            )
 
 
 if __name__ == "__main__":
