@@ -197,6 +197,9 @@ def test_a_last_round_above_the_threshold_takes_in_the_next_ranked(screened, mak
     assert record["kept"] == min(tc, key=lambda k: (tc[k], k))
     assert len(record["round_seconds"]) == 3  # round 1, round 2, its widening
     assert run.config.run.seed == record["candidates"][record["kept"]]["seed"] and run.step == 6
+    assert "above 0 nats, so the next-ranked of round 1 joined it (4 candidates in all)" in (
+        _screening_section(run.run_dir)
+    )
 
 
 @pytest.fixture(scope="module")

@@ -329,6 +329,12 @@ def _screening_section(run_dir: Path) -> str:
             f"The time budget ran out after round {record['rounds_scored']}, so later rounds "
             f"did not run. {why}"
         )
+    last = sum(len(c["scores"]) == len(rounds) for c in candidates)
+    if optim.get("screen_tc_max") is not None and last > optim["screen"][-1]:
+        why = (
+            f"Round {len(rounds)}'s lowest TC was above {optim['screen_tc_max']:g} nats, so the "
+            f"next-ranked of round {len(rounds) - 1} joined it ({last} candidates in all). {why}"
+        )
     plan = ", then ".join(
         f"{k} at {n:,} images" for k, n in zip(optim["screen"], rounds, strict=True)
     )
