@@ -434,18 +434,16 @@ class GroundTruthData:
                 f"{self.name} has pixel values up to {self.max_value}, not binary images: ask for "
                 "a floating-point batch instead of dtype=torch.bool"
             )
-        if self.is_packed:
-            bits = gather_rows(self.images.bits, index)
-            if device is not None and torch.device(device).type != "cpu":
-                bits = bits.to(device, non_blocking=True)  # unpacked there: 1/8 of the copy
-            pixels = unpack_bits(bits, self.images.shape[1:].numel())
-            if device is not None:
-                pixels = pixels.to(device, non_blocking=True)
-            return pixels.to(dtype).reshape(bits.shape[0], *self.image_shape)
         x = self.images[index]
+        if self.is_packed:
+            if device is not None and torch.device(device).type != "cpu":
+                x = x.to(device, non_blocking=True)  # unpacked there: 1/8 of the copy
+            x = x.unpack()
         if device is not None:
             x = x.to(device, non_blocking=True)
-        return x.to(dtype) if dtype == torch.bool else x.to(dtype).div_(self.max_value)
+        if dtype == torch.bool or self.max_value == 1:
+            return x.to(dtype)
+        return x.to(dtype).div_(self.max_value)
 
     def images_uint8(self, index: Tensor | None = None) -> Tensor:
         """Stored pixel values (0..max_value) of images ``index`` (default all), (B, C, H, W)."""
