@@ -170,17 +170,15 @@ def _pack_on_device(flat: Tensor) -> Tensor:
     return (grouped * weights).sum(-1, dtype=torch.uint8)
 
 
-def unpack_bits(bits: Tensor, num_pixels: int, dtype: torch.dtype = torch.uint8) -> Tensor:
-    """Inverse of :func:`pack_bits`: bits (N, B) uint8 -> (N, num_pixels) of 0/1 in ``dtype``.
+def unpack_bits(bits: Tensor, num_pixels: int) -> Tensor:
+    """Inverse of :func:`pack_bits`: bits (N, B) uint8 -> (N, num_pixels) uint8 of 0/1.
 
     On the CPU this is ``numpy.unpackbits`` (about 1 ms for 2048 dSprites images, far less than
     the conversion to floats that follows); elsewhere shifts and masks on the device.
     """
     if bits.device.type == "cpu":
-        flat = torch.from_numpy(np.unpackbits(bits.numpy(), axis=1, count=num_pixels))
-    else:
-        flat = _unpack_on_device(bits, num_pixels)
-    return flat.to(dtype)
+        return torch.from_numpy(np.unpackbits(bits.numpy(), axis=1, count=num_pixels))
+    return _unpack_on_device(bits, num_pixels)
 
 
 def _unpack_on_device(bits: Tensor, num_pixels: int) -> Tensor:
@@ -251,11 +249,10 @@ class PackedImages:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PackedImages:
         return PackedImages(self.bits.to(device, non_blocking=non_blocking), self.shape)
 
-    def unpack(self, index: Tensor | None = None, dtype: torch.dtype = torch.uint8) -> Tensor:
-        """Images ``index`` (default all) as 0/1 values of ``dtype``, shape (B, C, H, W)."""
+    def unpack(self, index: Tensor | None = None) -> Tensor:
+        """Images ``index`` (default all) as uint8 0/1 values, shape (B, C, H, W)."""
         bits = self.bits if index is None else gather_rows(self.bits, index)
-        images = unpack_bits(bits, self.shape[1:].numel(), dtype)
-        return images.reshape(bits.shape[0], *self.shape[1:])
+        return unpack_bits(bits, self.shape[1:].numel()).reshape(bits.shape[0], *self.shape[1:])
 
 
 def _compact_classes(classes: Tensor) -> Tensor:
