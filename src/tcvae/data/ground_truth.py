@@ -370,9 +370,7 @@ class GroundTruthData:
     @property
     def nbytes(self) -> int:
         """Bytes the pixels take in memory (packed bits for binary data)."""
-        if self.is_packed:
-            return self.images.nbytes
-        return self.images.numel() * self.images.element_size()
+        return self.images.nbytes
 
     @property
     def factor_names(self) -> tuple[str, ...]:
