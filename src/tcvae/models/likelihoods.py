@@ -102,9 +102,7 @@ class Bernoulli:
             )
         return _BernoulliLogLikelihood.apply(x, params)
 
-    @staticmethod
-    def mean(params: Tensor) -> Tensor:
-        return torch.sigmoid(params)
+    mean = staticmethod(torch.sigmoid)  # E[x|z] = sigmoid(params)
 
     @staticmethod
     def sample(params: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -129,9 +127,7 @@ class Gaussian:
         n_pixels = x[0].numel()
         return -0.5 * (sq / cls.VARIANCE + n_pixels * math.log(2.0 * math.pi * cls.VARIANCE))
 
-    @staticmethod
-    def mean(params: Tensor) -> Tensor:
-        return torch.sigmoid(params)
+    mean = staticmethod(torch.sigmoid)  # E[x|z] = sigmoid(params)
 
     @classmethod
     def sample(cls, params: Tensor, generator: torch.Generator | None = None) -> Tensor:
