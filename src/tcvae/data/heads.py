@@ -99,14 +99,12 @@ def identity_parts() -> tuple[Tensor, Tensor, Tensor]:
     gen = torch.Generator().manual_seed(IDENTITY_SEED)
     n = FACTOR_SIZES[0]
     draws = torch.rand(n, len(VARIATION), generator=gen, dtype=torch.float64)
-    low = torch.tensor([lo for lo, _ in VARIATION.values()], dtype=torch.float64)
-    high = torch.tensor([hi for _, hi in VARIATION.values()], dtype=torch.float64)
+    low, high = torch.tensor(list(VARIATION.values()), dtype=torch.float64).unbind(1)
     v = dict(zip(VARIATION, (low + (high - low) * draws).unbind(1)))
-    names = list(PARTS)
     centre = torch.tensor([c for c, _, _ in PARTS.values()], dtype=torch.float64).repeat(n, 1, 1)
     axes = torch.tensor([a for _, a, _ in PARTS.values()], dtype=torch.float64).repeat(n, 1, 1)
     albedo = torch.tensor([b for _, _, b in PARTS.values()], dtype=torch.float64).repeat(n, 1)
-    k = {name: i for i, name in enumerate(names)}
+    k = {name: i for i, name in enumerate(PARTS)}
     for part in ("cranium", "jaw"):
         axes[:, k[part], 0] *= v["head_width"]
         axes[:, k[part], 1] *= v["head_height"]
