@@ -187,8 +187,8 @@ def test_a_network_outside_the_vae_follows_the_run_precision():
     )
     z = torch.randn(256, 10)
     exact = net(z)
-    assert torch.equal(in_float32_under_autocast(net, None)(z), exact)
-    low = in_float32_under_autocast(net, torch.bfloat16)(z)
+    assert torch.equal(in_float32_under_autocast(net, z, None), exact)
+    low = in_float32_under_autocast(net, z, torch.bfloat16)
     assert low.dtype == torch.float32
     assert not torch.equal(low, exact)  # bf16 products did run
     torch.testing.assert_close(low, exact, rtol=0.05, atol=0.02)

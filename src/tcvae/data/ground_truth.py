@@ -170,17 +170,15 @@ def _pack_on_device(flat: Tensor) -> Tensor:
     return (grouped * weights).sum(-1, dtype=torch.uint8)
 
 
-def unpack_bits(bits: Tensor, num_pixels: int, dtype: torch.dtype = torch.uint8) -> Tensor:
-    """Inverse of :func:`pack_bits`: bits (N, B) uint8 -> (N, num_pixels) of 0/1 in ``dtype``.
+def unpack_bits(bits: Tensor, num_pixels: int) -> Tensor:
+    """Inverse of :func:`pack_bits`: bits (N, B) uint8 -> (N, num_pixels) uint8 of 0/1.
 
     On the CPU this is ``numpy.unpackbits`` (about 1 ms for 2048 dSprites images, far less than
     the conversion to floats that follows); elsewhere shifts and masks on the device.
     """
     if bits.device.type == "cpu":
-        flat = torch.from_numpy(np.unpackbits(bits.numpy(), axis=1, count=num_pixels))
-    else:
-        flat = _unpack_on_device(bits, num_pixels)
-    return flat.to(dtype)
+        return torch.from_numpy(np.unpackbits(bits.numpy(), axis=1, count=num_pixels))
+    return _unpack_on_device(bits, num_pixels)
 
 
 def _unpack_on_device(bits: Tensor, num_pixels: int) -> Tensor:
@@ -251,11 +249,10 @@ class PackedImages:
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PackedImages:
         return PackedImages(self.bits.to(device, non_blocking=non_blocking), self.shape)
 
-    def unpack(self, index: Tensor | None = None, dtype: torch.dtype = torch.uint8) -> Tensor:
-        """Images ``index`` (default all) as 0/1 values of ``dtype``, shape (B, C, H, W)."""
+    def unpack(self, index: Tensor | None = None) -> Tensor:
+        """Images ``index`` (default all) as uint8 0/1 values, shape (B, C, H, W)."""
         bits = self.bits if index is None else gather_rows(self.bits, index)
-        images = unpack_bits(bits, self.shape[1:].numel(), dtype)
-        return images.reshape(bits.shape[0], *self.shape[1:])
+        return unpack_bits(bits, self.shape[1:].numel()).reshape(bits.shape[0], *self.shape[1:])
 
 
 def _compact_classes(classes: Tensor) -> Tensor:
@@ -373,9 +370,7 @@ class GroundTruthData:
     @property
     def nbytes(self) -> int:
         """Bytes the pixels take in memory (packed bits for binary data)."""
-        if self.is_packed:
-            return self.images.nbytes
-        return self.images.numel() * self.images.element_size()
+        return self.images.nbytes
 
     @property
     def factor_names(self) -> tuple[str, ...]:
@@ -434,18 +429,16 @@ class GroundTruthData:
                 f"{self.name} has pixel values up to {self.max_value}, not binary images: ask for "
                 "a floating-point batch instead of dtype=torch.bool"
             )
-        if self.is_packed:
-            bits = gather_rows(self.images.bits, index)
-            if device is not None and torch.device(device).type != "cpu":
-                bits = bits.to(device, non_blocking=True)  # unpacked there: 1/8 of the copy
-            pixels = unpack_bits(bits, self.images.shape[1:].numel())
-            if device is not None:
-                pixels = pixels.to(device, non_blocking=True)
-            return pixels.to(dtype).reshape(bits.shape[0], *self.image_shape)
         x = self.images[index]
+        if self.is_packed:
+            if device is not None and torch.device(device).type != "cpu":
+                x = x.to(device, non_blocking=True)  # unpacked there: 1/8 of the copy
+            x = x.unpack()
         if device is not None:
             x = x.to(device, non_blocking=True)
-        return x.to(dtype) if dtype == torch.bool else x.to(dtype).div_(self.max_value)
+        if dtype == torch.bool or self.max_value == 1:
+            return x.to(dtype)
+        return x.to(dtype).div_(self.max_value)
 
     def images_uint8(self, index: Tensor | None = None) -> Tensor:
         """Stored pixel values (0..max_value) of images ``index`` (default all), (B, C, H, W)."""

@@ -99,14 +99,12 @@ def identity_parts() -> tuple[Tensor, Tensor, Tensor]:
     gen = torch.Generator().manual_seed(IDENTITY_SEED)
     n = FACTOR_SIZES[0]
     draws = torch.rand(n, len(VARIATION), generator=gen, dtype=torch.float64)
-    low = torch.tensor([lo for lo, _ in VARIATION.values()], dtype=torch.float64)
-    high = torch.tensor([hi for _, hi in VARIATION.values()], dtype=torch.float64)
+    low, high = torch.tensor(list(VARIATION.values()), dtype=torch.float64).unbind(1)
     v = dict(zip(VARIATION, (low + (high - low) * draws).unbind(1)))
-    names = list(PARTS)
     centre = torch.tensor([c for c, _, _ in PARTS.values()], dtype=torch.float64).repeat(n, 1, 1)
     axes = torch.tensor([a for _, a, _ in PARTS.values()], dtype=torch.float64).repeat(n, 1, 1)
     albedo = torch.tensor([b for _, _, b in PARTS.values()], dtype=torch.float64).repeat(n, 1)
-    k = {name: i for i, name in enumerate(names)}
+    k = {name: i for i, name in enumerate(PARTS)}
     for part in ("cranium", "jaw"):
         axes[:, k[part], 0] *= v["head_width"]
         axes[:, k[part], 1] *= v["head_height"]
@@ -189,27 +187,25 @@ def cast_heads(classes: Tensor) -> tuple[Tensor, Tensor]:
         ],
         -1,
     )
-    linear, quadratic = _pixel_features()
-    f32 = torch.float32
-    b_pix = half_b.to(f32) @ linear.T.to(f32)  # (G, E, P)
-    disc = b_pix.square() - a.to(f32).unsqueeze(-1) * (c.to(f32) @ quadratic.T.to(f32))
+    linear, quadratic = (t.float() for t in _pixel_features())
+    a, half_b, c, su, sv, k, sd, axes, albedo, rot = (
+        t.float() for t in (a, half_b, c, su, sv, k, sd, axes, albedo, rot)
+    )
+    b_pix = half_b @ linear.T  # (G, E, P)
+    disc = b_pix.square() - a.unsqueeze(-1) * (c @ quadratic.T)
     hit = disc >= 0
     # Nearest hit: smallest t (the camera looks along -z from z = +infinity).
-    t = (-b_pix - disc.clamp_(min=0).sqrt_()).div_(a.to(f32).unsqueeze(-1))
+    t = (-b_pix - disc.clamp_(min=0).sqrt_()).div_(a.unsqueeze(-1))
     t = t.masked_fill_(~hit, math.inf)
     t_near, part = t.min(1)  # (G, P)
     inside = torch.isfinite(t_near)
     gather = part.unsqueeze(-1).expand(-1, -1, 3)
-    q = (
-        linear[:, 0].to(f32).view(1, -1, 1) * torch.gather(su.to(f32), 1, gather)
-        + linear[:, 1].to(f32).view(1, -1, 1) * torch.gather(sv.to(f32), 1, gather)
-        + torch.gather(k.to(f32), 1, gather)
-    )
-    surface = q + t_near.masked_fill(~inside, 0).unsqueeze(-1) * torch.gather(sd.to(f32), 1, gather)
-    normal_head = surface / torch.gather(axes.to(f32), 1, gather)  # gradient of the ellipsoid
-    normal = normal_head @ rot.to(f32).transpose(1, 2)  # to the camera frame: n R^T
+    su, sv, k, sd, axes = (torch.gather(t, 1, gather) for t in (su, sv, k, sd, axes))  # (G, P, 3)
+    t_hit = t_near.masked_fill(~inside, 0).unsqueeze(-1)
+    surface = linear[:, 0, None] * su + linear[:, 1, None] * sv + k + t_hit * sd  # q + t D
+    normal = (surface / axes) @ rot.transpose(1, 2)  # ellipsoid gradient, to the camera frame
     normal = torch.nn.functional.normalize(normal, dim=-1) * inside.unsqueeze(-1)
-    return normal, torch.gather(albedo.to(f32), 1, part) * inside
+    return normal, torch.gather(albedo, 1, part) * inside
 
 
 def render_faces(classes: Tensor, progress: bool = False) -> Tensor:

@@ -6,12 +6,9 @@ horizontal_axis (40) and vertical_axis (40). The files are 12 GiB each: when the
 images uncompressed they are memory-mapped (pages are read from disk as batches touch them, and
 the OS may drop them again); otherwise they are decompressed in chunks into memory (11.9 GiB).
 
-The files have moved twice: the original bucket died in 2024, the maintainers' second bucket
-(May 2024) was replaced in April 2025 by the Hugging Face dataset ``waleedgondal/mpi3d``, together
-with a corrected ``mpi3d_real.npz`` (the README of rr-learning/disentanglement_dataset). That is
-the location used here. No checksum is published for it: the first download is checked for its
-structure, its SHA-256 and size are recorded next to it, and for toy and realistic its MD5 is
-compared with the one a peer library pinned for the original bucket's file (``REFERENCE_MD5``).
+The files come from the Hugging Face dataset ``waleedgondal/mpi3d``, their home since April 2025,
+which publishes no checksum: a download's structure is checked and its SHA-256 recorded
+(docs/reference/datasets.md#mpi3d has the files' history).
 """
 
 from __future__ import annotations

@@ -98,8 +98,10 @@ class Laplace:
 DISTRIBUTIONS = {"normal": Normal, "laplace": Laplace}
 
 
-def get_distribution(name: str) -> type[Normal] | type[Laplace]:
-    """The latent family called ``name`` ('normal' or 'laplace')."""
+def get_distribution(name: str | type[Normal] | type[Laplace]) -> type[Normal] | type[Laplace]:
+    """The latent family called ``name`` ('normal' or 'laplace'); a family is returned as it is."""
+    if not isinstance(name, str):
+        return name
     try:
         return DISTRIBUTIONS[name]
     except KeyError:

@@ -27,10 +27,6 @@ from tcvae.errors import TcvaeError
 BLOCK_PIXELS = 1 << 18
 
 
-def _rows(t: Tensor, r0: int, r1: int, dtype: torch.dtype) -> Tensor:
-    return t[r0:r1].to(dtype)
-
-
 def _row_blocks(flat: Tensor) -> range:
     """Start rows of the blocks of about BLOCK_PIXELS pixels that cover (B, P) ``flat``."""
     return range(0, flat.shape[0], max(1, BLOCK_PIXELS // max(1, flat.shape[1])))
@@ -54,7 +50,7 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
         for r0 in blocks:
             r1 = r0 + blocks.step
             nll = F.binary_cross_entropy_with_logits(
-                _rows(flat_l, r0, r1, dtype), _rows(flat_x, r0, r1, dtype), reduction="none"
+                flat_l[r0:r1].to(dtype), flat_x[r0:r1].to(dtype), reduction="none"
             )
             torch.sum(nll, 1, out=out[r0:r1]).neg_()
         ctx.save_for_backward(x, logits)
@@ -71,12 +67,12 @@ class _BernoulliLogLikelihood(torch.autograd.Function):
         blocks = _row_blocks(flat_l)
         for r0 in blocks:
             r1 = r0 + blocks.step
-            g, lb = grad[r0:r1, None], _rows(flat_l, r0, r1, grad.dtype)
+            g, lb = grad[r0:r1, None], flat_l[r0:r1].to(grad.dtype)
             if need_x:
                 grad_x[r0:r1] = lb * g
             if need_l:
                 prob = torch.sigmoid(lb)
-                grad_l[r0:r1] = torch.sub(_rows(flat_x, r0, r1, grad.dtype), prob, out=prob).mul_(g)
+                grad_l[r0:r1] = torch.sub(flat_x[r0:r1].to(grad.dtype), prob, out=prob).mul_(g)
         return (
             None if grad_x is None else grad_x.view_as(x),
             None if grad_l is None else grad_l.view_as(logits),
@@ -106,9 +102,7 @@ class Bernoulli:
             )
         return _BernoulliLogLikelihood.apply(x, params)
 
-    @staticmethod
-    def mean(params: Tensor) -> Tensor:
-        return torch.sigmoid(params)
+    mean = staticmethod(torch.sigmoid)  # E[x|z] = sigmoid(params)
 
     @staticmethod
     def sample(params: Tensor, generator: torch.Generator | None = None) -> Tensor:
@@ -133,9 +127,7 @@ class Gaussian:
         n_pixels = x[0].numel()
         return -0.5 * (sq / cls.VARIANCE + n_pixels * math.log(2.0 * math.pi * cls.VARIANCE))
 
-    @staticmethod
-    def mean(params: Tensor) -> Tensor:
-        return torch.sigmoid(params)
+    mean = staticmethod(torch.sigmoid)  # E[x|z] = sigmoid(params)
 
     @classmethod
     def sample(cls, params: Tensor, generator: torch.Generator | None = None) -> Tensor:

@@ -102,10 +102,8 @@ def conv_decoder(channels: int, latent_dim: int, base: int = CONV_BASE) -> nn.Mo
     layers += _block(nn.ConvTranspose2d, latent_dim, 16 * base, 1, 1, 0)
     layers += _block(nn.ConvTranspose2d, 16 * base, 2 * base, 4, 1, 0)  # 1x1 -> 4x4
     widths = [2 * base, 2 * base, base, base]
-    for c_in, c_out in zip(widths[:-1], widths[1:]):
-        layers += _block(
-            nn.ConvTranspose2d, c_in, c_out, 4, 2, 1
-        )  # doubles the side: 4 -> 8, 16, 32
+    for c_in, c_out in zip(widths[:-1], widths[1:]):  # each doubles the side: 4 -> 8, 16, 32
+        layers += _block(nn.ConvTranspose2d, c_in, c_out, 4, 2, 1)
     layers.append(nn.ConvTranspose2d(base, channels, 4, 2, 1))  # 32 -> 64
     return nn.Sequential(*layers)
 

@@ -89,17 +89,13 @@ class VAEOutput(NamedTuple):
 
 
 def in_float32_under_autocast(
-    network: Callable[[Tensor], Tensor], dtype: torch.dtype | None
-) -> Callable[[Tensor], Tensor]:
-    """``network`` run under autocast to ``dtype`` (None: no autocast), its output in float32
-    (the VAE's networks and FactorVAE's discriminator: the products in ``dtype``, what the loss
-    reads in float32)."""
-
-    def run(inputs: Tensor) -> Tensor:
-        with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype is not None):
-            return network(inputs).float()
-
-    return run
+    network: Callable[[Tensor], Tensor], inputs: Tensor, dtype: torch.dtype | None
+) -> Tensor:
+    """``network(inputs)`` run under autocast to ``dtype`` (None: no autocast), in float32 (the
+    VAE's networks and FactorVAE's discriminator: the products in ``dtype``, what the loss reads
+    in float32)."""
+    with torch.autocast(inputs.device.type, dtype=dtype, enabled=dtype is not None):
+        return network(inputs).float()
 
 
 def soft_clamp(x: Tensor, low: float, high: float) -> Tensor:
@@ -155,7 +151,7 @@ class VAE(nn.Module):
             )
         if x.dtype == torch.bool and not self.reads_binary:
             x = x.to(torch.float32)
-        h = in_float32_under_autocast(self.encoder, amp_dtype)(x)
+        h = in_float32_under_autocast(self.encoder, x, amp_dtype)
         mean, raw_logvar = h[:, : self.latent_dim], h[:, self.latent_dim :]
         return mean, soft_clamp(raw_logvar, LOGVAR_MIN, LOGVAR_MAX)
 
@@ -167,7 +163,7 @@ class VAE(nn.Module):
         network computed, for a likelihood that reads low precision exactly (one (B, C, H, W)
         float32 copy fewer; see ``reads_low_precision`` in :mod:`tcvae.models.likelihoods`)."""
         if float32 or amp_dtype is None:
-            return in_float32_under_autocast(self.decoder, amp_dtype)(z)
+            return in_float32_under_autocast(self.decoder, z, amp_dtype)
         with torch.autocast(z.device.type, dtype=amp_dtype):
             return self.decoder(z)
 

@@ -23,6 +23,7 @@ method's main weight, so that a sweep over beta sweeps every method.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
@@ -53,11 +54,6 @@ def permute_dims(z: Tensor, generator: torch.Generator | None = None) -> Tensor:
     batch, dim = z.shape
     keys = torch.rand(batch, dim, generator=generator, device=z.device)
     return torch.gather(z, 0, keys.argsort(0))
-
-
-def discriminator_tc(logits: Tensor) -> Tensor:
-    """Per-sample TC estimate logit_joint - logit_product, (B,), from logits (B, 2) of z ~ q."""
-    return logits[:, 0] - logits[:, 1]
 
 
 class FactorVAE:
@@ -91,12 +87,12 @@ class FactorVAE:
         self.amp_dtype = amp_dtype
 
     def tc(self, z: Tensor) -> Tensor:
-        """The VAE's per-sample TC estimate (B,) at z (B, D), the discriminator held fixed."""
+        """The VAE's per-sample TC estimate logit_joint - logit_product (B,) at z (B, D), the
+        discriminator held fixed."""
         fixed = {name: p.detach() for name, p in self.discriminator.named_parameters()}
-        network = in_float32_under_autocast(
-            lambda inputs: functional_call(self.discriminator, fixed, (inputs,)), self.amp_dtype
-        )
-        return discriminator_tc(network(z))
+        network = partial(functional_call, self.discriminator, fixed)  # z is its one argument
+        logits = in_float32_under_autocast(network, z, self.amp_dtype)
+        return logits[:, 0] - logits[:, 1]
 
     def loss(
         self, z: Tensor, generator: torch.Generator | None = None, rows: slice | None = None
@@ -108,8 +104,8 @@ class FactorVAE:
         permuted = permute_dims(z, generator)
         if rows is not None:
             z, permuted = z[rows], permuted[rows]
-        logits = in_float32_under_autocast(self.discriminator, self.amp_dtype)(
-            torch.cat([z, permuted])
+        logits = in_float32_under_autocast(
+            self.discriminator, torch.cat([z, permuted]), self.amp_dtype
         )
         labels = torch.cat(
             [z.new_zeros(len(z), dtype=torch.long), z.new_ones(len(z), dtype=torch.long)]

@@ -79,7 +79,7 @@ def elbo_terms(
                 f"{name} must have the shape of z {tuple(z.shape)}, got {tuple(t.shape)}; pass the "
                 "posterior parameters of the same minibatch"
             )
-    family = as_family(posterior)
+    family = get_distribution(posterior)
     log_qz_x = family.log_density(z, mean, logvar).sum(1)
     log_pzj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
     mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
@@ -88,8 +88,3 @@ def elbo_terms(
             z, mix_mean, mix_logvar, dataset_size, estimator, family, start
         )
     return ElboTerms(log_qz_x, log_qz, log_qzj, log_pzj)
-
-
-def as_family(posterior: Posterior) -> type[Normal] | type[Laplace]:
-    """The latent family named ``posterior`` ('normal' or 'laplace'), or the class itself."""
-    return get_distribution(posterior) if isinstance(posterior, str) else posterior

@@ -34,13 +34,13 @@ from typing import Any, NamedTuple
 import torch
 from torch import Tensor
 
+from tcvae.models.distributions import get_distribution
 from tcvae.models.likelihoods import Bernoulli, Gaussian, get_likelihood
 from tcvae.objectives import baselines as B
 from tcvae.objectives.decomposition import (
     Components,
     ElboTerms,
     Posterior,
-    as_family,
     dimwise_kl,
     elbo_terms,
     index_code_mi,
@@ -418,7 +418,7 @@ def compute_loss(
             "factor-vae needs its discriminator: pass factor_vae=FactorVAE(D) (from "
             "tcvae.objectives)"
         )
-    family = as_family(posterior)
+    family = get_distribution(posterior)
     observation = get_likelihood(likelihood) if isinstance(likelihood, str) else likelihood
     alpha, beta, gamma = config.weights(step)
     # log q(z) and sum_j log q(z_j) enter the objective with weights alpha - beta and
