@@ -20,10 +20,11 @@ import torch
 
 from tcvae.data import dsprites_grid
 from tcvae.data.factor_sampling import grid_weights, sample_grid_points
-from tcvae.experiments.backends import cpu_count, plan_workers, run_local
+from tcvae.experiments.backends import plan_workers, run_local
 from tcvae.experiments.grid import expand_grid
 from tcvae.experiments.runner import run_cells
 from tcvae.experiments.spec import parse_spec
+from tcvae.training.threads import available_cores
 
 RULES = [{"shape": (2, 2), "posX": (0, 15)}]
 
@@ -94,7 +95,7 @@ def pool_figures(cells: int, work: int) -> None:
         print(f"{cells} cells on {n} worker(s): {times[n]:.2f} s wall, {mean_cell:.2f} s per cell")
     if workers > 1:
         print(
-            f"speed-up with {workers} workers on {cpu_count()} cores: "
+            f"speed-up with {workers} workers on {available_cores()} cores: "
             f"{times[1] / times[workers]:.2f}x (ideal {min(workers, cells)}x; includes the "
             "start of the worker processes)"
         )

@@ -8,26 +8,18 @@ workers x threads <= CPU cores.
 from __future__ import annotations
 
 import multiprocessing
-import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from tcvae.errors import TcvaeError
 from tcvae.experiments.runner import CellOutcome, CellTask, execute_cell
+from tcvae.training.threads import available_cores
 
 BACKENDS = ("local", "ray")
 
 
 class BackendError(TcvaeError):
     """A backend cannot be used as asked."""
-
-
-def cpu_count() -> int:
-    """CPU cores this process may use."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
 
 
 def plan_workers(
@@ -38,7 +30,7 @@ def plan_workers(
     Defaults: one single-threaded worker per core (capped by the number of tasks), then spare
     cores shared out as threads.
     """
-    cores = cores or cpu_count()
+    cores = cores or available_cores()
     for name, value in (("workers", workers), ("threads", threads)):
         if value is not None and value < 1:
             raise BackendError(f"--{name} must be at least 1, got {value}")
