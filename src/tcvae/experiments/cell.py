@@ -98,10 +98,10 @@ def headline_metrics(results: dict[str, Any]) -> dict[str, Any]:
 def check_cells(spec: SweepSpec) -> None:
     """Build every cell's config once, and check the data selection against the data set's
     factor grid, so a bad option fails before any training starts."""
-    from tcvae.training.datasets import check_data
+    from tcvae.training.datasets import grid_selection
 
     evaluation_options(spec.evaluation)
-    check_data(spec.data)
+    grid_selection(spec.data)
     for cell in expand_grid(spec):
         cell_config(spec, cell)
 

@@ -101,7 +101,9 @@ def grid_selection(config: DataConfig) -> tuple[FactorGrid, Tensor, Tensor] | No
     """For a registered data set, from its factor grid alone (no images): the (strided) grid,
     the flat indices into it of the training points, and for every point of that grid the flat
     index of the same point in the data set's own grid. None for an ``.npz`` or folder path
-    (whose grid, if any, is in the file)."""
+    (whose grid, if any, is in the file). A selection the grid refuses (an unknown factor, a
+    class out of range, an unreachable correlation, every point excluded) raises
+    :class:`ConfigError` here, before any image is loaded or rendered."""
     if is_path(config.name):
         return None
     if config.name not in DATASETS:
@@ -133,13 +135,6 @@ def _unlabelled_selection(data: GroundTruthData, config: DataConfig) -> GroundTr
         return data.subset(
             random_subset(torch.arange(len(data)), config.subset, config.subset_seed)
         )
-
-
-def check_data(config: DataConfig) -> None:
-    """Raise :class:`ConfigError` now for a selection the data set's factor grid refuses (an
-    unknown factor, a class out of range, an unreachable correlation, every point excluded),
-    without loading or rendering images."""
-    grid_selection(config)
 
 
 def build_dataset(config: DataConfig, progress: bool = False) -> GroundTruthData:
