@@ -47,19 +47,13 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tcvae.errors import TcvaeError
 from tcvae.training.config import ConfigError, DataConfig, TrainConfig, from_dict
-from tcvae.training.resolve import bundled_presets
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 only
-    import tomli as tomllib
+from tcvae.training.resolve import bundled_presets, read_toml
 
 
 class SpecError(TcvaeError):
@@ -280,15 +274,9 @@ def parse_spec(tree: dict[str, Any], default_name: str = "sweep") -> SweepSpec:
 
 def read_spec(path: str | Path) -> SweepSpec:
     """Read and validate a spec file."""
-    path = Path(path)
-    if not path.is_file():
-        raise SpecError(f"sweep spec {path} does not exist; give a TOML file or use --preset")
-    try:
-        with path.open("rb") as f:
-            tree = tomllib.load(f)
-    except tomllib.TOMLDecodeError as err:
-        raise SpecError(f"sweep spec {path} is not valid TOML: {err}") from err
-    return parse_spec(tree, default_name=path.stem)
+    missing = "; give a TOML file or use --preset"
+    tree = read_toml(path, "sweep spec", missing, SpecError)
+    return parse_spec(tree, default_name=Path(path).stem)
 
 
 def preset_names() -> list[str]:

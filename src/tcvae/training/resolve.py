@@ -62,17 +62,23 @@ def merge(base: dict[str, dict[str, Any]], *layers: dict[str, dict[str, Any]]) -
     return out
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML config file: tables [data] [model] [objective] [optim] [run], and optionally
-    top-level ``preset = "name"`` and ``description = "..."``."""
+def read_toml(
+    path: str | Path,
+    what: str = "config file",
+    missing: str = " (--config)",
+    error: type[Exception] = ConfigError,
+) -> dict[str, Any]:
+    """Read a TOML file (a config file: tables [data] [model] [objective] [optim] [run], and
+    optionally top-level ``preset = "name"`` and ``description = "..."``; or a sweep spec).
+    ``error`` says "{what} PATH does not exist{missing}" or that the file is not valid TOML."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file {path} does not exist (--config)")
+        raise error(f"{what} {path} does not exist{missing}")
     try:
         with path.open("rb") as f:
             return tomllib.load(f)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"config file {path} is not valid TOML: {err}") from err
+        raise error(f"{what} {path} is not valid TOML: {err}") from err
 
 
 def _sections(tree: dict[str, Any]) -> dict[str, dict[str, Any]]:
