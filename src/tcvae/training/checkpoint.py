@@ -183,7 +183,7 @@ def restore_training_state(
     data_gen.set_state(ckpt["data_order"])
     step = int(ckpt["step"])
     states = ckpt["sample"]
-    # Every process draws from one stream (see _train), so any process's state continues it,
+    # Every process draws from one stream (see the trainer), so any process's state continues it,
     # whatever the number of processes the checkpoint was written with.
     sample_gen.set_state(states[info.rank] if len(states) == info.world_size else states[0])
     if info.is_main:

@@ -173,17 +173,7 @@ def train(
     D.init_process_group(info, device)
     if device.type == "cpu" and config.run.threads is None:  # chosen once, kept on resume
         config.run.threads = D.broadcast(threads_at_start(), info)
-    return _train(config, resume is not None, progress, info, device, data)
 
-
-def _train(
-    config: TrainConfig,
-    resuming: bool,
-    progress: bool,
-    info: D.DistInfo,
-    device: torch.device,
-    data: GroundTruthData | None,
-) -> Run:
     data = build_dataset(config.data) if data is None else data
     n = len(data)
     _check_sizes(config, n, info)
@@ -218,7 +208,7 @@ def _train(
     # rows), so a run on W processes draws the samples of the same run on one.
     sample_gen = torch.Generator(device=device).manual_seed(stream_seed(seed, SAMPLE_STREAM))
 
-    if resuming:
+    if resume is not None:
         run_dir = Path(config.run.run_dir)
         step = restore_training_state(run_dir, stateful, data_gen, sample_gen, info)
     else:
@@ -275,7 +265,7 @@ def _train(
     interval_sum: torch.Tensor | None = None
     interval_steps, t0 = 0, time.perf_counter()
     last_row: dict[str, Any] = {}
-    checkpoint = latest_checkpoint(run_dir) if resuming else None
+    checkpoint = latest_checkpoint(run_dir) if resume is not None else None
     perm, epoch_start = None, data_gen.get_state()
     status, signum = ("max_steps" if total < spe * config.optim.epochs else "completed"), None
     budget = None if config.optim.max_minutes is None else 60.0 * config.optim.max_minutes
