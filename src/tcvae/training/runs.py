@@ -191,38 +191,33 @@ class LoadedRun:
         return read_status(self.run_dir)
 
     def _repr_html_(self) -> str:
-        """Jupyter shows the run: its status, key settings and scores, and the report's key
-        figures where ``tcvae report`` has written them."""
-        return run_html(self)
-
-
-def run_html(run: LoadedRun) -> str:
-    """A compact HTML summary of a run: how it ended, what was loaded, its key settings (all of
-    them folded away), the numbers of ``metrics.json`` and the report's key figures."""
-    status = run.status()
-    settings = flatten(to_dict(run.config))
-    facts: dict[str, Any] = {
-        "status": status.get("status", "no invocation has ended yet"),
-        "step": status.get("step", ""),
-        "epoch": status.get("epoch", ""),
-        "trained on": describe_hardware(status["hardware"]) if status.get("hardware") else "",
-        "weights": f"{run.weights.name} (step {run.step}): {run.reason}",
-    }
-    facts.update({key: settings[key] for key in KEY_SETTINGS if settings.get(key) is not None})
-    parts = [
-        f"<p><strong>tcvae run {esc(run.run_dir.name)}</strong></p>",
-        paragraph(str(run.run_dir.resolve()), "note"),
-        key_value_table(facts),
-        "<details><summary>full configuration</summary>" + key_value_table(settings) + "</details>",
-        _metrics_html(run.run_dir / METRICS_FILE),
-    ]
-    figures = [run.run_dir / FIGURE_DIR / f"{name}.png" for name in NOTEBOOK_FIGURES]
-    if (run.run_dir / REPORT_FILE).is_file():
-        parts += [figure(path.read_bytes(), path.stem) for path in figures if path.is_file()]
-        parts.append(paragraph(f"The whole report: {run.run_dir / REPORT_FILE}", "note"))
-    else:
-        parts.append(paragraph(f"No report yet: tcvae report {run.run_dir}", "note"))
-    return "\n".join(parts)
+        """Jupyter shows the run: how it ended, what was loaded, its key settings (all of them
+        folded away), the numbers of ``metrics.json`` and the report's key figures where
+        ``tcvae report`` has written them."""
+        status = self.status()
+        settings = flatten(to_dict(self.config))
+        facts: dict[str, Any] = {
+            "status": status.get("status", "no invocation has ended yet"),
+            "step": status.get("step", ""),
+            "epoch": status.get("epoch", ""),
+            "trained on": describe_hardware(status["hardware"]) if status.get("hardware") else "",
+            "weights": f"{self.weights.name} (step {self.step}): {self.reason}",
+        }
+        facts.update({key: settings[key] for key in KEY_SETTINGS if settings.get(key) is not None})
+        parts = [
+            f"<p><strong>tcvae run {esc(self.run_dir.name)}</strong></p>",
+            paragraph(str(self.run_dir.resolve()), "note"),
+            key_value_table(facts),
+            f"<details><summary>full configuration</summary>{key_value_table(settings)}</details>",
+            _metrics_html(self.run_dir / METRICS_FILE),
+        ]
+        figures = [self.run_dir / FIGURE_DIR / f"{name}.png" for name in NOTEBOOK_FIGURES]
+        if (self.run_dir / REPORT_FILE).is_file():
+            parts += [figure(path.read_bytes(), path.stem) for path in figures if path.is_file()]
+            parts.append(paragraph(f"The whole report: {self.run_dir / REPORT_FILE}", "note"))
+        else:
+            parts.append(paragraph(f"No report yet: tcvae report {self.run_dir}", "note"))
+        return "\n".join(parts)
 
 
 def _metrics_html(path: Path) -> str:
@@ -311,18 +306,16 @@ def _resolve_checkpoint(run_dir: Path, checkpoint: str | Path | int) -> Path:
 
 
 def prepare_config(config: TrainConfig | dict | None, resume: str | Path | None) -> TrainConfig:
-    """The validated config of a new run (a copy of ``config``), or of the run in ``resume``
-    (its config.json, with the changes ``config`` may make on resume)."""
-    if isinstance(config, dict):
-        config = from_dict(merge({}, config))  # the declared defaults fill in the rest
+    """The validated config of a new run, or of the run in ``resume`` (its config.json, with the
+    changes ``config`` may make on resume). ``config`` is copied: the run fills in its directory
+    and image shape, and the caller's object stays as it was (so it can start another run)."""
+    if config is not None:  # a dict's missing options take the declared defaults
+        config = from_dict(merge({}, config) if isinstance(config, dict) else to_dict(config))
     if resume is None:
-        # A validated copy: the run fills in its directory and image shape, the caller's object
-        # stays as it was (so it can start another run).
-        return from_dict(to_dict(config or TrainConfig()))
+        return config or TrainConfig()
     saved = read_config(resume)
     saved.run.run_dir = str(resume)  # the directory may have moved since it was written
     if config is not None:
-        config = from_dict(to_dict(config))  # a validated copy; the caller's object is untouched
         config.run.run_dir = saved.run.run_dir
     return resumed_config(saved, config)
 
