@@ -360,39 +360,30 @@ class OptimConfig:
         if k == [1]:  # one candidate: no screening (turns a preset's off)
             self.screen = self.screen_images = k = n = None
         if k is None:
-            require(
-                n is None, "screen_images", "is set without --screen; add --screen K", ConfigError
-            )
-            require(
+            _check(n is None, "screen_images", "is set without --screen; add --screen K")
+            _check(
                 self.screen_tc_max is None,
                 "screen_tc_max",
                 "is set without --screen; add --screen K,K2",
-                ConfigError,
             )
             return
-        require(
+        _check(
             _ints(k) and k[0] >= 2 and all(a > b >= 1 for a, b in zip(k, k[1:])),
             "screen",
             f"must be candidate counts K[,K2,...], the first >= 2, each smaller than the one "
             f"before, got {k!r}",
-            ConfigError,
         )
-        require(
-            n is not None
-            and _ints(n)
-            and len(n) == len(k)
-            and all(a < b for a, b in zip(n, n[1:])),
+        _check(
+            _ints(n) and len(n) == len(k) and all(a < b for a, b in zip(n, n[1:])),
             "screen_images",
             f"must be {len(k)} increasing image count(s), one per --screen round, got {n!r}",
-            ConfigError,
         )
         tc_max = self.screen_tc_max
-        require(
+        _check(
             tc_max is None or (non_negative_number(tc_max) and len(k) >= 2),
             "screen_tc_max",
             f"must be a number of nats, with two or more --screen rounds (it widens the last "
             f"round from the round before), got {tc_max!r} with --screen {k!r}",
-            ConfigError,
         )
 
 
