@@ -17,12 +17,8 @@ def esc(text: object) -> str:
 
 
 def format_value(value: object, digits: int = 4) -> str:
-    """Numbers with ``digits`` significant digits; anything else as text."""
-    if isinstance(value, bool) or value is None:
-        return str(value)
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    return str(value)
+    """Floats with ``digits`` significant digits; anything else as text."""
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def paragraph(text: str, cls: str | None = None) -> str:
