@@ -139,8 +139,6 @@ def train(
         request = from_dict(record["config"])
         request.run.run_dir = str(resume)
         requested = None if config is None else prepare_config(config, None)
-        if requested is not None:
-            requested.run.run_dir = request.run.run_dir
         # ``config`` is the screening's request, changed only where a resume may change it
         resumed = resumed_config(request, requested)
         if record.get("kept") is not None and (Path(resume) / CONFIG_FILE).is_file():

@@ -315,8 +315,6 @@ def prepare_config(config: TrainConfig | dict | None, resume: str | Path | None)
         return config or TrainConfig()
     saved = read_config(resume)
     saved.run.run_dir = str(resume)  # the directory may have moved since it was written
-    if config is not None:
-        config.run.run_dir = saved.run.run_dir
     return resumed_config(saved, config)
 
 
@@ -324,13 +322,13 @@ def resumed_config(saved: TrainConfig, requested: TrainConfig | None) -> TrainCo
     """The config to continue a run with: ``saved`` with the changes ``requested`` may make.
 
     Only :data:`RESUMABLE_KEYS` may differ (training length, device, checkpoint and log cadence);
-    any other difference is an error naming the option.
+    any other difference is an error naming the option. The run directory is ``saved``'s.
     """
     if requested is None:
         return saved
     old, new = flatten(to_dict(saved)), flatten(to_dict(requested))
     # image_shape is filled in from the data, and 'auto' precision was resolved when the run began.
-    ignored = {"model.image_shape"} | (
+    ignored = {"run.run_dir", "model.image_shape"} | (
         {"run.precision"} if new["run.precision"] == "auto" else set()
     )
     if new["run.threads"] is None:  # the count chosen when the run began stands
