@@ -29,6 +29,7 @@ from tcvae.experiments.grid import Cell, expand_grid
 from tcvae.experiments.spec import METHOD_LABELS, SpecError, SweepSpec
 from tcvae.experiments.sweep_data import INFO_FILE, load_evaluation_grid
 from tcvae.training.config import TrainConfig, from_dict
+from tcvae.training.resolve import merge
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +49,7 @@ EVALUATION_DEFAULTS: dict[str, Any] = evaluation_defaults()
 def cell_config(spec: SweepSpec, cell: Cell, run_dir: str | Path | None = None) -> TrainConfig:
     """The validated training config of ``cell``."""
     method, estimator = METHOD_LABELS[cell.method]
-    tree: dict[str, dict[str, Any]] = {s: dict(v) for s, v in spec.train.items()}
-    for section, values in spec.by_method.get(cell.method, {}).items():
-        tree.setdefault(section, {}).update(values)
+    tree = merge(spec.train, spec.by_method.get(cell.method, {}))
     for key, value in cell.options.items():
         section, name = key.split(".", 1)
         tree.setdefault(section, {})[name] = value
