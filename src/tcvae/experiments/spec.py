@@ -45,14 +45,13 @@ Presets are spec files shipped in ``tcvae/experiments/presets``, read by
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 from tcvae.errors import TcvaeError
-from tcvae.training.config import ConfigError, DataConfig, TrainConfig, from_dict
+from tcvae.training.config import CONFIG_SECTIONS, ConfigError, DataConfig, from_dict
 from tcvae.training.resolve import bundled_presets, read_toml
 
 
@@ -75,15 +74,12 @@ METHOD_LABELS: dict[str, tuple[str, str | None]] = {
 }
 # Training sections a spec may set under [train]; [train.data] is replaced by the spec's [data].
 TRAIN_SECTIONS = ("model", "objective", "optim", "run")
+_SECTION_KEYS = {s: [f.name for f in fields(CONFIG_SECTIONS[s])] for s in TRAIN_SECTIONS}
 # Options the sweep itself sets per cell, so a spec may not fix or sweep them.
-_SECTION_KEYS = {
-    s: [f.name for f in dataclasses.fields(TrainConfig.__dataclass_fields__[s].default_factory)]
-    for s in TRAIN_SECTIONS
-}
 CELL_KEYS = ("objective.method", "objective.beta", "run.seed", "run.run_dir")
 _TOP_KEYS = ("name", "description", "grid", "data", "train", "evaluation")
 _GRID_KEYS = ("methods", "betas", "seeds", "options")
-_DATA_KEYS = tuple(f.name for f in dataclasses.fields(DataConfig))
+_DATA_KEYS = tuple(f.name for f in fields(DataConfig))
 # A sweep's images come from the built-in generator unless [data] says otherwise, so that a spec
 # means the same images on every machine (a training config's default is "auto").
 SWEEP_DATA_DEFAULTS: dict[str, Any] = {"source": "builtin"}
