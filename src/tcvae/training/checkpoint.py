@@ -70,12 +70,10 @@ def checkpoint_step(path: str | Path) -> int:
     return int(match.group(1))
 
 
-def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
-    """Delete all but the newest ``keep`` checkpoints; return the deleted paths."""
-    old = list_checkpoints(run_dir)[:-keep] if keep > 0 else []
-    for p in old:
+def prune_checkpoints(run_dir: str | Path, keep: int) -> None:
+    """Delete all but the newest ``keep`` (>= 1, as run.keep_checkpoints) checkpoints."""
+    for p in list_checkpoints(run_dir)[:-keep]:
         p.unlink(missing_ok=True)
-    return old
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
