@@ -61,6 +61,7 @@ def test_tiny_end_to_end_run_through_the_cli(tmp_path, capsys):
         "max_minutes": None,
         "screen": None,
         "screen_images": None,
+        "screen_tc_max": None,
     }
     assert saved["objective"]["beta"] == 3.0
     assert saved["data"]["filters"] == {"shape": [1, 1], "posX": [0, 15]}

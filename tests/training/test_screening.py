@@ -318,6 +318,7 @@ def test_a_worker_that_dies_between_candidates_is_reported_by_name(monkeypatch):
     with pytest.raises(screening.ScreeningError, match=r"candidate seed 2000: .*exit"):
         for k, outcome in screening._train_candidates(jobs, 2, False, {}):
             outcomes.append((k, outcome["terms"][1]))
-    assert sorted(outcomes) == [(0, 0.5), (1, 0.5)]
+    # The first to finish is reported; the other may still be running when the third fails.
+    assert outcomes and set(outcomes) <= {(0, 0.5), (1, 0.5)}
     assert len(started) == 2  # the third candidate went to a worker that had trained one
     assert all(worker.poll() is not None for worker in started)  # none outlives the screening
