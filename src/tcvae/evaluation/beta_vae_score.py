@@ -89,7 +89,7 @@ def beta_vae_score(
         batch_size=(batch_size, 1), num_train=(num_train, 2), num_eval=(num_eval, 1)
     )
     rng = np.random.default_rng(int(seed))
-    groups = FactorGroups.from_labels(y)
+    groups = FactorGroups(y)
     train_x, train_y = beta_vae_examples(x, groups, num_train, batch_size, rng)
     eval_x, eval_y = beta_vae_examples(x, groups, num_eval, batch_size, rng)
     if np.unique(train_y).size < 2:

@@ -125,7 +125,7 @@ def factor_vae_score(
     votes_train = votes_eval = np.zeros((len(names), x.shape[1]), dtype=np.int64)
     train_accuracy = accuracy = 0.0  # no active dimension: no vote
     if active.any():
-        groups = FactorGroups.from_labels(y)
+        groups = FactorGroups(y)
         votes_train = factor_vae_votes(x, groups, scale, active, num_train, batch_size, rng)
         votes_eval = factor_vae_votes(x, groups, scale, active, num_eval, batch_size, rng)
         train_accuracy = majority_vote_accuracy(votes_train, votes_train)
