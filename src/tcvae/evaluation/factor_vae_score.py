@@ -27,7 +27,7 @@ import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
 from tcvae.evaluation.results import ShownAsTables
-from tcvae.evaluation.sampling import FactorGroups, draw_rows
+from tcvae.evaluation.sampling import FactorGroups
 
 PROTOCOL = (
     "factor_vae (disentanglement_lib: argmin normalised variance over 64 points sharing one "
@@ -120,7 +120,7 @@ def factor_vae_score(
         num_variance_estimate=(num_variance_estimate, 2),
     )
     rng = np.random.default_rng(int(seed))
-    scale = x[draw_rows(len(x), num_variance_estimate, rng)].std(0, ddof=1)
+    scale = x[rng.integers(0, len(x), num_variance_estimate)].std(0, ddof=1)
     active = scale >= prune_threshold
     votes_train = votes_eval = np.zeros((len(names), x.shape[1]), dtype=np.int64)
     train_accuracy = accuracy = 0.0  # no active dimension: no vote

@@ -25,17 +25,12 @@ from torch import Tensor
 from tcvae.evaluation.inputs import EvaluationError
 
 
-def draw_rows(num_rows: int, num_points: int, rng: np.random.Generator) -> np.ndarray:
-    """``num_points`` row indices drawn uniformly with replacement from ``range(num_rows)``."""
-    return rng.integers(0, num_rows, size=int(num_points))
-
-
 def train_test_rows(
     num_rows: int, num_train: int, num_test: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training and test row indices, drawn independently and uniformly with replacement."""
     rng = np.random.default_rng(int(seed))
-    return draw_rows(num_rows, num_train, rng), draw_rows(num_rows, num_test, rng)
+    return rng.integers(0, num_rows, num_train), rng.integers(0, num_rows, num_test)
 
 
 def standardized(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
