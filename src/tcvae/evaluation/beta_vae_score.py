@@ -61,7 +61,7 @@ def beta_vae_examples(
     num_factors = groups.labels.shape[1]
     labels = rng.integers(0, num_factors, size=num_examples)
     first = rng.integers(0, len(codes), size=(num_examples, batch_size))
-    second = groups.sharing(np.repeat(labels[:, None], batch_size, 1), first, rng)
+    second = groups.sharing(labels[:, None], first, rng)
     features = np.abs(codes[first] - codes[second]).mean(1)
     return features, labels
 

@@ -80,11 +80,7 @@ def factor_vae_votes(
     num_factors = groups.labels.shape[1]
     fixed = rng.integers(0, num_factors, size=num_votes)
     anchor = rng.integers(0, len(codes), size=num_votes)
-    rows = groups.sharing(
-        np.repeat(fixed[:, None], batch_size, 1),
-        np.repeat(anchor[:, None], batch_size, 1),
-        rng,
-    )
+    rows = groups.sharing(fixed[:, None], np.repeat(anchor[:, None], batch_size, 1), rng)
     columns = np.flatnonzero(active)
     local = codes[rows][:, :, columns].var(1, ddof=1) / scale[columns] ** 2
     winner = columns[local.argmin(1)]

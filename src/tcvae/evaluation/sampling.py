@@ -73,7 +73,8 @@ class FactorGroups:
 
     def sharing(self, factor: np.ndarray, anchors: np.ndarray, rng: np.random.Generator):
         """For each anchor row, one row drawn uniformly among those whose factor ``factor``
-        (same shape as anchors, one factor index each) takes the anchor's value."""
+        (one factor index per anchor, broadcast against anchors) takes the anchor's value."""
+        factor = np.broadcast_to(factor, anchors.shape)
         out = np.empty(anchors.shape, dtype=np.int64)
         for k in np.unique(factor):
             pick = factor == k
