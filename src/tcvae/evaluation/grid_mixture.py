@@ -130,12 +130,10 @@ class GridMixtures:
         kernel = kernel / (kernel.sum(1, keepdim=True) * h)
         self.kernel_spectrum = torch.fft.rfft(kernel, dim=-1)  # (rungs, size // 2 + 1)
 
-    def densities(self, labels: Tensor, num_labels: int, members: Tensor | None = None) -> Tensor:
+    def densities(self, labels: Tensor, num_labels: int) -> Tensor:
         """Densities at the nodes, (num_labels, size), of the mixtures q(z | label) with equal
-        weights within each label; ``labels`` (N,) in [0, num_labels); ``members`` the count of
-        each label (computed when None)."""
-        if members is None:
-            members = torch.bincount(labels, minlength=num_labels)
+        weights within each label; ``labels`` (N,) in [0, num_labels)."""
+        members = torch.bincount(labels, minlength=num_labels)
         size, rungs = self.size, self.rungs
         chunk = max(1, BLOCK_ELEMENTS // (rungs * size))
         out = torch.empty(num_labels, size, dtype=torch.float64)

@@ -202,7 +202,7 @@ def _grid_entropies(
         mixtures = GridMixtures(mean[:, j], var[:, j], family, resolution, max_grid_points)
         for i, (labels, counts) in enumerate(groups):
             p = counts.to(torch.float64) / counts.sum()
-            density = mixtures.densities(labels, counts.numel(), counts)
+            density = mixtures.densities(labels, counts.numel())
             h_conditional[i, j] = (p * mixtures.entropy(density)).sum()
             if i == 0:
                 h_marginal[j] = mixtures.entropy(p @ density)
