@@ -131,11 +131,10 @@ def decomposition_samples(
     progress: bool = False,
 ) -> ElboTerms:
     """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index), with
-    the exact aggregate posterior of the N points (mean, logvar) (N, D).
+    the exact aggregate posterior of the N points (mean, logvar) (N, D), all float64.
 
     The grid marginals come first, so that a grid too large fails before the O(S N D) joint.
     """
-    z, mean, logvar = z.double(), mean.double(), logvar.double()
     if marginals == "exact":
         log_qzj = log_mixture_density_per_dim(z, mean, logvar, family, progress)
     else:
