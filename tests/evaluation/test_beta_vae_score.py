@@ -13,7 +13,7 @@ FEW = dict(num_train=300, num_eval=300, batch_size=16)
 
 def test_pairs_share_the_fixed_factor_and_vary_the_others(classes):
     labels = classes.numpy()
-    groups = FactorGroups.from_labels(labels)
+    groups = FactorGroups(labels)
     rng = np.random.default_rng(0)
     anchors = rng.integers(0, len(labels), size=6000)
     fixed = np.full(6000, 1)

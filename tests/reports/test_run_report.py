@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from tcvae.cli.main import main
+from tcvae.errors import CorruptFileError
 from tcvae.objectives import ObjectiveConfig
 from tcvae.reports import run_report
 from tcvae.training import DataConfig, ModelConfig, OptimConfig, RunConfig, TrainConfig, train
@@ -115,6 +116,13 @@ def test_missing_metrics_without_evaluation_say_how(trained_run, tmp_path):
     with pytest.raises(run_report.ReportError, match=f"tcvae evaluate {run_dir}"):
         run_report.write_report(run_dir, evaluate=False)
     assert main(["report", str(run_dir), "--no-evaluate"]) == 2
+
+
+def test_a_corrupt_metrics_file_is_reported_as_corrupt(tmp_path):
+    (tmp_path / "metrics.json").write_text('{"mig": ')
+    with pytest.raises(CorruptFileError, match="evaluate again for metrics.json"):
+        run_report.read_metrics(tmp_path)
+    assert run_report.read_metrics(tmp_path / "elsewhere") is None
 
 
 def test_report_cli_errors_are_one_line(tmp_path, capsys):

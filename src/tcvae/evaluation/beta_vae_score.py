@@ -61,7 +61,7 @@ def beta_vae_examples(
     num_factors = groups.labels.shape[1]
     labels = rng.integers(0, num_factors, size=num_examples)
     first = rng.integers(0, len(codes), size=(num_examples, batch_size))
-    second = groups.sharing(np.repeat(labels[:, None], batch_size, 1), first, rng)
+    second = groups.sharing(labels[:, None], first, rng)
     features = np.abs(codes[first] - codes[second]).mean(1)
     return features, labels
 
@@ -89,7 +89,7 @@ def beta_vae_score(
         batch_size=(batch_size, 1), num_train=(num_train, 2), num_eval=(num_eval, 1)
     )
     rng = np.random.default_rng(int(seed))
-    groups = FactorGroups.from_labels(y)
+    groups = FactorGroups(y)
     train_x, train_y = beta_vae_examples(x, groups, num_train, batch_size, rng)
     eval_x, eval_y = beta_vae_examples(x, groups, num_eval, batch_size, rng)
     if np.unique(train_y).size < 2:

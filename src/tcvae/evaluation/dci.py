@@ -87,10 +87,11 @@ class DCIResult(ShownAsTables):
     protocol: str
 
 
-def _weighted_scores(r: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """sum_i w_i (1 - H(P_i.)) over the rows i of importances r: the score, each row's 1 - H
-    and its weight w_i (its share of the total), with P_i. the row normalised and H in base
-    (number of columns); a row with no importance scores 0."""
+def disentanglement_from_importance(importance: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
+    """Disentanglement, D_j (D,) and rho_j (D,) of an importance matrix R (D, K): P_j. is row j
+    normalised, H_K in base K, rho_j row j's share of the total; a row with no importance
+    scores 0."""
+    r = np.asarray(importance, dtype=np.float64)
     row = r.sum(1)
     p = r / np.where(row > 0, row, 1.0)[:, None]
     plogp = np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0)
@@ -99,14 +100,10 @@ def _weighted_scores(r: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     return float(per_row @ weight), per_row, weight
 
 
-def disentanglement_from_importance(importance: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
-    """Disentanglement, D_j (D,) and rho_j (D,) of an importance matrix R (D, K)."""
-    return _weighted_scores(np.asarray(importance, dtype=np.float64))
-
-
 def completeness_from_importance(importance: ArrayLike) -> tuple[float, np.ndarray, np.ndarray]:
-    """Completeness, C_k (K,) and w_k (K,) of an importance matrix R (D, K)."""
-    return _weighted_scores(np.asarray(importance, dtype=np.float64).T)
+    """Completeness, C_k (K,) and w_k (K,) of an importance matrix R (D, K): the
+    disentanglement of R^T."""
+    return disentanglement_from_importance(np.asarray(importance).T)
 
 
 def dci(

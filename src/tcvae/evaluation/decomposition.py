@@ -131,11 +131,10 @@ def decomposition_samples(
     progress: bool = False,
 ) -> ElboTerms:
     """The log densities of section 4 for given samples z (S, D) drawn from q(z | x_index), with
-    the exact aggregate posterior of the N points (mean, logvar) (N, D).
+    the exact aggregate posterior of the N points (mean, logvar) (N, D), all float64.
 
     The grid marginals come first, so that a grid too large fails before the O(S N D) joint.
     """
-    z, mean, logvar = z.double(), mean.double(), logvar.double()
     if marginals == "exact":
         log_qzj = log_mixture_density_per_dim(z, mean, logvar, family, progress)
     else:
@@ -205,24 +204,19 @@ def decompose_elbo(
         marginals = "exact"
         terms = decomposition_samples(z, index, mean, logvar, family, marginals, progress=progress)
 
-    def mean_and_stderr(x: Tensor) -> tuple[float, float]:
-        return float(x.mean()), float(x.std() / math.sqrt(s))
-
-    mi, mi_se = mean_and_stderr(index_code_mi(terms))
-    tc, tc_se = mean_and_stderr(total_correlation(terms))
-    dw, dw_se = mean_and_stderr(dimwise_kl(terms))
-    total, total_se = mean_and_stderr(terms.log_qz_x - terms.log_pzj.sum(1))
+    per_sample = {
+        "index_code_mi": index_code_mi(terms),
+        "total_correlation": total_correlation(terms),
+        "dimwise_kl": dimwise_kl(terms),
+        "kl_estimate": terms.log_qz_x - terms.log_pzj.sum(1),
+    }
+    estimates = {}  # each term's sample mean, and its standard error std / sqrt(S)
+    for key, x in per_sample.items():
+        estimates[key], estimates[f"{key}_stderr"] = float(x.mean()), float(x.std() / math.sqrt(s))
     analytic = family.kl_to_prior(mean, logvar).mean(0)
     per_dim = terms.log_qzj - terms.log_pzj
     return ElboDecomposition(
-        index_code_mi=mi,
-        index_code_mi_stderr=mi_se,
-        total_correlation=tc,
-        total_correlation_stderr=tc_se,
-        dimwise_kl=dw,
-        dimwise_kl_stderr=dw_se,
-        kl_estimate=total,
-        kl_estimate_stderr=total_se,
+        **estimates,
         analytic_kl=float(analytic.sum()),
         analytic_kl_per_dim=analytic.numpy(),
         dimwise_kl_per_dim=per_dim.mean(0).numpy(),

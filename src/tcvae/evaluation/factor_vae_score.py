@@ -27,7 +27,7 @@ import numpy as np
 
 from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
 from tcvae.evaluation.results import ShownAsTables
-from tcvae.evaluation.sampling import FactorGroups, draw_rows
+from tcvae.evaluation.sampling import FactorGroups
 
 PROTOCOL = (
     "factor_vae (disentanglement_lib: argmin normalised variance over 64 points sharing one "
@@ -80,11 +80,7 @@ def factor_vae_votes(
     num_factors = groups.labels.shape[1]
     fixed = rng.integers(0, num_factors, size=num_votes)
     anchor = rng.integers(0, len(codes), size=num_votes)
-    rows = groups.sharing(
-        np.repeat(fixed[:, None], batch_size, 1),
-        np.repeat(anchor[:, None], batch_size, 1),
-        rng,
-    )
+    rows = groups.sharing(fixed[:, None], np.repeat(anchor[:, None], batch_size, 1), rng)
     columns = np.flatnonzero(active)
     local = codes[rows][:, :, columns].var(1, ddof=1) / scale[columns] ** 2
     winner = columns[local.argmin(1)]
@@ -120,12 +116,12 @@ def factor_vae_score(
         num_variance_estimate=(num_variance_estimate, 2),
     )
     rng = np.random.default_rng(int(seed))
-    scale = x[draw_rows(len(x), num_variance_estimate, rng)].std(0, ddof=1)
+    scale = x[rng.integers(0, len(x), num_variance_estimate)].std(0, ddof=1)
     active = scale >= prune_threshold
     votes_train = votes_eval = np.zeros((len(names), x.shape[1]), dtype=np.int64)
     train_accuracy = accuracy = 0.0  # no active dimension: no vote
     if active.any():
-        groups = FactorGroups.from_labels(y)
+        groups = FactorGroups(y)
         votes_train = factor_vae_votes(x, groups, scale, active, num_train, batch_size, rng)
         votes_eval = factor_vae_votes(x, groups, scale, active, num_eval, batch_size, rng)
         train_accuracy = majority_vote_accuracy(votes_train, votes_train)

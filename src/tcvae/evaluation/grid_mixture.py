@@ -27,7 +27,6 @@ per-component work: the deposit of all of them is one ``bincount`` over a combin
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
@@ -50,17 +49,11 @@ class GridTooLargeError(EvaluationError):
     narrower than the mixture's span); the Monte Carlo estimator has no such limit."""
 
 
-@dataclass(frozen=True)
-class Grid:
-    """Nodes lo + i * step for i = 0 .. size - 1."""
-
-    lo: float
-    step: float
-    size: int
-
-
-def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> Grid:
-    """The grid for components (mean, var), both (N,): step min std / resolution."""
+def make_grid(
+    mean: Tensor, var: Tensor, resolution: float, max_points: int
+) -> tuple[float, float, int]:
+    """(lo, step, size), the nodes lo + i * step for i = 0 .. size - 1, for components
+    (mean, var), both (N,): step min std / resolution."""
     from scipy.fft import next_fast_len
 
     std = var.sqrt()
@@ -75,7 +68,7 @@ def make_grid(mean: Tensor, var: Tensor, resolution: float, max_points: int) -> 
             f"points (limit {max_points}); raise max_grid_points, lower resolution, or use "
             "estimator='monte-carlo'"
         )
-    return Grid(lo, step, next_fast_len(needed, real=True))  # 2^a 3^b 5^c: fast FFT lengths
+    return lo, step, next_fast_len(needed, real=True)  # 2^a 3^b 5^c: fast FFT lengths
 
 
 class GridMixtures:
@@ -101,9 +94,9 @@ class GridMixtures:
     ) -> None:
         if resolution < 1.0:
             raise EvaluationError(f"resolution must be >= 1 grid point per std, got {resolution}")
-        self.grid = grid = make_grid(mean, var, resolution, max_points)
-        h, size = grid.step, grid.size
-        u = (mean - grid.lo) / h
+        self.lo, self.step, self.size = make_grid(mean, var, resolution, max_points)
+        h, size = self.step, self.size
+        u = (mean - self.lo) / h
         node = u.floor()
         t = u - node
         node = node.long()
@@ -137,13 +130,11 @@ class GridMixtures:
         kernel = kernel / (kernel.sum(1, keepdim=True) * h)
         self.kernel_spectrum = torch.fft.rfft(kernel, dim=-1)  # (rungs, size // 2 + 1)
 
-    def densities(self, labels: Tensor, num_labels: int, members: Tensor | None = None) -> Tensor:
+    def densities(self, labels: Tensor, num_labels: int) -> Tensor:
         """Densities at the nodes, (num_labels, size), of the mixtures q(z | label) with equal
-        weights within each label; ``labels`` (N,) in [0, num_labels); ``members`` the count of
-        each label (computed when None)."""
-        if members is None:
-            members = torch.bincount(labels, minlength=num_labels)
-        size, rungs = self.grid.size, self.rungs
+        weights within each label; ``labels`` (N,) in [0, num_labels)."""
+        members = torch.bincount(labels, minlength=num_labels)
+        size, rungs = self.size, self.rungs
         chunk = max(1, BLOCK_ELEMENTS // (rungs * size))
         out = torch.empty(num_labels, size, dtype=torch.float64)
         for m0 in range(0, num_labels, chunk):
@@ -165,12 +156,12 @@ class GridMixtures:
     def entropy(self, density: Tensor) -> Tensor:
         """-integral p log p dz by the rectangle rule, for densities (..., size) -> (...)."""
         plogp = torch.where(density > 0, density * density.clamp_min(1e-300).log(), 0.0)
-        return -self.grid.step * plogp.sum(-1)
+        return -self.step * plogp.sum(-1)
 
     def interpolate_log(self, density: Tensor, z: Tensor) -> Tensor:
         """log of a density (size,) at points z (S,) by linear interpolation between nodes."""
-        u = ((z - self.grid.lo) / self.grid.step).clamp(0.0, self.grid.size - 1.0)
-        left = u.floor().long().clamp_max(self.grid.size - 2)
+        u = ((z - self.lo) / self.step).clamp(0.0, self.size - 1.0)
+        left = u.floor().long().clamp_max(self.size - 2)
         t = u - left
         value = (1.0 - t) * density[left] + t * density[left + 1]
         return value.clamp_min(1e-300).log()

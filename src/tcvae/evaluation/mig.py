@@ -202,7 +202,7 @@ def _grid_entropies(
         mixtures = GridMixtures(mean[:, j], var[:, j], family, resolution, max_grid_points)
         for i, (labels, counts) in enumerate(groups):
             p = counts.to(torch.float64) / counts.sum()
-            density = mixtures.densities(labels, counts.numel(), counts)
+            density = mixtures.densities(labels, counts.numel())
             h_conditional[i, j] = (p * mixtures.entropy(density)).sum()
             if i == 0:
                 h_marginal[j] = mixtures.entropy(p @ density)
@@ -237,13 +237,10 @@ def _monte_carlo_entropies(
         neg_log_q = -log_mixture_density_per_dim(z, mean[members], logvar[members], family)
         entropy[m] = neg_log_q.mean(0)
         stderr[m] = neg_log_q.std(0) / math.sqrt(samples)
-    h_conditional = torch.empty(len(groups), d, dtype=torch.float64)
-    se_conditional = torch.empty(len(groups), d, dtype=torch.float64)
-    start = 1
-    for i, (_, counts) in enumerate(groups):
+    sizes = [counts.numel() for _, counts in groups]
+    h_conditional, se_conditional = [], []
+    for (_, counts), h, se in zip(groups, entropy[1:].split(sizes), stderr[1:].split(sizes)):
         p = counts.to(torch.float64) / counts.sum()
-        stop = start + counts.numel()
-        h_conditional[i] = p @ entropy[start:stop]
-        se_conditional[i] = (p.pow(2) @ stderr[start:stop].pow(2)).sqrt()
-        start = stop
-    return entropy[0], h_conditional, stderr[0], se_conditional
+        h_conditional.append(p @ h)
+        se_conditional.append((p.pow(2) @ se.pow(2)).sqrt())
+    return entropy[0], torch.stack(h_conditional), stderr[0], torch.stack(se_conditional)

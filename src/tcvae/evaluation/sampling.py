@@ -18,8 +18,6 @@ combination, and the encoder is never called again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import Tensor
@@ -27,17 +25,12 @@ from torch import Tensor
 from tcvae.evaluation.inputs import EvaluationError
 
 
-def draw_rows(num_rows: int, num_points: int, rng: np.random.Generator) -> np.ndarray:
-    """``num_points`` row indices drawn uniformly with replacement from ``range(num_rows)``."""
-    return rng.integers(0, num_rows, size=int(num_points))
-
-
 def train_test_rows(
     num_rows: int, num_train: int, num_test: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Training and test row indices, drawn independently and uniformly with replacement."""
     rng = np.random.default_rng(int(seed))
-    return draw_rows(num_rows, num_train, rng), draw_rows(num_rows, num_test, rng)
+    return rng.integers(0, num_rows, num_train), rng.integers(0, num_rows, num_test)
 
 
 def standardized(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -65,7 +58,6 @@ def sample_indices(num_rows: int, samples: int | None, generator: torch.Generato
     return torch.randint(num_rows, (int(samples),), generator=generator)
 
 
-@dataclass(frozen=True)
 class FactorGroups:
     """The rows of each value of each factor, for drawing rows that share a factor value.
 
@@ -73,24 +65,16 @@ class FactorGroups:
     rows of value v are ``order[k][start[k][v] : start[k][v] + count[k][v]]``.
     """
 
-    labels: np.ndarray
-    order: tuple[np.ndarray, ...]
-    start: tuple[np.ndarray, ...]
-    count: tuple[np.ndarray, ...]
-
-    @classmethod
-    def from_labels(cls, labels: np.ndarray) -> FactorGroups:
-        order, start, count = [], [], []
-        for column in labels.T:
-            counts = np.bincount(column)
-            order.append(np.argsort(column, kind="stable"))
-            start.append(np.concatenate([[0], np.cumsum(counts)[:-1]]))
-            count.append(counts)
-        return cls(labels, tuple(order), tuple(start), tuple(count))
+    def __init__(self, labels: np.ndarray) -> None:
+        self.labels = labels
+        self.order = [np.argsort(column, kind="stable") for column in labels.T]
+        self.count = [np.bincount(column) for column in labels.T]
+        self.start = [np.cumsum(count) - count for count in self.count]
 
     def sharing(self, factor: np.ndarray, anchors: np.ndarray, rng: np.random.Generator):
         """For each anchor row, one row drawn uniformly among those whose factor ``factor``
-        (same shape as anchors, one factor index each) takes the anchor's value."""
+        (one factor index per anchor, broadcast against anchors) takes the anchor's value."""
+        factor = np.broadcast_to(factor, anchors.shape)
         out = np.empty(anchors.shape, dtype=np.int64)
         for k in np.unique(factor):
             pick = factor == k

@@ -7,7 +7,6 @@ and their labels are those of the metric table :data:`tcvae.evaluation.run.METRI
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -77,15 +76,7 @@ def section(metrics: Any, name: str) -> dict[str, Any] | None:
 def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
     """``RUN_DIR/metrics.json`` as a dict, or None when the run has not been evaluated."""
     path = Path(run_dir) / METRICS_FILE
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ReportError(
-            f"{path} is not valid JSON ({err}); delete it and evaluate the run again "
-            f"(tcvae evaluate {run_dir})"
-        ) from None
+    return read_run_json(path) if path.is_file() else None
 
 
 def headline_numbers(metrics: Mapping[str, Any]) -> dict[str, tuple[float, float | None]]:
