@@ -72,9 +72,9 @@ class DemoBudget:
 # From the recipe search (scripts/recipe_search.py, docs/lab-notes/demo.md): the recipe alone
 # disentangled 6 of 16 seeds (bf16), and which way a run goes is settled early, so the demo screens
 # restarts by their full-data TC: eight candidates at 0.25 M images (side by side on a multi-core
-# CPU), the two lowest again at 1 M, the lower trained on. Where both end above 0.217 nats (on 16
-# seeds every run at or below 0.212 at 1 M disentangled and every run from 0.222 up did not), the
-# next two of the first round train to 1 M as well, if the clock allows. Training, screening
+# CPU), the two lowest again at 1 M, the lower trained on. Where both end above 0.217 nats (where,
+# at 1 M, the TCs of the 16 runs that disentangled and of those that did not meet), the next two
+# of the first round train to 1 M as well, if the clock allows. Training, screening
 # included, stops at 100 epochs of the kept run (6 million images) or at 9 minutes, so that the
 # demo ends within 10.
 DEFAULT_BUDGET = DemoBudget(
