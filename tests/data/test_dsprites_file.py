@@ -1,10 +1,12 @@
 """Loading the official dSprites npz layout, and refusing anything else with a clear error."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
 
-from tcvae.data import DataError, load_dataset, load_dsprites, load_dsprites_npz
+from tcvae.data import DATASETS, DataError, load_dataset, load_dsprites, load_dsprites_npz
 from tcvae.data.dsprites import DSPRITES_FILENAME
 
 
@@ -77,9 +79,8 @@ def test_truncated_garbage_and_missing_files_are_refused(tmp_path, official_layo
 
 def test_sources_choose_file_or_builtin(cache_dir, official_layout, save_npz, monkeypatch):
     calls = []
-    monkeypatch.setattr(
-        "tcvae.data.dsprites.builtin_dsprites", lambda *a, **k: calls.append(a) or "builtin"
-    )
+    fake = replace(DATASETS["dsprites"], builtin=lambda *a, **k: calls.append(a) or "builtin")
+    monkeypatch.setitem(DATASETS, "dsprites", fake)
     assert load_dataset("dsprites") == "builtin" and calls == [(None,)]
     with pytest.raises(DataError, match="tcvae data download dsprites"):
         load_dataset("dsprites", source="file")

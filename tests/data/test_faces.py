@@ -6,8 +6,8 @@ import pytest
 import torch
 
 import tcvae.data.faces as faces_module
-from tcvae.data import DataError, FactorGrid, load_dataset
-from tcvae.data.faces import FACES_FILENAME, load_faces, load_faces_file
+from tcvae.data import DataError, FactorGrid, load_dataset, load_faces
+from tcvae.data.faces import FACES_FILENAME, load_faces_file
 from tcvae.data.heads import faces_grid, render_faces
 
 from .conftest import Tripwire

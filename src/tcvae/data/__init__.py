@@ -3,8 +3,8 @@ and your own images without factor labels (arrays, an ``.npz`` or a folder of im
 
 from tcvae.data.arrays import from_arrays, load_npz
 from tcvae.data.cache import default_cache_dir
-from tcvae.data.dsprites import builtin_dsprites_subset, load_dsprites, load_dsprites_npz
-from tcvae.data.faces import builtin_faces_subset, load_faces, load_faces_file
+from tcvae.data.dsprites import builtin_dsprites_subset, load_dsprites_npz
+from tcvae.data.faces import builtin_faces_subset, load_faces_file
 from tcvae.data.folder import from_folder
 from tcvae.data.ground_truth import DataError, FactorGrid, GroundTruthData, PackedImages
 from tcvae.data.heads import faces_grid, render_faces
@@ -15,6 +15,8 @@ from tcvae.data.registry import (
     download_dataset,
     download_dsprites,
     load_dataset,
+    load_dsprites,
+    load_faces,
 )
 from tcvae.data.shapes3d import load_shapes3d_h5
 from tcvae.data.sprites import dsprites_grid, render_dsprites, render_dsprites_packed

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tcvae.data.cache import cached_binary_images, resolve_cache_dir, resolve_source
+from tcvae.data.cache import cached_binary_images, resolve_cache_dir
 from tcvae.data.ground_truth import DataError, GroundTruthData, PackedImages, pack_bits
 from tcvae.data.npz import check_layout, iter_npz_rows, npz_headers, reading
 from tcvae.data.sprites import IMAGE_SIZE, dsprites_grid, render_dsprites_packed
@@ -89,13 +89,3 @@ def builtin_dsprites_subset(classes: Tensor) -> GroundTruthData:
     """Render only the grid points ``classes`` (M, 6) long, e.g. a correlated-factor sample."""
     images = render_dsprites_packed(classes)
     return GroundTruthData("dsprites", dsprites_grid(), images, torch.as_tensor(classes), 1)
-
-
-def load_dsprites(
-    source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
-) -> GroundTruthData:
-    """dSprites from ``source``: "file" (official npz), "builtin" (generator) or "auto" (the file
-    when it is in the cache, else the generator)."""
-    if resolve_source("dsprites", source, DSPRITES_FILENAME, cache_dir) == "file":
-        return load_dsprites_npz(resolve_cache_dir(cache_dir) / DSPRITES_FILENAME)
-    return builtin_dsprites(cache_dir, progress=progress)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from tcvae.data.cache import cached_uint8_images, resolve_cache_dir, resolve_source
+from tcvae.data.cache import cached_uint8_images, resolve_cache_dir
 from tcvae.data.ground_truth import DataError, GroundTruthData
 from tcvae.data.heads import IMAGE_SIZE, faces_grid, render_faces
 
@@ -80,13 +80,3 @@ def builtin_faces_subset(classes: torch.Tensor) -> GroundTruthData:
     """Render only the grid points ``classes`` (M, 4) long."""
     images = render_faces(classes)
     return GroundTruthData("faces", faces_grid(), images, torch.as_tensor(classes), 255)
-
-
-def load_faces(
-    source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
-) -> GroundTruthData:
-    """3D faces from ``source``: "file" (your ``basel_face_renders.pth`` in the cache
-    directory), "builtin" (the stand-in renderer) or "auto" (the file when present)."""
-    if resolve_source("faces", source, FACES_FILENAME, cache_dir) == "file":
-        return load_faces_file(resolve_cache_dir(cache_dir) / FACES_FILENAME)
-    return builtin_faces(cache_dir, progress=progress)

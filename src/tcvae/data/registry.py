@@ -26,8 +26,6 @@ from tcvae.data.sprites import dsprites_grid
 
 log = logging.getLogger(__name__)
 
-Loader = Callable[[str, "str | os.PathLike | None", bool], GroundTruthData]
-
 
 @dataclass(frozen=True)
 class DataFile:
@@ -53,9 +51,9 @@ class DataFile:
 class DatasetSpec:
     """What ``tcvae data list`` says about a data set, and how to load it.
 
-    load(source, cache_dir, progress); builtin_cache: the built-in generator's cache file (None
-    when there is no generator); builtin_subset(classes) renders only those grid points;
-    binary: images held bit-packed (1 bit per pixel in memory).
+    read(path, progress) reads its file; builtin(cache_dir, progress=...) renders the grid and
+    caches it in builtin_cache (both None when there is no generator); builtin_subset(classes)
+    renders only those grid points; binary: images held bit-packed (1 bit per pixel in memory).
     """
 
     name: str
@@ -63,8 +61,9 @@ class DatasetSpec:
     grid: Callable[[], FactorGrid]
     channels: int
     binary: bool
-    load: Loader
+    read: Callable[[Path, bool], GroundTruthData]
     file: DataFile
+    builtin: Callable[..., GroundTruthData] | None = None
     builtin_cache: str | None = None
     builtin_subset: Callable[[Tensor], GroundTruthData] | None = None
 
@@ -73,21 +72,20 @@ class DatasetSpec:
         builtin = self.builtin_cache is not None
         return resolve_source(self.name, source, self.file.filename, cache_dir, builtin)
 
+    def load(
+        self, source: str, cache_dir: str | os.PathLike | None, progress: bool
+    ) -> GroundTruthData:
+        """The data set from ``source``: "file" (its file in the cache directory), "builtin"
+        (the generator) or "auto" (the file when it is in the cache, else the generator)."""
+        if self.resolve_source(source, cache_dir) == "file":
+            return self.read(resolve_cache_dir(cache_dir) / self.file.filename, progress)
+        return self.builtin(cache_dir, progress=progress)
+
     @property
     def memory_bytes(self) -> int:
         """Bytes the full grid's pixels take in memory."""
         pixels = self.grid().num_points * self.channels * 64 * 64
         return pixels // 8 if self.binary else pixels
-
-
-def _file_only(name: str, read: Callable[[Path, bool], GroundTruthData], filename: str) -> Loader:
-    def load(
-        source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
-    ) -> GroundTruthData:
-        resolve_source(name, source, filename, cache_dir, builtin=False)
-        return read(resolve_cache_dir(cache_dir) / filename, progress)
-
-    return load
 
 
 def _mpi3d_spec(variant: str) -> DatasetSpec:
@@ -98,9 +96,7 @@ def _mpi3d_spec(variant: str) -> DatasetSpec:
         grid=mpi3d.mpi3d_grid,
         channels=3,
         binary=False,
-        load=_file_only(
-            name, lambda path, progress: mpi3d.load_mpi3d_npz(path, variant, progress), filename
-        ),
+        read=lambda path, progress: mpi3d.load_mpi3d_npz(path, variant, progress),
         file=DataFile(
             filename,
             mpi3d.MPI3D_URL.format(variant),
@@ -123,13 +119,14 @@ DATASETS: dict[str, DatasetSpec] = {
             grid=dsprites_grid,
             channels=1,
             binary=True,
-            load=dsprites.load_dsprites,
+            read=lambda path, progress: dsprites.load_dsprites_npz(path),
             file=DataFile(
                 dsprites.DSPRITES_FILENAME,
                 dsprites.DSPRITES_URL,
                 dsprites.DSPRITES_MD5,
                 "MD5 published with the release",
             ),
+            builtin=dsprites.builtin_dsprites,
             builtin_cache=dsprites.BUILTIN_FILENAME,
             builtin_subset=dsprites.builtin_dsprites_subset,
         ),
@@ -139,7 +136,7 @@ DATASETS: dict[str, DatasetSpec] = {
             grid=faces_grid,
             channels=1,
             binary=False,
-            load=faces.load_faces,
+            read=lambda path, progress: faces.load_faces_file(path),
             file=DataFile(
                 faces.FACES_FILENAME,
                 None,
@@ -147,6 +144,7 @@ DATASETS: dict[str, DatasetSpec] = {
                 "not distributable: give your copy with --file; shape and dtype checked on load",
                 faces.load_faces_file,
             ),
+            builtin=faces.builtin_faces,
             builtin_cache=faces.BUILTIN_FILENAME,
             builtin_subset=faces.builtin_faces_subset,
         ),
@@ -156,7 +154,7 @@ DATASETS: dict[str, DatasetSpec] = {
             grid=shapes3d.shapes3d_grid,
             channels=3,
             binary=False,
-            load=_file_only("shapes3d", shapes3d.load_shapes3d_h5, shapes3d.SHAPES3D_FILENAME),
+            read=shapes3d.load_shapes3d_h5,
             file=DataFile(
                 shapes3d.SHAPES3D_FILENAME,
                 shapes3d.SHAPES3D_URL,
@@ -212,6 +210,22 @@ def load_dataset(
             return from_folder(name, channels=channels, cache_dir=cache_dir, progress=progress)
         return load_npz(name)
     return get_spec(str(name)).load(source, cache_dir, progress)
+
+
+def load_dsprites(
+    source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> GroundTruthData:
+    """dSprites from ``source``: "file" (official npz), "builtin" (generator) or "auto" (the file
+    when it is in the cache, else the generator)."""
+    return DATASETS["dsprites"].load(source, cache_dir, progress)
+
+
+def load_faces(
+    source: str = "auto", cache_dir: str | os.PathLike | None = None, progress: bool = False
+) -> GroundTruthData:
+    """3D faces from ``source``: "file" (your ``basel_face_renders.pth`` in the cache
+    directory), "builtin" (the stand-in renderer) or "auto" (the file when present)."""
+    return DATASETS["faces"].load(source, cache_dir, progress)
 
 
 def file_status(spec: DatasetSpec, cache_dir: str | os.PathLike | None = None) -> str:
