@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from tcvae.cli.options import add_config_option, add_data_source_option, add_out_option, add_verb
+from tcvae.cli.options import add_config_option, add_out_option, add_verb
 from tcvae.data.cache import CACHE_ENV_VAR, resolve_cache_dir
 from tcvae.data.registry import DATASETS, DatasetSpec, download_dataset, file_status
 from tcvae.training.config import DataConfig
@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     help = "write a PNG of factor sweeps (one row per factor, others fixed)"
     preview = action("preview", run_preview, help)
     preview.add_argument("dataset", choices=names, help="data set to show")
-    add_data_source_option(preview)
+    add_config_option(preview, DataConfig, "source")
     add_out_option(preview, "PNG file to write (default: NAME_preview.png)", "FILE.png")
     columns = "images per sweep (at most; default %(default)s)"
     preview.add_argument("--columns", type=int, default=10, metavar="N", help=columns)

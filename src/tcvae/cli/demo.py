@@ -7,12 +7,12 @@ import math
 
 from tcvae.cli.options import (
     add_compute_options,
-    add_data_source_option,
+    add_config_option,
     add_out_option,
     add_verb,
     pick,
 )
-from tcvae.training.config import PRECISIONS
+from tcvae.training.config import PRECISIONS, DataConfig
 
 DESCRIPTION = """\
 Render the built-in dSprites (a seeded random subset of the factor grid), train beta-TCVAE
@@ -59,7 +59,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_compute_options(p)
     source = "where images come from: the built-in generator (builtin, default), the official "
     source += "file (file), or the file if cached (auto)"
-    add_data_source_option(p, default="builtin", help=source)
+    add_config_option(p, DataConfig, "source", default="builtin", help=source)
     precision = "precision of the networks: auto (default) trains in bf16 where the CPU or GPU "
     precision += "computes it natively, else fp32 (results over seeds per precision: "
     precision += "docs/lab-notes/demo.md)"

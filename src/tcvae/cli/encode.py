@@ -6,11 +6,12 @@ import argparse
 
 from tcvae.cli.options import (
     add_compute_options,
-    add_data_source_option,
+    add_config_option,
     add_out_option,
     add_verb,
     device_of,
 )
+from tcvae.training.config import DataConfig
 
 DESCRIPTION = """\
 Encode every image of the run's data set (or of --data) and write the posterior means and
@@ -29,13 +30,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", metavar="NAME|FILE", help=data)
     source = "where --data's images come from (auto, builtin, file; default: the run's source "
     source += "when --data is the run's data set, else auto)"
-    add_data_source_option(p, default=None, help=source)
+    add_config_option(p, DataConfig, "source", default=None, help=source)
     add_compute_options(p, batch_size=2048)
 
 
 def run(args: argparse.Namespace) -> int:
     from tcvae.evaluation.codes import encode_run, save_codes
-    from tcvae.training.config import DataConfig
     from tcvae.training.datasets import build_dataset
     from tcvae.training.runs import read_config
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tcvae.options import OptionError, options_of
-from tcvae.training.config import DataConfig, RunConfig
+from tcvae.training.config import RunConfig
 
 # The short spelling of a long flag, the same on every verb.
 SHORT_FLAGS = {"--out": "-o", "--quiet": "-q", "--verbose": "-v"}
@@ -127,11 +127,6 @@ def device_of(args: argparse.Namespace) -> str:
     except OptionError as err:
         raise OptionError(f"--device{str(err).removeprefix('device')}", "device") from None
     return str(resolve_device(device, DistInfo()))
-
-
-def add_data_source_option(p: argparse.ArgumentParser, **kwargs: Any) -> None:
-    """--data-source as ``tcvae train`` declares it; ``kwargs`` replace its default and help."""
-    add_config_option(p, DataConfig, "source", **kwargs)
 
 
 def pick(args: argparse.Namespace, *names: str) -> dict[str, Any]:
