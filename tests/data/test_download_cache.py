@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from tcvae.data import DataError, PackedImages, default_cache_dir, download_dsprites
-from tcvae.data.cache import cached_binary_images, load_binary_images, save_binary_images
+from tcvae.data.cache import cached_images, load_binary_images, save_binary_images
 from tcvae.data.download import ChecksumError
 
 
@@ -121,6 +121,15 @@ def test_binary_image_cache_round_trip_is_compact(tmp_path):
     path.write_bytes(path.read_bytes()[:200])
     with pytest.raises(DataError, match="cannot read image cache"):
         load_binary_images(path, version=3)
+
+
+def cached_binary_images(path, render, version):
+    return cached_images(
+        path,
+        render,
+        lambda: load_binary_images(path, version),
+        lambda images: save_binary_images(path, images, version),
+    )
 
 
 def test_cached_images_render_once_and_recover_from_a_bad_cache(tmp_path, caplog):

@@ -83,7 +83,7 @@ def load_binary_images(path: Path, version: int) -> PackedImages:
         raise DataError(f"image cache {path} is inconsistent: {err}") from err
 
 
-def _cached(path: Path, render: Callable, load: Callable, save: Callable):
+def cached_images(path: Path, render: Callable, load: Callable, save: Callable):
     """``load()`` the cache file ``path`` if it is readable and current, else ``render()`` the
     images and ``save(images)`` them (a cache that cannot be written only costs a warning)."""
     if path.exists():
@@ -98,18 +98,6 @@ def _cached(path: Path, render: Callable, load: Callable, save: Callable):
     except OSError as err:
         log.warning("could not write the cache %s (%s); continuing without it", path, err)
     return images
-
-
-def cached_binary_images(
-    path: Path, render: Callable[[], PackedImages], version: int
-) -> PackedImages:
-    """:func:`_cached` for packed binary images in the format ``version``."""
-    return _cached(
-        path,
-        render,
-        lambda: load_binary_images(path, version),
-        lambda images: save_binary_images(path, images, version),
-    )
 
 
 def save_uint8_images(path: Path, images: Tensor) -> None:
@@ -133,12 +121,3 @@ def load_uint8_images(path: Path, shape: tuple[int | None, ...]) -> Tensor:
             f"image cache {path} holds {images.dtype} {images.shape}, expected uint8 {shape}"
         )
     return torch.from_numpy(images)
-
-
-def cached_uint8_images(
-    path: Path, render: Callable[[], Tensor], shape: tuple[int | None, ...]
-) -> Tensor:
-    """Like :func:`cached_binary_images`, for 8-bit images of a known shape."""
-    return _cached(
-        path, render, lambda: load_uint8_images(path, shape), lambda x: save_uint8_images(path, x)
-    )

@@ -14,7 +14,12 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from tcvae.data.cache import cached_binary_images, resolve_cache_dir
+from tcvae.data.cache import (
+    cached_images,
+    load_binary_images,
+    resolve_cache_dir,
+    save_binary_images,
+)
 from tcvae.data.ground_truth import DataError, GroundTruthData, PackedImages, pack_bits
 from tcvae.data.npz import check_layout, iter_npz_rows, npz_headers, reading
 from tcvae.data.sprites import IMAGE_SIZE, dsprites_grid, render_dsprites_packed
@@ -77,8 +82,11 @@ def builtin_dsprites(
     grid = dsprites_grid()
     classes = grid.all_classes()
     path = resolve_cache_dir(cache_dir) / BUILTIN_FILENAME
-    images = cached_binary_images(
-        path, lambda: render_dsprites_packed(classes, progress=progress), BUILTIN_VERSION
+    images = cached_images(
+        path,
+        lambda: render_dsprites_packed(classes, progress=progress),
+        lambda: load_binary_images(path, BUILTIN_VERSION),
+        lambda images: save_binary_images(path, images, BUILTIN_VERSION),
     )
     if tuple(images.shape) != (grid.num_points, 1, IMAGE_SIZE, IMAGE_SIZE):
         raise DataError(f"{path} holds images of shape {tuple(images.shape)}; delete it")

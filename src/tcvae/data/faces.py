@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from tcvae.data.cache import cached_uint8_images, resolve_cache_dir
+from tcvae.data.cache import cached_images, load_uint8_images, resolve_cache_dir, save_uint8_images
 from tcvae.data.ground_truth import DataError, GroundTruthData
 from tcvae.data.heads import IMAGE_SIZE, faces_grid, render_faces
 
@@ -72,7 +72,12 @@ def builtin_faces(
     classes = grid.all_classes()
     path = resolve_cache_dir(cache_dir) / BUILTIN_FILENAME
     shape = (grid.num_points, 1, IMAGE_SIZE, IMAGE_SIZE)
-    images = cached_uint8_images(path, lambda: render_faces(classes, progress=progress), shape)
+    images = cached_images(
+        path,
+        lambda: render_faces(classes, progress=progress),
+        lambda: load_uint8_images(path, shape),
+        lambda images: save_uint8_images(path, images),
+    )
     return GroundTruthData("faces", grid, images, classes, max_value=255)
 
 

@@ -24,7 +24,7 @@ import torch
 from tqdm import tqdm
 
 from tcvae.data.arrays import IMAGE_SIZE
-from tcvae.data.cache import cached_uint8_images, resolve_cache_dir
+from tcvae.data.cache import cached_images, load_uint8_images, resolve_cache_dir, save_uint8_images
 from tcvae.data.ground_truth import DataError, GroundTruthData
 
 if TYPE_CHECKING:  # PIL loads only when a folder is read (the tcvae command stays light)
@@ -81,10 +81,12 @@ def from_folder(
     folder = Path(path).expanduser().resolve()
     files = image_files(folder)
     cache = resolve_cache_dir(cache_dir) / CACHE_SUBDIR / f"{_cache_key(files, size, channels)}.npy"
-    images = cached_uint8_images(
+    shape = (len(files), channels, size, size)
+    images = cached_images(
         cache,
         lambda: _decode(files, size, channels, progress),
-        (len(files), channels, size, size),
+        lambda: load_uint8_images(cache, shape),
+        lambda images: save_uint8_images(cache, images),
     )
     return GroundTruthData(folder.name, None, images, None, max_value=255)
 
