@@ -29,12 +29,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tcvae.evaluation.beta_vae_score import LOGISTIC_MAX_ITER
 from tcvae.evaluation.inputs import ArrayLike, check_counts, codes_and_labels
 from tcvae.evaluation.mig_discrete import discrete_information
 from tcvae.evaluation.results import ShownAsTables
 from tcvae.evaluation.sampling import standardized, train_test_rows
 
-LOGISTIC_MAX_ITER = 1000
 PROTOCOL = (
     "modularity_explicitness (disentanglement_lib: 20-bin plug-in MI; "
     "explicitness = test ROC-AUC of lbfgs LogisticRegression on standardised codes)"
