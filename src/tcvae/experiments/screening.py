@@ -217,6 +217,7 @@ def _screen(
             entrants = ranked(list(by_index.values()), round_ - 1)[:width]
         todo = [k for k in entrants if len(by_index.get(k, {"scores": []})["scores"]) <= round_]
         out_of_time = budget is not None and spent + time.perf_counter() - start >= 60 * budget
+        out_of_time = D.broadcast(out_of_time, info)  # every rank follows rank 0's clock
         if round_ > 0 and out_of_time and len(todo) == len(entrants):  # none of it scored yet
             last = round_ - 1
             record["rounds_scored"] = round_
@@ -291,7 +292,7 @@ def _screen(
             left = None if budget is None else 60 * budget - spent - time.perf_counter() + start
             pool = len(ranked(list(by_index.values()), round_ - 1))
             took = (record.get("round_seconds") or [0.0])[-1]
-            if widen(tc, tc_max, width, pool, left, took):
+            if D.broadcast(widen(tc, tc_max, width, pool, left, took), info):  # rank 0's clock
                 log.info(
                     "the lowest total correlation of round %d, %.4f nats, is above "
                     "--screen-tc-max %g: %d more candidate(s) of round %d train on",
