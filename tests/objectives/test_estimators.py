@@ -370,3 +370,33 @@ def test_rows_of_a_minibatch_split_over_processes_match_the_whole(estimator, mon
         torch.testing.assert_close(a, ref, rtol=1e-12, atol=1e-12)
     with pytest.raises(EstimatorError, match="row_offset"):
         estimate_log_qz(z[:5], mean, logvar, 50, estimator, row_offset=8)
+
+
+@pytest.mark.parametrize("family", [Normal, Laplace])
+@pytest.mark.parametrize("first,other", [("mws", "mss"), ("mss", "mws")])
+def test_a_second_estimator_from_the_same_pass(family, first, other, monkeypatch):
+    """``also``: the first estimator's values and gradients are bit for bit those of a call
+    alone, and the second's values (without gradient) are those of its own call, in every
+    block and on a process's share of the rows."""
+    monkeypatch.setattr(estimators, "BLOCK_ELEMENTS", 3 * 12 * 2)  # blocks of 2 rows
+    b, d, n = 12, 3, 50
+    mean, logvar, g = _posteriors(b, d, seed=41, logvar_range=(-6.0, 1.0))
+    z = family.rsample(mean, logvar, g)
+    upstream = _upstream(b, d, g)
+
+    def estimate(rows, *names):
+        leaves = [t.clone().requires_grad_() for t in (z[rows], mean, logvar)]
+        out = estimate_log_qz(*leaves, n, names[0], family, rows.start, *names[1:])
+        ((out[0] * upstream[0][rows]).sum() + (out[1] * upstream[1][rows]).sum()).backward()
+        return out, [t.grad for t in leaves]
+
+    for rows in [slice(0, b), slice(5, b)]:
+        (joint, marg, o_joint, o_marg), grads = estimate(rows, first, other)
+        (ref_joint, ref_marg), ref_grads = estimate(rows, first)
+        (alone_joint, alone_marg), _ = estimate(rows, other)
+        for got, ref in zip([joint, marg, *grads], [ref_joint, ref_marg, *ref_grads]):
+            assert torch.equal(got, ref)
+        assert not o_joint.requires_grad and not o_marg.requires_grad
+        torch.testing.assert_close(o_joint, alone_joint.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(o_marg, alone_marg.detach(), rtol=1e-12, atol=1e-12)
+        assert not torch.allclose(o_marg, marg)  # the two estimators differ

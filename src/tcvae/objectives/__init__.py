@@ -11,6 +11,7 @@ from tcvae.objectives.decomposition import (
     ElboTerms,
     dimwise_kl,
     elbo_terms,
+    elbo_terms_pair,
     index_code_mi,
     total_correlation,
 )
@@ -56,6 +57,7 @@ __all__ = [
     "dimwise_kl",
     "dip_vae_loss",
     "elbo_terms",
+    "elbo_terms_pair",
     "estimate_log_qz",
     "factor_vae_loss",
     "get_distribution",

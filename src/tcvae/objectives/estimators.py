@@ -194,12 +194,21 @@ def _blocks(
         yield r0, r1, u, lq
 
 
-def _logsumexp(values: Tensor, scratch: Tensor) -> Tensor:
+def _logsumexp(
+    values: Tensor, scratch: Tensor, ratio: Tensor | None = None
+) -> tuple[Tensor, Tensor | None]:
     """logsumexp over the last dim of ``values`` (..., B), with ``scratch`` (same shape) for the
-    exponentials: max + log sum exp(values - max), each term floored at exp(-EXP_FLOOR)."""
+    exponentials: max + log sum exp(values - max), each term floored at exp(-EXP_FLOOR).
+
+    With ``ratio`` (the trailing (R, B) of values' shape), also the logsumexp of values +
+    log(ratio) from the same exponentials: max + log sum exp(values - max) ratio (else None)."""
     top = values.amax(-1, keepdim=True)
     torch.sub(values, top, out=scratch)
-    return scratch.clamp_min_(-EXP_FLOOR).exp_().sum(-1).log_().add_(top.squeeze(-1))
+    exps = scratch.clamp_min_(-EXP_FLOOR).exp_()
+    lse = exps.sum(-1).log_().add_(top.squeeze(-1))
+    if ratio is None:
+        return lse, None
+    return lse, exps.mul_(ratio).sum(-1).log_().add_(top.squeeze(-1))
 
 
 def _softmax_(values: Tensor, lse: Tensor) -> Tensor:
@@ -221,30 +230,43 @@ class _MixtureLogDensity(torch.autograd.Function):
     with the derivatives listed above; every block (and its rows of the joint) is recomputed
     rather than stored, only the logsumexps are kept, and the backward pass reads the softmax
     off them as exp(L + log w - lse). Exponentials are floored at exp(-EXP_FLOOR) (see above).
+    ``other_w``: a second weight matrix whose two logsumexps come from the same exponentials,
+    scaled by exp(other log w - log w) (no gradient; e.g. MSS's logged terms beside MWS's).
 
     Second derivatives (``create_graph=True``) differentiate a dense recomputation of the
     (B, B, D) pairwise log densities, which needs B^2 D memory but is exact.
     """
 
     @staticmethod
-    def forward(ctx, z, mean, logvar, log_w, family):
+    def forward(ctx, z, mean, logvar, log_w, family, other_w):
         (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
         rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * components)))
-        marginal = z.new_empty(dim, batch)
-        joint_lse = z.new_empty(batch)
+        marginal, other_marginal = z.new_empty(dim, batch), z.new_empty(dim, batch)
+        joint_lse, other_joint = z.new_empty(batch), z.new_empty(batch)
         joint_rows, weight_rows = z.new_empty(rows * components), z.new_empty(rows * components)
+        ratio_rows, ratio = z.new_empty(rows * components), None
         for r0, r1, u, lq in _blocks(family, constants, rows):
             w = _weight_rows(log_w, r0, r1, weight_rows)
+            if other_w is not None:  # exp(other log w - log w): the other weights' exponentials
+                other = _weight_rows(other_w, r0, r1, ratio_rows)
+                ratio = torch.sub(other, w, out=ratio_rows[: w.numel()].view_as(w)).exp_()
             joint = _joint_rows(lq, w, joint_rows)
-            marginal[:, r0:r1] = _logsumexp(lq.add_(w), scratch=u)
-            joint_lse[r0:r1] = _logsumexp(joint, scratch=u.view(-1)[: joint.numel()].view_as(joint))
+            marginal[:, r0:r1], m_other = _logsumexp(lq.add_(w), u, ratio)
+            scratch = u.view(-1)[: joint.numel()].view_as(joint)
+            joint_lse[r0:r1], j_other = _logsumexp(joint, scratch, ratio)
+            if ratio is not None:
+                other_marginal[:, r0:r1], other_joint[r0:r1] = m_other, j_other
         ctx.family, ctx.rows, ctx.log_w = family, rows, log_w
         ctx.save_for_backward(z, mean, logvar, joint_lse, marginal)
-        return joint_lse, marginal.T
+        if other_w is None:
+            return joint_lse, marginal.T
+        other = (other_joint, other_marginal.T)
+        ctx.mark_non_differentiable(*other)
+        return joint_lse, marginal.T, *other
 
     @staticmethod
-    def backward(ctx, grad_joint, grad_marginal):
+    def backward(ctx, grad_joint, grad_marginal, *other_grads):  # the other weights': none
         z, mean, logvar, joint_lse, marginal = ctx.saved_tensors
         family, rows, log_w = ctx.family, ctx.rows, ctx.log_w
         if torch.is_grad_enabled():  # create_graph=True: the gradient must be differentiable
@@ -277,7 +299,7 @@ class _MixtureLogDensity(torch.autograd.Function):
         g_sum, h_sum, hu_s_sum = row_sums.squeeze(2)
         grad_mean = (scale * h_sum).T
         grad_logvar = (0.5 * (hu_s_sum / scale - g_sum)).T
-        return -grad_z.T, grad_mean, grad_logvar, None, None
+        return -grad_z.T, grad_mean, grad_logvar, None, None, None
 
 
 def _dense_mixture(z: Tensor, mean: Tensor, logvar: Tensor, log_w: Tensor, family: str):
@@ -299,7 +321,7 @@ def _dense_backward(ctx, z, mean, logvar, log_w, grad_joint, grad_marginal):
         )
     )
     grads = [next(found) if need else None for need in ctx.needs_input_grad[:3]]
-    return (*grads, None, None)
+    return (*grads, None, None, None)
 
 
 def log_mixture_density(
@@ -319,7 +341,7 @@ def log_mixture_density(
     """
     if isinstance(log_w, Tensor):
         log_w = log_w.detach()
-    return _MixtureLogDensity.apply(z, mean, logvar, log_w, posterior.name)
+    return _MixtureLogDensity.apply(z, mean, logvar, log_w, posterior.name, None)
 
 
 def estimate_log_qz(
@@ -330,13 +352,16 @@ def estimate_log_qz(
     estimator: str = "mss",
     posterior: type[Normal] | type[Laplace] = Normal,
     row_offset: int = 0,
-) -> tuple[Tensor, Tensor]:
+    also: str | None = None,
+) -> tuple[Tensor, ...]:
     """log q(z_i) (B,) and log q(z_ij) (B, D) by ``estimator`` ('mss' or 'mws') from a minibatch
     of distinct points of a data set of ``dataset_size`` points (REFERENCE.md s. 3).
 
     ``mean``, ``logvar`` (M, D) are the posteriors of the whole minibatch and ``z`` (B, D) the
     samples of its points ``row_offset .. row_offset + B - 1`` (all of them, M = B, unless the
-    minibatch is spread over several processes).
+    minibatch is spread over several processes). ``also``: a second estimator whose two
+    estimates (without gradient) follow the first two, from the same pass over the pairwise
+    densities (a fraction of the cost of a second call).
     """
     batch, components = z.shape[0], mean.shape[0]
     if not 0 <= row_offset <= components - batch:
@@ -344,6 +369,10 @@ def estimate_log_qz(
             f"rows {row_offset}..{row_offset + batch - 1} of z lie outside the minibatch of "
             f"{components} posteriors; pass row_offset of this process's share"
         )
-    log_w = structured_log_weights(estimator, components, dataset_size, z.dtype, z.device)
-    log_w = log_w.select_rows(row_offset, row_offset + batch)
-    return log_mixture_density(z, mean, logvar, log_w, posterior)
+
+    def weights(name: str) -> LogWeights:
+        w = structured_log_weights(name, components, dataset_size, z.dtype, z.device)
+        return w.select_rows(row_offset, row_offset + batch)
+
+    other_w = None if also is None else weights(also)
+    return _MixtureLogDensity.apply(z, mean, logvar, weights(estimator), posterior.name, other_w)

@@ -43,6 +43,7 @@ from tcvae.objectives.decomposition import (
     Posterior,
     dimwise_kl,
     elbo_terms,
+    elbo_terms_pair,
     index_code_mi,
     total_correlation,
 )
@@ -427,16 +428,28 @@ def compute_loss(
     aggregate_grad = method not in BASELINES and (alpha != beta or beta != gamma)
     estimator = config.estimator if aggregate_grad else LOGGED_ESTIMATOR
     log_px = observation.log_likelihood(x, x_params)
-    terms = elbo_terms(
-        z,
-        mean,
-        logvar,
-        dataset_size,
-        estimator,
-        family,
-        components=components,
-        aggregate_grad=aggregate_grad,
-    )
+    if estimator == LOGGED_ESTIMATOR:
+        terms = logged = elbo_terms(
+            z,
+            mean,
+            logvar,
+            dataset_size,
+            estimator,
+            family,
+            components=components,
+            aggregate_grad=aggregate_grad,
+        )
+    else:  # the logged estimator's terms from the same pass, without gradient
+        terms, logged = elbo_terms_pair(
+            z,
+            mean,
+            logvar,
+            dataset_size,
+            estimator,
+            LOGGED_ESTIMATOR,
+            family,
+            components=components,
+        )
     kl = family.kl_to_prior(mean, logvar).sum(1)
     # DIP-VAE's covariance and AnnealedVAE's mean KL are statistics of the whole minibatch.
     whole = (mean, logvar) if components is None else components[:2]
@@ -458,11 +471,6 @@ def compute_loss(
     else:
         loss = beta_tcvae_loss(log_px, terms, beta, alpha, gamma)
     with torch.no_grad():
-        logged = terms
-        if estimator != LOGGED_ESTIMATOR:
-            logged = elbo_terms(
-                z, mean, logvar, dataset_size, LOGGED_ESTIMATOR, family, components=components
-            )
         log_pz = terms.log_pzj.sum(1)
         log = {
             "loss": loss.detach(),
