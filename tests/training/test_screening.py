@@ -167,10 +167,10 @@ def test_bad_widening_settings_are_refused_by_name(settings, message):
 
 def test_a_last_round_widens_only_above_the_threshold_with_candidates_and_time_left():
     assert screening.widen(0.3, 0.2, 2, 8, None, 100.0)
-    assert screening.widen(0.3, 0.2, 2, 8, 100.0, 100.0)
+    assert screening.widen(0.3, 0.2, 2, 8, 150.0, 100.0)  # the widening, and half as long again
     assert not screening.widen(0.2, 0.2, 2, 8, None, 100.0)  # at the threshold: kept
     assert not screening.widen(0.3, 0.2, 8, 8, None, 100.0)  # none left in the round before
-    assert not screening.widen(0.3, 0.2, 2, 8, 99.0, 100.0)  # the clock would run out
+    assert not screening.widen(0.3, 0.2, 2, 8, 149.0, 100.0)  # too little left for the kept run
 
 
 def test_a_last_round_above_the_threshold_takes_in_the_next_ranked(screened, make_config):

@@ -17,7 +17,8 @@ lowest of the last round is kept. Candidates are ranked by TC, ties by index. Wi
 ``optim.screen_tc_max = T`` (``--screen-tc-max T``) a last round whose lowest TC is above T is
 widened: the next-ranked candidates of the round before train to the last count too, as many at a
 time as that round had, until one scores at or below T, none is left, or the clock does not leave
-as long as the round took (:func:`widen`); the lowest of all is kept.
+1.5 times as long as the round took (the widening, and half as long again for the kept run to
+train on; :func:`widen`); the lowest of all is kept.
 
 ``RUN_DIR`` then holds an ordinary run of the kept seed (its ``config.json`` names that seed
 without screening, and training that config from scratch gives the same weights, bit for bit on
@@ -332,14 +333,22 @@ def _screen(
     return trainer.train(config, resume=run_dir, progress=progress, data=data)
 
 
+# A widening must leave the kept run time to train on after it: half as long again as the
+# widening itself takes (about the last round's seconds). In the demo's timed runs on a 2-core
+# AMD EPYC (docs/lab-notes/demo.md), bf16 widened once with 200-260 s left and round 2 taking
+# 110-130 s; at 9 minutes fp32 had 115-140 s left after a round 2 of 150-160 s, where a widening
+# would leave the kept run seconds.
+WIDEN_CLOCK = 1.5
+
+
 def widen(
     tc: float, tc_max: float, width: int, pool: int, seconds_left: float | None, seconds: float
 ) -> bool:
     """Whether a last round of ``width`` candidates, whose lowest total correlation is ``tc``,
     takes in more of the ``pool`` scored in the round before: ``tc`` is above ``tc_max``, some are
-    left, and the clock (``seconds_left``, None without one) leaves the ``seconds`` the round
-    took."""
-    fits = seconds_left is None or seconds_left >= seconds
+    left, and the clock (``seconds_left``, None without one) leaves ``WIDEN_CLOCK`` times the
+    ``seconds`` the round took."""
+    fits = seconds_left is None or seconds_left >= WIDEN_CLOCK * seconds
     return tc > tc_max and width < pool and fits
 
 

@@ -335,8 +335,8 @@ class OptimConfig:
         metavar="NATS",
         help="with two or more --screen rounds: while the last round's lowest total correlation "
         "is above NATS, the next-ranked candidates of the round before train to the last count "
-        "too (as many at a time as the last round has), if the clock leaves as long as the "
-        "round took; the lowest of all is kept (default: unset, no widening)",
+        "too (as many at a time as the last round has), if the clock leaves 1.5 times "
+        "as long as the round took; the lowest of all is kept (default: unset, no widening)",
     )
 
     def __post_init__(self) -> None:
