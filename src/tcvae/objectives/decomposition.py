@@ -71,8 +71,16 @@ def elbo_terms(
     over processes, this process's rows starting at ``start``; the estimators then mix over all
     of them, as on one process.
     """
-    return _elbo_terms(
-        z, mean, logvar, dataset_size, (estimator,), posterior, components, aggregate_grad
+    return elbo_terms_pair(
+        z,
+        mean,
+        logvar,
+        dataset_size,
+        estimator,
+        estimator,
+        posterior,
+        components=components,
+        aggregate_grad=aggregate_grad,
     )[0]
 
 
@@ -86,23 +94,11 @@ def elbo_terms_pair(
     posterior: Posterior = "normal",
     *,
     components: Components | None = None,
-) -> tuple[ElboTerms, ElboTerms]:
-    """:func:`elbo_terms` by ``estimator`` (with gradient) and by ``other`` (without), from one
-    pass over the pairwise densities: training by one estimator while logging another's terms
-    costs a fraction of a second call."""
-    return _elbo_terms(z, mean, logvar, dataset_size, (estimator, other), posterior, components)
-
-
-def _elbo_terms(
-    z: Tensor,
-    mean: Tensor,
-    logvar: Tensor,
-    dataset_size: int,
-    estimators: tuple[str, ...],
-    posterior: Posterior,
-    components: Components | None,
     aggregate_grad: bool = True,
-) -> tuple[ElboTerms, ...]:
+) -> tuple[ElboTerms, ElboTerms]:
+    """:func:`elbo_terms` by ``estimator`` and by ``other`` (without gradient; the very same terms
+    when ``other`` is ``estimator``), from one pass over the pairwise densities: training by one
+    estimator while logging another's terms costs a fraction of a second call."""
     if z.dim() != 2:
         raise EstimatorError(f"z must have shape (B, D), got {tuple(z.shape)}")
     for name, t in (("mean", mean), ("logvar", logvar)):
@@ -115,9 +111,10 @@ def _elbo_terms(
     log_qz_x = family.log_density(z, mean, logvar).sum(1)
     log_pzj = family.log_density(z, torch.zeros_like(z), torch.zeros_like(z))
     mix_mean, mix_logvar, start = (mean, logvar, 0) if components is None else components
+    also = None if other == estimator else other
     with torch.set_grad_enabled(aggregate_grad and torch.is_grad_enabled()):
-        estimates = estimate_log_qz(
-            z, mix_mean, mix_logvar, dataset_size, estimators[0], family, start, *estimators[1:]
+        log_qz, log_qzj, *second = estimate_log_qz(
+            z, mix_mean, mix_logvar, dataset_size, estimator, family, start, also
         )
-    pairs = zip(estimates[::2], estimates[1::2])
-    return tuple(ElboTerms(log_qz_x, log_qz, log_qzj, log_pzj) for log_qz, log_qzj in pairs)
+    first = ElboTerms(log_qz_x, log_qz, log_qzj, log_pzj)
+    return first, ElboTerms(log_qz_x, *second, log_pzj) if second else first

@@ -42,7 +42,6 @@ from tcvae.objectives.decomposition import (
     ElboTerms,
     Posterior,
     dimwise_kl,
-    elbo_terms,
     elbo_terms_pair,
     index_code_mi,
     total_correlation,
@@ -428,28 +427,18 @@ def compute_loss(
     aggregate_grad = method not in BASELINES and (alpha != beta or beta != gamma)
     estimator = config.estimator if aggregate_grad else LOGGED_ESTIMATOR
     log_px = observation.log_likelihood(x, x_params)
-    if estimator == LOGGED_ESTIMATOR:
-        terms = logged = elbo_terms(
-            z,
-            mean,
-            logvar,
-            dataset_size,
-            estimator,
-            family,
-            components=components,
-            aggregate_grad=aggregate_grad,
-        )
-    else:  # the logged estimator's terms from the same pass, without gradient
-        terms, logged = elbo_terms_pair(
-            z,
-            mean,
-            logvar,
-            dataset_size,
-            estimator,
-            LOGGED_ESTIMATOR,
-            family,
-            components=components,
-        )
+    # the logged estimator's terms come from the same pass, without gradient
+    terms, logged = elbo_terms_pair(
+        z,
+        mean,
+        logvar,
+        dataset_size,
+        estimator,
+        LOGGED_ESTIMATOR,
+        family,
+        components=components,
+        aggregate_grad=aggregate_grad,
+    )
     kl = family.kl_to_prior(mean, logvar).sum(1)
     # DIP-VAE's covariance and AnnealedVAE's mean KL are statistics of the whole minibatch.
     whole = (mean, logvar) if components is None else components[:2]
