@@ -3,6 +3,7 @@ the lowest go on round by round, and the kept run is exactly the plain run of it
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -322,3 +323,16 @@ def test_a_worker_that_dies_between_candidates_is_reported_by_name(monkeypatch):
     assert outcomes and set(outcomes) <= {(0, 0.5), (1, 0.5)}
     assert len(started) == 2  # the third candidate went to a worker that had trained one
     assert all(worker.poll() is not None for worker in started)  # none outlives the screening
+
+
+@pytest.mark.parametrize("tc_max,says", [(0.0, True), (1e9, False)])
+def test_the_report_says_when_the_clock_stopped_a_widening(screened, tmp_path, tc_max, says):
+    """A kept run whose TC is above --screen-tc-max with candidates left to widen with was
+    kept because the clock ran short; the report says so (and says nothing below it)."""
+    record = read_run_json(screened.run_dir / SCREENING_FILE)
+    record["config"]["optim"]["screen_tc_max"] = tc_max
+    (tmp_path / SCREENING_FILE).write_text(json.dumps(record))
+    said = "the time budget left too little to widen round 2 further" in _screening_section(
+        tmp_path
+    )
+    assert said == says

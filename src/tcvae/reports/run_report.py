@@ -321,10 +321,24 @@ def _screening_section(run_dir: Path) -> str:
             f"did not run. {why}"
         )
     last = sum(len(c["scores"]) == len(rounds) for c in candidates)
-    if optim.get("screen_tc_max") is not None and last > optim["screen"][-1]:
+    tc_max = optim.get("screen_tc_max")
+    if tc_max is not None and last > optim["screen"][-1]:
         why = (
-            f"Round {len(rounds)}'s lowest TC was above {optim['screen_tc_max']:g} nats, so the "
-            f"next-ranked of round {len(rounds) - 1} joined it ({last} candidates in all). {why}"
+            f"Round {len(rounds)}'s lowest TC was above {tc_max:g} nats, so the next-ranked of "
+            f"round {len(rounds) - 1} joined it ({last} candidates in all). {why}"
+        )
+    pool = sum(len(c["scores"]) >= len(rounds) - 1 for c in candidates)
+    if (
+        tc_max is not None
+        and chosen is not None
+        and len(rounds) > 1
+        and chosen["scores"][-1]["total_correlation"] > tc_max
+        and len(chosen["scores"]) == len(rounds)
+        and last < pool
+    ):  # candidates were left to widen with: the clock stopped it
+        why += (
+            f" Its TC is still above {tc_max:g} nats: the time budget left too little to widen "
+            f"round {len(rounds)} further."
         )
     plan = ", then ".join(
         f"{k} at {n:,} images" for k, n in zip(optim["screen"], rounds, strict=True)
