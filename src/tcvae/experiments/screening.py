@@ -335,7 +335,7 @@ def _screen(
 
 # A widening must leave the kept run time to train on after it: half as long again as the
 # widening itself takes (about the last round's seconds). In the demo's timed runs on a 2-core
-# AMD EPYC (docs/lab-notes/demo.md), bf16 widened once with 200-260 s left and round 2 taking
+# AMD EPYC (docs/lab-notes/demo.md), bf16 widened once with 200-280 s left and round 2 taking
 # 100-130 s; at 9 minutes fp32 had 115-140 s left after a round 2 of 150-175 s, where a widening
 # would leave the kept run seconds.
 WIDEN_CLOCK = 1.5
