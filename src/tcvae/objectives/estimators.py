@@ -245,7 +245,8 @@ class _MixtureLogDensity(torch.autograd.Function):
         marginal, other_marginal = z.new_empty(dim, batch), z.new_empty(dim, batch)
         joint_lse, other_joint = z.new_empty(batch), z.new_empty(batch)
         joint_rows, weight_rows = z.new_empty(rows * components), z.new_empty(rows * components)
-        ratio_rows, ratio = z.new_empty(rows * components), None
+        ratio_rows = None if other_w is None else z.new_empty(rows * components)
+        ratio = None
         for r0, r1, u, lq in _blocks(family, constants, rows):
             w = _weight_rows(log_w, r0, r1, weight_rows)
             if other_w is not None:  # exp(other log w - log w): the other weights' exponentials
