@@ -242,10 +242,11 @@ class _MixtureLogDensity(torch.autograd.Function):
         (batch, dim), components = z.shape, mean.shape[0]
         constants = _block_constants(family, z, mean, logvar)
         rows = max(1, min(batch, BLOCK_ELEMENTS // (dim * components)))
-        marginal, other_marginal = z.new_empty(dim, batch), z.new_empty(dim, batch)
-        joint_lse, other_joint = z.new_empty(batch), z.new_empty(batch)
+        marginal, joint_lse = z.new_empty(dim, batch), z.new_empty(batch)
         joint_rows, weight_rows = z.new_empty(rows * components), z.new_empty(rows * components)
-        ratio_rows = None if other_w is None else z.new_empty(rows * components)
+        if other_w is not None:  # the second estimator's outputs and weight ratios
+            other_marginal, other_joint = z.new_empty(dim, batch), z.new_empty(batch)
+            ratio_rows = z.new_empty(rows * components)
         ratio = None
         for r0, r1, u, lq in _blocks(family, constants, rows):
             w = _weight_rows(log_w, r0, r1, weight_rows)
